@@ -1,0 +1,40 @@
+# Two entry points: `make run` (set-up included) and `make test`. Everything installs from requirements.lock.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONFIG ?= configs/census.yaml
+PYTEST_ARGS ?=
+# Python 3.10 (TFX 1.16): python3.10 on PATH, else the pyenv-installed one.
+PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || PYENV_VERSION=3.10.13 pyenv which python3.10 2>/dev/null || ls $$HOME/.pyenv/versions/3.10.*/bin/python3.10 2>/dev/null | tail -n1)
+
+.PHONY: install run test test-fast data lock clean-runs
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock setup.py
+	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (needed by TFX 1.16): install it or set PYTHON310=/path/to/python3.10"; exit 1; }
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode -r requirements.lock
+	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
+	@touch $@
+
+data: install
+	@test -f data/census/train.csv -a -f data/census/test.csv || $(VENV)/bin/mtl data census --out data/census
+
+run: install
+	@if [ "$(CONFIG)" = "configs/census.yaml" ]; then $(MAKE) --no-print-directory data; fi
+	$(VENV)/bin/mtl run --config $(CONFIG)
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+# Re-resolve the lock from requirements.in (Python 3.10, Linux x86_64, glibc 2.31+).
+lock:
+	uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_31 requirements.in -o requirements.lock
+
+clean-runs:
+	rm -rf runs

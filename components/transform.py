@@ -1,0 +1,198 @@
+"""TFT `preprocessing_fn` generated from the config: one transform per feature type and per task type.
+
+Outputs (names owned by `pipeline.config`):
+- every feature under its own name: numeric -> float32 z-score; categorical -> int64 vocabulary id
+  (OOV buckets after the vocabulary); text -> int64 [max_tokens] token ids, 0 = padding;
+- per task `<task>__target` (binary 0/1 int64, multiclass label-vocabulary index int64, multilabel sparse
+  label-vocabulary ids, regression float32) and `<task>__mask` (1.0 where the row has a label, else 0.0).
+Rows without a label get a placeholder target and mask 0, so they never count in that task's loss or metrics.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from pipeline import config as cfg
+
+MISSING_TOKEN = "__missing__"
+TRUE_STRINGS = ("1", "true", "yes", "y", "t")
+_WORD_SPLIT = r"[^\p{L}\p{N}']+"
+
+
+def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -> Dict[str, Any]:
+    """Entry point referenced by import path; custom_config is `pipeline.config.data_contract(...)`."""
+    config = cfg.DataContract.model_validate(custom_config)
+    outputs = {}
+    for name, feature in config.features.items():
+        if name not in inputs:
+            raise ValueError(f"features.{name}: column '{name}' is not in the data schema")
+        outputs[name] = _FEATURE_TRANSFORMS[feature.type](name, inputs[name], feature)
+    for task_name, task in config.tasks.items():
+        if task.label not in inputs:
+            raise ValueError(f"tasks.{task_name}.label: column '{task.label}' is not in the data schema")
+        target, mask = _LABEL_TRANSFORMS[task.type](task_name, inputs[task.label], task)
+        outputs[cfg.label_key(task_name)] = target
+        outputs[cfg.mask_key(task_name)] = mask
+    return outputs
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _to_dense(x, default) -> tf.Tensor:
+    """A [batch] tensor from a [batch, 1] dense/sparse/ragged input; missing cells become `default`."""
+    if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(tf.sparse.reset_shape(x, [x.dense_shape[0], 1]), default_value=default)
+    elif isinstance(x, tf.RaggedTensor):
+        x = x.to_tensor(default_value=default, shape=[None, 1])
+    return tf.reshape(x, [-1])
+
+
+def _present(x) -> tf.Tensor:
+    """[batch] bool: the row has a value in this column."""
+    if isinstance(x, tf.SparseTensor):
+        return _to_dense(tf.SparseTensor(x.indices, tf.ones_like(x.indices[:, 0]), x.dense_shape), 0) > 0
+    if isinstance(x, tf.RaggedTensor):
+        return x.row_lengths() > 0
+    return tf.ones_like(_to_dense(x, _zero(x)), dtype=tf.bool)
+
+
+def _zero(x):
+    return "" if x.dtype == tf.string else 0
+
+
+def _present_values(x) -> tf.Tensor:
+    """The values actually present (for analyzers that must not see placeholders for missing cells)."""
+    if isinstance(x, tf.SparseTensor):
+        return x.values
+    if isinstance(x, tf.RaggedTensor):
+        return x.flat_values
+    return tf.reshape(x, [-1])
+
+
+def _as_string(x) -> Any:
+    if x.dtype == tf.string:
+        return x
+    if isinstance(x, tf.SparseTensor):
+        return tf.SparseTensor(x.indices, _as_string(x.values), x.dense_shape)
+    if isinstance(x, tf.RaggedTensor):
+        return x.with_flat_values(_as_string(x.flat_values))
+    if x.dtype.is_integer:
+        return tf.strings.as_string(x)
+    return tf.strings.as_string(x, shortest=True)
+
+
+def _require_number(name: str, x, role: str):
+    if x.dtype == tf.string:
+        raise ValueError(f"{role}: column '{name}' holds text in the data, but a number is expected")
+
+
+# ------------------------------------------------------------------------------------------- features
+def _numeric(name: str, x, feature: cfg.NumericFeature) -> tf.Tensor:
+    _require_number(name, x, f"features.{name} (type numeric)")
+
+    def prepare(values):
+        values = tf.cast(values, tf.float32)
+        if feature.log:
+            values = tf.math.log1p(tf.maximum(values, 0.0))
+        if feature.clip is not None:
+            values = tf.clip_by_value(values, *feature.clip)
+        return values
+
+    present = _present(x)
+    values = prepare(_to_dense(x, 0))
+    if feature.fill is not None:
+        fill = prepare(tf.constant(feature.fill, tf.float32))
+    else:
+        fill = tft.mean(prepare(_present_values(x)), name=f"{name}_fill_mean")
+    filled = tf.where(present, values, fill)
+    return tft.scale_to_z_score(filled, name=f"{name}_zscore")
+
+
+def _categorical(name: str, x, feature: cfg.CategoricalFeature) -> tf.Tensor:
+    values = _to_dense(_as_string(x), MISSING_TOKEN)
+    values = tf.where(tf.equal(values, ""), MISSING_TOKEN, values)
+    return tft.compute_and_apply_vocabulary(
+        values, top_k=feature.vocab_size, num_oov_buckets=feature.oov_buckets,
+        vocab_filename=cfg.feature_vocab_name(name), name=f"{name}_vocab")
+
+
+def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
+    """Lower-case word tokens of a [batch] string tensor (letters, digits and apostrophes)."""
+    text = tf.strings.lower(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"))
+    return tf.strings.split(tf.strings.strip(tf.strings.regex_replace(text, _WORD_SPLIT, " ")))
+
+
+def _text(name: str, x, feature: cfg.TextFeature) -> tf.Tensor:
+    _require_text(name, x)
+    tokens = tokenize(_to_dense(x, ""))[:, : feature.max_tokens]
+    ids = tft.compute_and_apply_vocabulary(
+        tokens, top_k=feature.vocab_size, num_oov_buckets=feature.oov_buckets,
+        vocab_filename=cfg.feature_vocab_name(name), name=f"{name}_vocab")
+    padded = ids.to_tensor(default_value=-1, shape=[None, feature.max_tokens])
+    return padded + 1  # 0 is padding; vocabulary ids and OOV buckets start at 1
+
+
+def _require_text(name: str, x):
+    if x.dtype != tf.string:
+        raise ValueError(f"features.{name} (type text): column '{name}' holds numbers, expected text")
+
+
+_FEATURE_TRANSFORMS = {"numeric": _numeric, "categorical": _categorical, "text": _text}
+
+
+# --------------------------------------------------------------------------------------------- labels
+def _binary(task_name: str, x, task: cfg.Task):
+    present = _present(x)
+    if x.dtype == tf.string:
+        values = tf.strings.strip(_to_dense(x, ""))
+        if task.positive is not None:
+            positive = tf.equal(values, task.positive)
+        else:
+            lowered = tf.strings.lower(values)
+            positive = tf.reduce_any(tf.equal(lowered[:, None], tf.constant(TRUE_STRINGS)[None, :]), axis=1)
+    else:
+        values = tf.cast(_to_dense(x, 0), tf.float64)
+        positive = tf.equal(values, _number(task_name, task.positive)) if task.positive else values > 0.5
+    return tf.cast(positive & present, tf.int64), tf.cast(present, tf.float32)
+
+
+def _number(task_name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"tasks.{task_name}.positive: {text!r} is not a number, but the label column "
+                         "holds numbers") from None
+
+
+def _multiclass(task_name: str, x, task: cfg.Task):
+    x = _as_string(x)
+    vocab = tft.vocabulary(tf.strings.strip(_present_values(x)), vocab_filename=cfg.label_vocab_name(task_name),
+                           name=f"{task_name}_label_vocab")
+    ids = tft.apply_vocabulary(tf.strings.strip(_to_dense(x, "")), vocab, default_value=-1)
+    known = _present(x) & (ids >= 0)
+    return tf.maximum(ids, 0), tf.cast(known, tf.float32)
+
+
+def _multilabel(task_name: str, x, task: cfg.Task):
+    x = _as_string(x)
+    present = _present(x)
+    tokens = tf.strings.strip(tf.strings.split(_to_dense(x, ""), sep=task.label_separator))
+    tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, ""))
+    vocab = tft.vocabulary(tokens, vocab_filename=cfg.label_vocab_name(task_name),
+                           name=f"{task_name}_label_vocab")
+    ids = tft.apply_vocabulary(tokens, vocab, default_value=-1)
+    ids = tf.ragged.boolean_mask(ids, ids >= 0)
+    return ids.to_sparse(), tf.cast(present, tf.float32)
+
+
+def _regression(task_name: str, x, task: cfg.Task):
+    _require_number(task.label, x, f"tasks.{task_name}.label (type regression)")
+    present = _present(x)
+    values = tf.cast(_to_dense(x, 0), tf.float32)
+    finite = present & tf.math.is_finite(values)
+    return tf.where(finite, values, 0.0), tf.cast(finite, tf.float32)
+
+
+_LABEL_TRANSFORMS = {"binary": _binary, "multiclass": _multiclass, "multilabel": _multilabel,
+                     "regression": _regression}

@@ -1,0 +1,394 @@
+"""The YAML config contract: typed models, loading, validation and derived names.
+
+One config describes the data, the model inputs (features) and the predictions (tasks). Everything downstream
+(Transform, trainer, Evaluator, serving) reads it through these models, and this module is the single owner of
+the names derived from a task: the transformed label and mask keys, the Keras output and the serving outputs.
+Loading never imports TensorFlow.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import math
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Dict, List, Literal, Optional, Tuple, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TASK_TYPES = ("binary", "multiclass", "multilabel", "regression")
+FEATURE_TYPES = ("numeric", "categorical", "text")
+ARCHITECTURES = ("shared_bottom",)
+LOSS_WEIGHTINGS = ("fixed",)
+
+# Metrics a task of each type is evaluated on; threshold keys must come from the task type's row.
+TASK_METRICS: Dict[str, Tuple[str, ...]] = {
+    "binary": ("auc", "auc_pr", "accuracy", "precision", "recall", "calibration", "loss"),
+    "multiclass": ("accuracy", "top_k_accuracy", "macro_f1", "weighted_f1", "macro_auc", "loss"),
+    "multilabel": ("macro_auc", "micro_auc", "loss"),
+    "regression": ("mae", "rmse", "mse"),
+}
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class ConfigError(ValueError):
+    """A config (or the data it points at) does not satisfy the contract; the message names the path."""
+
+    def __init__(self, problems: Union[str, List[str]], source: Optional[str] = None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        head = f"invalid config {source}" if source else "invalid config"
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------- features
+class NumericFeature(_Strict):
+    """Float input, z-scored after the optional log1p, clip and fill steps."""
+
+    type: Literal["numeric"]
+    log: bool = False
+    clip: Optional[Tuple[float, float]] = None
+    fill: Optional[float] = Field(None, description="value for missing cells; default: the column mean")
+
+    @field_validator("clip")
+    @classmethod
+    def _ordered(cls, v):
+        if v is not None and not v[0] < v[1]:
+            raise ValueError(f"must be [low, high] with low < high, got {list(v)}")
+        return v
+
+
+class CategoricalFeature(_Strict):
+    """String or integer category, mapped to a vocabulary id (most frequent first) plus OOV buckets."""
+
+    type: Literal["categorical"]
+    vocab_size: Optional[int] = Field(None, gt=0, description="keep the most frequent values only")
+    oov_buckets: int = Field(1, ge=1)
+
+
+class TextFeature(_Strict):
+    """Free text: lower-cased, split into word tokens, mapped to vocabulary ids, padded to max_tokens."""
+
+    type: Literal["text"]
+    max_tokens: int = Field(32, gt=0, le=4096)
+    vocab_size: int = Field(20000, gt=0)
+    oov_buckets: int = Field(1, ge=1)
+
+
+Feature = Annotated[Union[NumericFeature, CategoricalFeature, TextFeature], Field(discriminator="type")]
+
+
+# ------------------------------------------------------------------------------------------------- tasks
+class Threshold(_Strict):
+    """Blessing bar for one metric: absolute bounds and allowed change against the last blessed model."""
+
+    min: Optional[float] = None
+    max: Optional[float] = None
+    max_drop: Optional[float] = Field(None, ge=0)
+    max_rise: Optional[float] = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if all(v is None for v in (self.min, self.max, self.max_drop, self.max_rise)):
+            raise ValueError("a threshold needs at least one of min, max, max_drop, max_rise")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class Task(_Strict):
+    """One prediction: the label column it learns from, its type, loss weight and blessing thresholds."""
+
+    type: Literal["binary", "multiclass", "multilabel", "regression"]
+    label: str = Field(min_length=1)
+    positive: Optional[str] = Field(None, description="binary: the label value that means 1")
+    separator: Optional[str] = Field(None, min_length=1, description="multilabel: separator inside a cell")
+    weight: float = Field(1.0, gt=0)
+    thresholds: Dict[str, Threshold] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fits_type(self):
+        problems = []
+        if self.positive is not None and self.type != "binary":
+            problems.append(f"positive: only binary tasks have a positive value (this task is {self.type})")
+        if self.separator is not None and self.type != "multilabel":
+            problems.append(f"separator: only multilabel tasks have a separator (this task is {self.type})")
+        allowed = TASK_METRICS[self.type]
+        problems += [f"thresholds.{metric}: '{metric}' is not a {self.type} metric; expected one of "
+                     + ", ".join(allowed) for metric in self.thresholds if metric not in allowed]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def label_separator(self) -> str:
+        return self.separator or "|"
+
+
+# ------------------------------------------------------------------------------------------ other parts
+class Data(_Strict):
+    train: str = Field(min_length=1, description="CSV with header (file or glob), or .tfrecord(.gz) files")
+    eval: Optional[str] = Field(None, min_length=1, description="optional; else a hash split of train")
+    eval_fraction: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _same_format(self):
+        if self.eval is not None and data_format(self.train) != data_format(self.eval):
+            raise ValueError(f"train ({data_format(self.train)}) and eval ({data_format(self.eval)}) "
+                             "must have the same format")
+        return self
+
+
+class Model(_Strict):
+    architecture: Literal["shared_bottom"] = "shared_bottom"
+    shared_units: List[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [256, 128])
+    tower_units: List[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [64])
+    embedding_dim: Optional[int] = Field(None, gt=0, description="default: 6 * vocabulary_size ** 0.25")
+    dropout: float = Field(0.0, ge=0, lt=1)
+
+
+class Training(_Strict):
+    epochs: int = Field(5, gt=0)
+    batch_size: int = Field(512, gt=0)
+    learning_rate: float = Field(0.001, gt=0)
+    loss_weighting: Literal["fixed"] = "fixed"
+    clipnorm: Optional[float] = Field(None, gt=0)
+    early_stopping_patience: int = Field(2, ge=0, description="epochs without eval-loss gain; 0 = off")
+    seed: int = 42
+
+
+class Evaluation(_Strict):
+    slices: List[List[str]] = Field(default_factory=list)
+
+
+class Config(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$",
+                      description="pipeline name and served model name")
+    data: Data
+    schema_path: Optional[str] = Field(None, alias="schema",
+                                       description="curated schema.pbtxt; inferred by SchemaGen when absent")
+    features: Dict[str, Feature] = Field(min_length=1)
+    tasks: Dict[str, Task] = Field(min_length=1)
+    model: Model = Field(default_factory=Model)
+    training: Training = Field(default_factory=Training)
+    evaluation: Evaluation = Field(default_factory=Evaluation)
+    output: Optional[str] = Field(None, description="run directory; default runs/<name>")
+    beam_args: List[str] = Field(default_factory=lambda: ["--direct_running_mode=in_memory",
+                                                          "--direct_num_workers=1",
+                                                          "--max_cache_memory_usage_mb=0"])
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        problems = []
+        for task_name in self.tasks:
+            if not re.match(NAME_PATTERN, task_name):
+                problems.append(f"tasks.{task_name}: task names must match {NAME_PATTERN} "
+                                "(they name Keras outputs and serving outputs)")
+        labels = {t.label: n for n, t in self.tasks.items()}
+        for feature in self.features:
+            if feature in labels:
+                problems.append(f"features.{feature}: column '{feature}' is the label of task "
+                                f"'{labels[feature]}' and cannot also be a feature")
+            reserved = {key for n in self.tasks for key in (label_key(n), mask_key(n))}
+            if feature in reserved:
+                problems.append(f"features.{feature}: name clashes with a derived task key")
+        for i, slice_columns in enumerate(self.evaluation.slices):
+            if not slice_columns:
+                problems.append(f"evaluation.slices.{i}: a slice needs at least one column")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # --------------------------------------------------------------------------------- derived values
+    @property
+    def output_dir(self) -> str:
+        return self.output or os.path.join("runs", self.name)
+
+    @property
+    def columns(self) -> List[str]:
+        """Every data column the pipeline reads: features, task labels, slice columns (in order, once)."""
+        slices = [c for columns in self.evaluation.slices for c in columns]
+        return list(dict.fromkeys([*self.features, *(t.label for t in self.tasks.values()), *slices]))
+
+
+class DataContract(_Strict):
+    """The part of a config that data validation and Transform depend on, and nothing more, so that a change
+    to training or evaluation settings never invalidates their cached outputs."""
+
+    features: Dict[str, Feature]
+    tasks: Dict[str, Task]
+    code_version: str = ""
+
+    @property
+    def columns(self) -> List[str]:
+        return list(dict.fromkeys([*self.features, *(t.label for t in self.tasks.values())]))
+
+
+def data_contract(config: Config, code_version: str = "") -> dict:
+    """JSON-ready DataContract of a config (passed to DataGate and Transform as custom config)."""
+    label_part = {"type", "label", "positive", "separator"}
+    return {
+        "features": {n: f.model_dump(mode="json") for n, f in config.features.items()},
+        "tasks": {n: t.model_dump(mode="json", include=label_part, exclude_none=True)
+                  for n, t in config.tasks.items()},
+        "code_version": code_version,
+    }
+
+
+# --------------------------------------------------------------------------------------- derived names
+def label_key(task: str) -> str:
+    """Transformed-feature key holding a task's target."""
+    return f"{task}__target"
+
+
+def mask_key(task: str) -> str:
+    """Transformed-feature key holding 1.0 where the row has a label for the task, else 0.0."""
+    return f"{task}__mask"
+
+
+def label_vocab_name(task: str) -> str:
+    """TFT vocabulary file of a classification task's label values."""
+    return f"label_{task}"
+
+
+def feature_vocab_name(feature: str) -> str:
+    """TFT vocabulary file of a categorical or text feature."""
+    return f"feature_{feature}"
+
+
+def data_format(path: str) -> str:
+    return "tfrecord" if re.search(r"\.tfrecords?(\.gz)?$", path) else "csv"
+
+
+# ------------------------------------------------------------------------------------------- loading
+def _format_error(err: dict) -> List[str]:
+    loc = [str(p) for p in err["loc"]]
+    if len(loc) > 2 and loc[0] == "features" and loc[2] in FEATURE_TYPES:
+        del loc[2]  # the discriminator tag pydantic inserts into a union member's path
+    path = ".".join("schema" if p == "schema_path" else p for p in loc)
+    kind, value = err["type"], err.get("input")
+    if kind == "literal_error":
+        expected = err["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
+        return [f"{path}: {value!r} is not one of {expected}"]
+    if kind == "union_tag_invalid":
+        return [f"{path}.type: {err['ctx']['tag']!r} is not one of {', '.join(FEATURE_TYPES)}"]
+    if kind == "union_tag_not_found":
+        return [f"{path}.type: required key is missing; expected one of {', '.join(FEATURE_TYPES)}"]
+    if kind == "extra_forbidden":
+        return [f"{path}: unknown key (check the spelling)"]
+    if kind == "missing":
+        return [f"{path}: required key is missing"]
+    if kind == "value_error":
+        # Model validators report "relative.path: problem" lines; anchor them at the model's path.
+        lines = err["msg"].removeprefix("Value error, ").split("\n")
+        return [_join(path, line) for line in lines]
+    if kind == "string_pattern_mismatch":
+        return [f"{path}: {value!r} does not match {err['ctx']['pattern']}"]
+    message = err["msg"].replace("Input should be", "must be")
+    return [_join(path, f"{message}, got {value!r}" if kind.startswith(("greater", "less")) else message)]
+
+
+def _join(path: str, message: str) -> str:
+    match = re.match(r"^([\w.-]+): (.*)$", message, re.S)
+    if match:
+        path, message = ".".join(p for p in (path, match.group(1)) if p), match.group(2)
+    return f"{path}: {message}" if path else message
+
+
+def parse_config(raw: object, source: Optional[str] = None) -> Config:
+    """Validate an already-parsed YAML document; raises ConfigError listing every problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the top level must be a mapping, got {type(raw).__name__}", source)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([line for e in exc.errors() for line in _format_error(e)], source) from None
+
+
+def load_config(path: Union[str, Path]) -> Config:
+    """Read and validate a YAML config file (safe loader; no Python object tags)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config is not UTF-8 text ({exc.reason} at byte {exc.start})", str(path)) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"malformed YAML{at}: {problem}", str(path)) from None
+    return parse_config(raw, str(path))
+
+
+# ------------------------------------------------------------------------------------ data pre-flight
+def expand_files(pattern: str) -> List[str]:
+    """Files a data path names: one file, or every file a glob matches (sorted)."""
+    if glob.has_magic(pattern):
+        return sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+    return [pattern] if os.path.isfile(pattern) else []
+
+
+def read_csv_header(path: str) -> List[str]:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f), None)
+    return [h.strip() for h in header] if header else []
+
+
+def check_data(config: Config) -> Dict[str, List[str]]:
+    """Check the data files exist and (for CSV) their headers hold every configured column.
+
+    Returns {split: files}. Raises ConfigError naming the path, file and missing columns.
+    """
+    problems, found = [], {}
+    for split in ("train", "eval"):
+        pattern = getattr(config.data, split)
+        if pattern is None:
+            continue
+        files = expand_files(pattern)
+        if not files:
+            problems.append(f"data.{split}: no file matches '{pattern}'")
+            continue
+        found[split] = files
+        if data_format(pattern) != "csv":
+            continue
+        for file in files:
+            header = read_csv_header(file)
+            if not header:
+                problems.append(f"data.{split}: '{file}' is empty (a CSV needs a header row)")
+                continue
+            missing = [c for c in config.columns if c not in header]
+            if missing:
+                where = {c: _where_used(config, c) for c in missing}
+                problems.append(f"data.{split}: '{file}' has no column " + ", ".join(
+                    f"'{c}' (used by {where[c]})" for c in missing))
+    if "train" in found and data_format(config.data.train) == "csv" and "eval" in found:
+        headers = {tuple(read_csv_header(f)) for f in found["train"] + found["eval"]}
+        if len(headers) > 1:
+            problems.append("data: train and eval CSV files must have the same header")
+    if problems:
+        raise ConfigError(problems)
+    return found
+
+
+def _where_used(config: Config, column: str) -> str:
+    if column in config.features:
+        return f"features.{column}"
+    users = [f"tasks.{n}.label" for n, t in config.tasks.items() if t.label == column]
+    return ", ".join(users) or "evaluation.slices"
+
+
+def eval_hash_buckets(fraction: float) -> Tuple[int, int]:
+    """(train, eval) hash buckets approximating an eval fraction, in hundredths."""
+    eval_buckets = max(1, min(99, int(math.floor(fraction * 100 + 0.5))))
+    return 100 - eval_buckets, eval_buckets
