@@ -66,13 +66,15 @@ def census(out, sdist, force):
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--no-cache", is_flag=True, help="Re-run every component even if its inputs are unchanged.")
-def run(config_path, no_cache):
+@click.option("--until", type=click.Choice(["transform", "push"]), default="push", show_default=True,
+              help="Stop after the data half (transform) or run everything through the Pusher.")
+def run(config_path, no_cache, until):
     """Run the pipeline locally (LocalDagRunner)."""
     config = _load(config_path)
     from pipeline.runners import local
 
     try:
-        seconds = local.run(config, enable_cache=not no_cache)
+        result = local.run(config, enable_cache=not no_cache, until=until)
     except cfg.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # a component failed: show its reason, not a TFX stack trace
@@ -81,7 +83,10 @@ def run(config_path, no_cache):
         if isinstance(exc, DataValidationError) or isinstance(exc.__cause__, DataValidationError):
             raise click.ClickException(str(exc)) from None
         raise
-    click.echo(f"pipeline '{config.name}' finished in {seconds:.0f} s; outputs under {config.output_dir}")
+    click.echo(result.render())
+    total = sum(c.seconds for c in result.components)
+    click.echo(f"\npipeline '{config.name}' finished ({total:.0f} s in components); outputs under "
+               f"{config.output_dir} (summary.json)")
 
 
 if __name__ == "__main__":

@@ -23,13 +23,15 @@ FEATURE_TYPES = ("numeric", "categorical", "text")
 ARCHITECTURES = ("shared_bottom",)
 LOSS_WEIGHTINGS = ("fixed",)
 
-# Metrics a task of each type is evaluated on; threshold keys must come from the task type's row.
+# Metrics a task of each type is evaluated on (TFMA); threshold keys must come from the task type's row.
 TASK_METRICS: Dict[str, Tuple[str, ...]] = {
-    "binary": ("auc", "auc_pr", "accuracy", "precision", "recall", "calibration", "loss"),
-    "multiclass": ("accuracy", "top_k_accuracy", "macro_f1", "weighted_f1", "macro_auc", "loss"),
-    "multilabel": ("macro_auc", "micro_auc", "loss"),
+    "binary": ("auc", "auc_pr", "accuracy", "precision", "recall", "calibration"),
+    "multiclass": ("accuracy", "top_k_accuracy"),
+    "multilabel": ("micro_auc",),
     "regression": ("mae", "rmse", "mse"),
 }
+LOWER_IS_BETTER = ("mae", "rmse", "mse")
+NO_DIRECTION = ("calibration",)  # best at 1.0: value bounds only
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -120,8 +122,16 @@ class Task(_Strict):
         if self.separator is not None and self.type != "multilabel":
             problems.append(f"separator: only multilabel tasks have a separator (this task is {self.type})")
         allowed = TASK_METRICS[self.type]
-        problems += [f"thresholds.{metric}: '{metric}' is not a {self.type} metric; expected one of "
-                     + ", ".join(allowed) for metric in self.thresholds if metric not in allowed]
+        for metric, bar in self.thresholds.items():
+            if metric not in allowed:
+                problems.append(f"thresholds.{metric}: '{metric}' is not a {self.type} metric; expected one of "
+                                + ", ".join(allowed))
+            elif bar.max_drop is not None and metric in LOWER_IS_BETTER + NO_DIRECTION:
+                problems.append(f"thresholds.{metric}.max_drop: {metric} is not higher-is-better; "
+                                + ("use max_rise" if metric in LOWER_IS_BETTER else "use min/max"))
+            elif bar.max_rise is not None and metric not in LOWER_IS_BETTER:
+                problems.append(f"thresholds.{metric}.max_rise: {metric} is not lower-is-better; "
+                                + ("use max_drop" if metric not in NO_DIRECTION else "use min/max"))
         if problems:
             raise ValueError("\n".join(problems))
         return self

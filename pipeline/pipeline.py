@@ -1,7 +1,7 @@
 """create_pipeline(config, ...) -> tfx Pipeline. Pure: builds components, runs nothing, writes nothing.
 
-ExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator -> DataGate -> Transform
-(the trainer, Evaluator and Pusher follow in the model half).
+Data half: ExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator -> DataGate ->
+Transform. Model half: Trainer -> Evaluator (against the latest blessed model) -> Pusher (only if blessed).
 """
 from __future__ import annotations
 
@@ -11,11 +11,19 @@ from typing import List, Optional
 
 from tfx import v1 as tfx
 
+from components.evaluation import eval_config
 from components.gates import DataGate
 from pipeline import config as cfg
-from pipeline.version import code_version
+from pipeline.version import DATA_CODE, MODEL_CODE, code_version
 
 PREPROCESSING_FN = "components.transform.preprocessing_fn"
+RUN_FN = "trainer.run.run_fn"
+STAGES = ("transform", "push")
+
+
+def serving_dir(config: cfg.Config, output: str) -> str:
+    """TF Serving base path of the model: versions are written below it as <base>/<version>/."""
+    return os.path.join(output, "serving", config.name)
 
 
 def example_gen(config: cfg.Config):
@@ -48,7 +56,7 @@ def data_components(config: cfg.Config) -> List:
         schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"], infer_feature_shape=True)
     validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
                                                 schema=schema.outputs["schema"])
-    contract = cfg.data_contract(config, code_version())
+    contract = cfg.data_contract(config, code_version(DATA_CODE))
     gate = DataGate(schema=schema.outputs["schema"], anomalies=validator.outputs["anomalies"],
                     contract_json=json.dumps(contract, sort_keys=True))
     transform = tfx.components.Transform(
@@ -57,16 +65,64 @@ def data_components(config: cfg.Config) -> List:
     return [examples, statistics, schema, validator, gate, transform]
 
 
-def create_pipeline(config: cfg.Config, *, pipeline_root: str, metadata_path: Optional[str] = None,
+def trainer_view(config: cfg.Config) -> dict:
+    """The config as the trainer sees it: without thresholds, slices and run settings, so that changing
+    those re-runs only the Evaluator (and Pusher), never training."""
+    view = config.model_dump(mode="json", by_alias=True, exclude={"evaluation", "output", "beam_args"})
+    for task in view["tasks"].values():
+        task.pop("thresholds")
+    return view
+
+
+def model_components(config: cfg.Config, examples, transform, push_to: str) -> List:
+    """Trainer -> Evaluator (baseline: latest blessed model) -> Pusher."""
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={"config": trainer_view(config), "code_version": code_version(MODEL_CODE)},
+    )
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model")
+    evaluator = tfx.components.Evaluator(
+        examples=examples.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        eval_config=eval_config(config),
+        example_splits=["eval"],
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_to)),
+    )
+    return [trainer, baseline, evaluator, pusher]
+
+
+def create_pipeline(config: cfg.Config, *, pipeline_root: str, output: str, metadata_path: Optional[str] = None,
                     beam_args: Optional[List[str]] = None, enable_cache: bool = True,
-                    metadata_connection_config=None) -> tfx.dsl.Pipeline:
-    """The whole pipeline for a config. Pass metadata_path (SQLite) or a metadata_connection_config."""
+                    metadata_connection_config=None, until: str = "push") -> tfx.dsl.Pipeline:
+    """The pipeline for a config, through stage `until` (transform | push).
+
+    Pass metadata_path (SQLite) or a metadata_connection_config; models are pushed under serving_dir(output).
+    """
+    if until not in STAGES:
+        raise ValueError(f"until must be one of {', '.join(STAGES)}, got {until!r}")
+    components = data_components(config)
+    if until == "push":
+        components += model_components(config, components[0], components[-1], serving_dir(config, output))
     if metadata_connection_config is None and metadata_path is not None:
         metadata_connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=pipeline_root,
-        components=data_components(config),
+        components=components,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args if beam_args is None else beam_args),

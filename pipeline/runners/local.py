@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 
 from pipeline import config as cfg
+from pipeline import summary
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,10 @@ def disable_in_process_beam_state_cache() -> None:
     worker_handlers.STATE_CACHE_SIZE_MB = 0
 
 
-def run(config: cfg.Config, *, enable_cache: bool = True) -> float:
-    """Checks the data, runs the pipeline, returns the wall time in seconds. Raises on any failure."""
+def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push"):
+    """Checks the data, runs the pipeline, writes <output>/summary.json; returns the RunSummary.
+
+    Raises on any failure (ConfigError before anything is written; a component's error otherwise)."""
     cfg.check_data(config)
     from tfx import v1 as tfx  # heavy: imported only once the config and data are known to be good
 
@@ -40,9 +42,10 @@ def run(config: cfg.Config, *, enable_cache: bool = True) -> float:
 
     paths = RunPaths(os.path.abspath(config.output_dir))
     os.makedirs(paths.output, exist_ok=True)
-    pipeline = create_pipeline(config, pipeline_root=paths.pipeline_root, metadata_path=paths.metadata,
-                               enable_cache=enable_cache)
+    pipeline = create_pipeline(config, pipeline_root=paths.pipeline_root, output=paths.output,
+                               metadata_path=paths.metadata, enable_cache=enable_cache, until=until)
     disable_in_process_beam_state_cache()
-    start = time.monotonic()
     tfx.orchestration.LocalDagRunner().run(pipeline)
-    return time.monotonic() - start
+    result = summary.summarize(config, paths.metadata)
+    summary.write(result, paths.output)
+    return result

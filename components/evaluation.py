@@ -1,0 +1,88 @@
+"""TFMA EvalConfig generated from the config: per-task metrics, blessing thresholds and slices.
+
+One ModelSpec evaluates the `scores` signature; each task output has its label key and, as example weight,
+its label-presence mask (rows without a label weigh 0 and never count in that task's metrics). Thresholds
+apply to the overall slice only (small slices would otherwise block a good model); slices are reported.
+"""
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Tuple
+
+import tensorflow_model_analysis as tfma
+
+from pipeline import config as cfg
+
+SIGNATURE = "scores"
+PREPROCESSING = "transform_features"
+
+# config metric name -> (TFMA/Keras class name, metric config); the metric is reported under the config name.
+METRICS: Dict[str, Dict[str, Tuple[str, dict]]] = {
+    "binary": {
+        "auc": ("AUC", {"num_thresholds": 10000}),
+        "auc_pr": ("AUC", {"curve": "PR", "num_thresholds": 10000}),
+        "accuracy": ("BinaryAccuracy", {}),
+        "precision": ("Precision", {}),
+        "recall": ("Recall", {}),
+        "calibration": ("Calibration", {}),
+    },
+    "multiclass": {
+        "accuracy": ("SparseCategoricalAccuracy", {}),
+        "top_k_accuracy": ("SparseTopKCategoricalAccuracy", {"k": 3}),
+    },
+    "multilabel": {"micro_auc": ("AUC", {"num_thresholds": 10000})},
+    "regression": {
+        "mae": ("MeanAbsoluteError", {}),
+        "rmse": ("RootMeanSquaredError", {}),
+        "mse": ("MeanSquaredError", {}),
+    },
+}
+assert {k: tuple(v) for k, v in METRICS.items()} == cfg.TASK_METRICS, "metric tables out of sync"
+
+
+def metric_threshold(metric: str, bar: cfg.Threshold) -> tfma.MetricThreshold:
+    threshold = tfma.MetricThreshold()
+    if bar.min is not None or bar.max is not None:
+        value = threshold.value_threshold
+        if bar.min is not None:
+            value.lower_bound.value = bar.min
+        if bar.max is not None:
+            value.upper_bound.value = bar.max
+    if bar.max_drop is not None:
+        threshold.change_threshold.direction = tfma.MetricDirection.HIGHER_IS_BETTER
+        threshold.change_threshold.absolute.value = -bar.max_drop
+    if bar.max_rise is not None:
+        threshold.change_threshold.direction = tfma.MetricDirection.LOWER_IS_BETTER
+        threshold.change_threshold.absolute.value = bar.max_rise
+    return threshold
+
+
+def task_metrics_spec(name: str, task: cfg.Task) -> tfma.MetricsSpec:
+    configs = [tfma.MetricConfig(class_name="ExampleCount")]
+    for metric, (class_name, options) in METRICS[task.type].items():
+        metric_config = tfma.MetricConfig(class_name=class_name, config=json.dumps({"name": metric, **options}))
+        if metric in task.thresholds:
+            metric_config.per_slice_thresholds.add(
+                slicing_specs=[tfma.SlicingSpec()], threshold=metric_threshold(metric, task.thresholds[metric]))
+        configs.append(metric_config)
+    spec = tfma.MetricsSpec(metrics=configs, output_names=[name])
+    if task.type == "multilabel":
+        spec.aggregate.micro_average = True
+    return spec
+
+
+def eval_config(config: cfg.Config) -> tfma.EvalConfig:
+    model_spec = tfma.ModelSpec(
+        signature_name=SIGNATURE,
+        preprocessing_function_names=[PREPROCESSING],
+        label_keys={name: cfg.label_key(name) for name in config.tasks},
+        example_weight_keys={name: cfg.mask_key(name) for name in config.tasks},
+    )
+    slices: List[tfma.SlicingSpec] = [tfma.SlicingSpec()]
+    slices += [tfma.SlicingSpec(feature_keys=list(columns)) for columns in config.evaluation.slices]
+    return tfma.EvalConfig(
+        model_specs=[model_spec],
+        metrics_specs=[task_metrics_spec(name, task) for name, task in config.tasks.items()],
+        slicing_specs=slices,
+        options=tfma.Options(include_default_metrics={"value": False}),
+    )

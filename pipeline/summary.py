@@ -1,0 +1,147 @@
+"""End-of-run summary read back from MLMD and the Evaluator output: components, task metrics, verdict, push."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional
+
+from pipeline import config as cfg
+
+_STATES = {1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
+
+
+@dataclass
+class ComponentRun:
+    name: str
+    state: str
+    seconds: float
+
+
+@dataclass
+class MetricCheck:
+    task: str
+    metric: str
+    value: float
+    bound: str = ""  # e.g. ">= 0.90" or "drop <= 0.01"
+    passed: Optional[bool] = None  # None: no threshold on this metric
+
+
+@dataclass
+class RunSummary:
+    pipeline: str
+    run_id: str
+    components: List[ComponentRun] = field(default_factory=list)
+    metrics: List[MetricCheck] = field(default_factory=list)
+    blessed: Optional[bool] = None
+    pushed_to: Optional[str] = None
+
+    @property
+    def verdict(self) -> str:
+        return {True: "BLESSED", False: "NOT BLESSED", None: "NOT EVALUATED"}[self.blessed]
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "verdict": self.verdict}, indent=1)
+
+    def render(self) -> str:
+        lines = [f"run {self.run_id} of pipeline '{self.pipeline}'", "", "component              state     seconds"]
+        lines += [f"{c.name:<22} {c.state:<9} {c.seconds:>7.1f}" for c in self.components]
+        if self.metrics:
+            lines += ["", "task              metric          value     threshold         result"]
+            for m in self.metrics:
+                result = {True: "pass", False: "FAIL", None: ""}[m.passed]
+                lines.append(f"{m.task:<17} {m.metric:<15} {m.value:>8.4f}  {m.bound:<17} {result}")
+        lines += ["", f"verdict: {self.verdict}"]
+        lines.append(f"pushed: {self.pushed_to}" if self.pushed_to else "pushed: nothing (serving directory unchanged)")
+        return "\n".join(lines)
+
+
+def _store(metadata_path: str):
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(connection)
+
+
+def _outputs(store, execution_id: int) -> Dict[str, list]:
+    from ml_metadata.proto import metadata_store_pb2
+
+    events = [e for e in store.get_events_by_execution_ids([execution_id])
+              if e.type == metadata_store_pb2.Event.OUTPUT]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    by_key: Dict[str, list] = {}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else ""
+        by_key.setdefault(key, []).append(artifacts[event.artifact_id])
+    return by_key
+
+
+def _thresholds(config: cfg.Config, task: str, metric: str) -> str:
+    bar = config.tasks[task].thresholds.get(metric)
+    if bar is None:
+        return ""
+    parts = [f">= {bar.min:g}" if bar.min is not None else "", f"<= {bar.max:g}" if bar.max is not None else "",
+             f"drop <= {bar.max_drop:g}" if bar.max_drop is not None else "",
+             f"rise <= {bar.max_rise:g}" if bar.max_rise is not None else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def task_metrics(config: cfg.Config, evaluation_uri: str) -> List[MetricCheck]:
+    """Overall-slice metrics of each task, with threshold pass/fail from TFMA's validation result."""
+    import tensorflow_model_analysis as tfma
+
+    failed = set()
+    validation = tfma.load_validation_result(evaluation_uri)
+    for per_slice in validation.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            failed.add((failure.metric_key.output_name, failure.metric_key.name))
+    checks = []
+    for metrics in tfma.load_metrics(evaluation_uri):
+        if metrics.slice_key.single_slice_keys:
+            continue
+        for item in metrics.metric_keys_and_values:
+            key, task = item.key, item.key.output_name
+            if task not in config.tasks or key.is_diff or item.value.WhichOneof("type") != "double_value":
+                continue
+            bound = _thresholds(config, task, key.name)
+            checks.append(MetricCheck(task, key.name, item.value.double_value.value, bound,
+                                      ((task, key.name) not in failed) if bound else None))
+    order = {name: i for i, name in enumerate(config.tasks)}
+    return sorted(checks, key=lambda m: (order[m.task], m.metric != "example_count", m.metric))
+
+
+def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
+    """Summary of the latest run recorded in the MLMD database."""
+    store = _store(metadata_path)
+    runs = sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
+    if not runs:
+        raise RuntimeError(f"no pipeline run recorded in {metadata_path}")
+    run = runs[-1]
+    summary = RunSummary(config.name, run.name)
+    node_type = store.get_context_type("node").id
+    executions = sorted(store.get_executions_by_context(run.id), key=lambda e: (e.create_time_since_epoch, e.id))
+    for execution in executions:
+        node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type_id == node_type)
+        component = node.split(".", 1)[-1]
+        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
+        summary.components.append(ComponentRun(component, _STATES.get(execution.last_known_state, "?"), seconds))
+        outputs = _outputs(store, execution.id)
+        if component == "Evaluator" and "blessing" in outputs:
+            blessing = outputs["blessing"][0].custom_properties.get("blessed")
+            summary.blessed = bool(blessing and blessing.int_value)
+            summary.metrics = task_metrics(config, outputs["evaluation"][0].uri)
+        if component == "Pusher" and "pushed_model" in outputs:
+            pushed = outputs["pushed_model"][0].custom_properties
+            if pushed.get("pushed") and pushed["pushed"].int_value:
+                summary.pushed_to = pushed["pushed_destination"].string_value
+    return summary
+
+
+def write(summary: RunSummary, output_dir: str) -> str:
+    path = os.path.join(output_dir, "summary.json")
+    with open(path, "w") as f:
+        f.write(summary.to_json())
+    return path

@@ -1,0 +1,130 @@
+"""The generated preprocessing_fn on tiny in-memory data, through real TFT (tft_beam), every type."""
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+from components.transform import preprocessing_fn, tokenize
+from pipeline import config as cfg
+
+CONFIG = {
+    "name": "t", "data": {"train": "x.csv"},
+    "features": {
+        "age": {"type": "numeric", "log": True},
+        "score": {"type": "numeric", "clip": [0, 10], "fill": 5},
+        "city": {"type": "categorical"},
+        "msg": {"type": "text", "max_tokens": 4},
+    },
+    "tasks": {
+        "churn": {"type": "binary", "label": "churned", "positive": "yes"},
+        "flag": {"type": "binary", "label": "flag_num"},
+        "intent": {"type": "multiclass", "label": "intent"},
+        "keywords": {"type": "multilabel", "label": "keywords", "separator": "|"},
+        "minutes": {"type": "regression", "label": "minutes"},
+    },
+}
+SPEC = {"age": tf.int64, "score": tf.float32, "city": tf.string, "msg": tf.string, "churned": tf.string,
+        "flag_num": tf.int64, "intent": tf.string, "keywords": tf.string, "minutes": tf.float32}
+ROWS = [  # row 1 has every cell missing; row 2 has non-ASCII text and a messy keyword cell
+    {"age": [3], "score": [20.0], "city": ["a"], "msg": ["Where is my REFUND?! now please"], "churned": ["yes"],
+     "flag_num": [1], "intent": ["refund"], "keywords": ["refund|order"], "minutes": [1.5]},
+    {k: [] for k in SPEC},
+    {"age": [10], "score": [-3.0], "city": ["b"], "msg": ["café ünïcode"], "churned": ["no"], "flag_num": [0],
+     "intent": ["delivery"], "keywords": [" order | "], "minutes": [2.0]},
+    {"age": [10], "score": [4.0], "city": ["b"], "msg": [""], "churned": ["no"], "flag_num": [0],
+     "intent": ["refund"], "keywords": [""], "minutes": [float("nan")]},
+]
+
+
+def run_transform(config: dict, rows, spec=SPEC):
+    """AnalyzeAndTransformDataset with every column a VarLenFeature (cells may be missing, as from CSV)."""
+    feature_spec = {k: tf.io.VarLenFeature(dtype) for k, dtype in spec.items()}
+    encoded = [{k: [v.encode() if isinstance(v, str) else v for v in vals] for k, vals in row.items()}
+               for row in rows]
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    contract = cfg.data_contract(cfg.parse_config(config))
+    temp = tempfile.mkdtemp()
+    with tft_beam.Context(temp_dir=temp, force_tf_compat_v1=True):
+        (out, _), transform_fn = (encoded, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: preprocessing_fn(inputs, contract))
+        (_, transform_dir) = transform_fn
+    return out, temp
+
+
+@pytest.fixture(scope="module")
+def transformed():
+    out, _ = run_transform(CONFIG, ROWS)
+    return out
+
+
+def test_numeric_zscore_log_fill_and_clip(transformed):
+    ages = np.array([r["age"] for r in transformed])
+    logs = np.log1p([3, 10, 10])
+    filled = np.array([logs[0], logs.mean(), logs[1], logs[2]])  # missing -> mean of present values
+    np.testing.assert_allclose(ages, (filled - filled.mean()) / filled.std(), rtol=1e-5, atol=1e-6)
+    assert ages[1] == pytest.approx(0.0, abs=1e-6)
+    scores = np.array([r["score"] for r in transformed])
+    clipped = np.array([10.0, 5.0, 0.0, 4.0])  # 20 -> 10, missing -> fill 5, -3 -> 0
+    np.testing.assert_allclose(scores, (clipped - clipped.mean()) / clipped.std(), rtol=1e-5)
+
+
+def test_categorical_vocabulary_with_missing_token(transformed):
+    cities = [r["city"] for r in transformed]
+    assert cities[2] == cities[3] != cities[0]  # 'b' twice, 'a' once: same id for the same value
+    assert len(set(cities)) == 3  # a, b and the missing marker
+    assert all(c >= 0 for c in cities)
+
+
+def test_text_tokens_padded_and_zero_for_empty(transformed):
+    msg = [list(r["msg"]) for r in transformed]
+    assert all(len(m) == 4 for m in msg)  # truncated to max_tokens
+    assert msg[1] == [0, 0, 0, 0] and msg[3] == [0, 0, 0, 0]  # missing and empty text are all padding
+    assert msg[2][:2] != [0, 0] and msg[2][2:] == [0, 0]  # two unicode tokens then padding
+    assert min(msg[0]) >= 1
+
+
+def test_tokenize_handles_case_punctuation_and_unicode():
+    tokens = tokenize(tf.constant(["Where's my REFUND?!", "café–ünïcode", "", "a" * 10_000]))
+    assert tokens.to_list() == [[b"where's", b"my", b"refund"], ["café".encode(), "ünïcode".encode()], [],
+                                [b"a" * 10_000]]
+
+
+def test_binary_labels_and_masks(transformed):
+    assert [r["churn__target"] for r in transformed] == [1, 0, 0, 0]
+    assert [r["churn__mask"] for r in transformed] == [1.0, 0.0, 1.0, 1.0]
+    assert [r["flag__target"] for r in transformed] == [1, 0, 0, 0]
+    assert [r["flag__mask"] for r in transformed] == [1.0, 0.0, 1.0, 1.0]
+
+
+def test_multiclass_label_vocabulary_ignores_missing_rows(transformed):
+    targets = [r["intent__target"] for r in transformed]
+    assert [r["intent__mask"] for r in transformed] == [1.0, 0.0, 1.0, 1.0]
+    assert targets[0] == targets[3] == 0  # 'refund' is the most frequent class
+    assert targets[2] == 1
+
+
+def test_multilabel_sparse_ids_and_mask(transformed):
+    ids = [sorted(r["keywords__target"].tolist()) for r in transformed]
+    assert ids == [[0, 1], [], [0], []]  # 'order' (2x) = 0, 'refund' = 1; blanks dropped
+    assert [r["keywords__mask"] for r in transformed] == [1.0, 0.0, 1.0, 1.0]  # an empty cell is "no labels"
+
+
+def test_regression_masks_missing_and_non_finite(transformed):
+    assert [r["minutes__target"] for r in transformed] == [1.5, 0.0, 2.0, 0.0]
+    assert [r["minutes__mask"] for r in transformed] == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_numeric_feature_holding_text_is_a_clear_error():
+    config = {**CONFIG, "features": {"city": {"type": "numeric"}}, "tasks": {"t": CONFIG["tasks"]["minutes"]}}
+    with pytest.raises(ValueError, match=r"features.city \(type numeric\): column 'city' holds text"):
+        run_transform(config, ROWS)
+
+
+def test_missing_label_column_is_a_clear_error():
+    spec = {k: v for k, v in SPEC.items() if k != "intent"}
+    rows = [{k: v for k, v in row.items() if k != "intent"} for row in ROWS]
+    with pytest.raises(ValueError, match=r"tasks.intent.label: column 'intent' is not in the data schema"):
+        run_transform(CONFIG, rows, spec)

@@ -1,0 +1,114 @@
+"""Task type -> output layer, masked loss, training metric and decoded labels: one table, four rows.
+
+Every head maps a tower output to the task's Keras output (named after the task) and computes a loss that
+only counts rows whose label is present (mask 1.0): rows without a label contribute nothing to that task.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+import tensorflow as tf
+import tf_keras
+
+from pipeline import config as cfg
+
+
+@dataclass(frozen=True)
+class Head:
+    activation: Optional[str]
+    per_example_loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]  # (target [B, units], output) -> [B]
+    metric: Callable[[str], tf_keras.metrics.Metric]
+    multi_output: bool  # one unit per class (multiclass, multilabel) vs a single unit
+
+
+def _bce(y, p):
+    return tf_keras.losses.binary_crossentropy(y, p)
+
+
+def _sparse_ce(y, p):
+    return tf_keras.losses.sparse_categorical_crossentropy(tf.reshape(y, [-1]), p)
+
+
+def _squared_error(y, p):
+    return tf.reduce_mean(tf.math.squared_difference(y, p), axis=-1)
+
+
+HEADS = {
+    "binary": Head("sigmoid", _bce, lambda name: tf_keras.metrics.AUC(name=f"{name}_auc"), False),
+    "multiclass": Head("softmax", _sparse_ce,
+                       lambda name: tf_keras.metrics.SparseCategoricalAccuracy(name=f"{name}_accuracy"), True),
+    "multilabel": Head("sigmoid", _bce,
+                       lambda name: tf_keras.metrics.AUC(name=f"{name}_auc", multi_label=True), True),
+    "regression": Head(None, _squared_error, lambda name: tf_keras.metrics.MeanAbsoluteError(name=f"{name}_mae"),
+                       False),
+}
+
+
+def output_units(task: cfg.Task, num_classes: int) -> int:
+    return num_classes if HEADS[task.type].multi_output else 1
+
+
+class Rescale(tf_keras.layers.Layer):
+    """y = x * scale + shift with fixed constants: regression heads predict in label units while their
+    Dense layer works on a standardized scale."""
+
+    def __init__(self, scale: float, shift: float, **kwargs):
+        super().__init__(**kwargs)
+        self.scale, self.shift = float(scale), float(shift)
+
+    def call(self, x):
+        return x * self.scale + self.shift
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "shift": self.shift}
+
+
+def output(task_name: str, task: cfg.Task, num_classes: int, label_stats=(0.0, 1.0)):
+    """The head applied to a tower output; the result is the Keras output named after the task."""
+    units = output_units(task, num_classes)
+    if task.type != "regression":
+        return tf_keras.layers.Dense(units, activation=HEADS[task.type].activation, name=task_name)
+    mean, std = label_stats
+    dense = tf_keras.layers.Dense(units, name=f"{task_name}_standardized")
+    return lambda tower: Rescale(std, mean, name=task_name)(dense(tower))
+
+
+def prepare_target(task: cfg.Task, target, num_classes: int) -> tf.Tensor:
+    """Transformed target -> the dense tensor the head's loss and metric expect ([B, 1] or [B, K])."""
+    if task.type == "multilabel":  # sparse label ids -> dense multi-hot
+        ids = tf.sparse.to_dense(target, default_value=-1) if isinstance(target, tf.SparseTensor) else target
+        return tf.minimum(tf.reduce_sum(tf.one_hot(ids, num_classes, dtype=tf.float32), axis=1), 1.0)
+    target = tf.reshape(target, [-1, 1])
+    return tf.cast(target, tf.int64 if task.type == "multiclass" else tf.float32)
+
+
+def masked_loss(task: cfg.Task, target: tf.Tensor, output: tf.Tensor, mask: tf.Tensor,
+                label_std: float = 1.0) -> tf.Tensor:
+    """Mean per-example loss over the rows that have a label (0 when the batch has none). Regression losses
+    are divided by the label variance, so every task's loss starts near 1 whatever the label's units."""
+    mask = tf.reshape(tf.cast(mask, tf.float32), [-1])
+    losses = HEADS[task.type].per_example_loss(target, output)
+    if task.type == "regression":
+        losses = losses / (label_std ** 2)
+    return tf.math.divide_no_nan(tf.reduce_sum(losses * mask), tf.reduce_sum(mask))
+
+
+def binary_label_names(task: cfg.Task) -> List[str]:
+    """[negative, positive] label strings of a binary task."""
+    if task.positive is None:
+        return ["0", "1"]
+    return [f"not {task.positive}", task.positive]
+
+
+def decode(task: cfg.Task, output: tf.Tensor, vocabulary: List[str]) -> tf.Tensor:
+    """Decoded label string per row: class name, or the `separator`-joined names of labels with p >= 0.5."""
+    if task.type == "binary":
+        return tf.gather(tf.constant(binary_label_names(task)), tf.cast(output[:, 0] >= 0.5, tf.int32))
+    names = tf.constant(vocabulary if vocabulary else [""])
+    if task.type == "multiclass":
+        return tf.gather(names, tf.argmax(output, axis=-1))
+    if task.type == "multilabel":
+        chosen = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(output)), output >= 0.5)
+        return tf.strings.reduce_join(chosen, axis=1, separator=task.label_separator)
+    raise ValueError(f"regression task has no label to decode ({task})")
