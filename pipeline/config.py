@@ -356,11 +356,13 @@ def read_csv_header(path: str) -> List[str]:
 
 
 def check_data(config: Config) -> Dict[str, List[str]]:
-    """Check the data files exist and (for CSV) their headers hold every configured column.
+    """Check the data files (and curated schema) exist and CSV headers hold every configured column.
 
     Returns {split: files}. Raises ConfigError naming the path, file and missing columns.
     """
     problems, found = [], {}
+    if config.schema_path and not os.path.isfile(config.schema_path):
+        problems.append(f"schema: file not found: '{config.schema_path}'")
     for split in ("train", "eval"):
         pattern = getattr(config.data, split)
         if pattern is None:

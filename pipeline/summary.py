@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 
 from pipeline import config as cfg
 
+BASELINE = "baseline"  # TFMA's model name for the latest blessed model
 _STATES = {1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
 
 
@@ -25,6 +26,7 @@ class MetricCheck:
     value: float
     bound: str = ""  # e.g. ">= 0.90" or "drop <= 0.01"
     passed: Optional[bool] = None  # None: no threshold on this metric
+    change: Optional[float] = None  # against the latest blessed model, when there is one
 
 
 @dataclass
@@ -47,10 +49,11 @@ class RunSummary:
         lines = [f"run {self.run_id} of pipeline '{self.pipeline}'", "", "component              state     seconds"]
         lines += [f"{c.name:<22} {c.state:<9} {c.seconds:>7.1f}" for c in self.components]
         if self.metrics:
-            lines += ["", "task              metric          value     threshold         result"]
+            lines += ["", "task              metric          value   vs blessed  threshold         result"]
             for m in self.metrics:
                 result = {True: "pass", False: "FAIL", None: ""}[m.passed]
-                lines.append(f"{m.task:<17} {m.metric:<15} {m.value:>8.4f}  {m.bound:<17} {result}")
+                change = f"{m.change:+.4f}" if m.change is not None else ""
+                lines.append(f"{m.task:<17} {m.metric:<15} {m.value:>8.4f}  {change:>9}  {m.bound:<17} {result}")
         lines += ["", f"verdict: {self.verdict}"]
         lines.append(f"pushed: {self.pushed_to}" if self.pushed_to else "pushed: nothing (serving directory unchanged)")
         return "\n".join(lines)
@@ -98,19 +101,26 @@ def task_metrics(config: cfg.Config, evaluation_uri: str) -> List[MetricCheck]:
     for per_slice in validation.metric_validations_per_slice:
         for failure in per_slice.failures:
             failed.add((failure.metric_key.output_name, failure.metric_key.name))
-    checks = []
+    checks, changes = {}, {}
     for metrics in tfma.load_metrics(evaluation_uri):
         if metrics.slice_key.single_slice_keys:
             continue
         for item in metrics.metric_keys_and_values:
             key, task = item.key, item.key.output_name
-            if task not in config.tasks or key.is_diff or item.value.WhichOneof("type") != "double_value":
+            if (task not in config.tasks or key.model_name == BASELINE
+                    or item.value.WhichOneof("type") != "double_value"):
+                continue
+            if key.is_diff:
+                changes[(task, key.name)] = item.value.double_value.value
                 continue
             bound = _thresholds(config, task, key.name)
-            checks.append(MetricCheck(task, key.name, item.value.double_value.value, bound,
-                                      ((task, key.name) not in failed) if bound else None))
+            checks[(task, key.name)] = MetricCheck(task, key.name, item.value.double_value.value, bound,
+                                                   ((task, key.name) not in failed) if bound else None)
+    for key, change in changes.items():
+        if key in checks:
+            checks[key].change = change
     order = {name: i for i, name in enumerate(config.tasks)}
-    return sorted(checks, key=lambda m: (order[m.task], m.metric != "example_count", m.metric))
+    return sorted(checks.values(), key=lambda m: (order[m.task], m.metric != "example_count", m.metric))
 
 
 def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:

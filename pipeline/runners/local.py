@@ -1,6 +1,7 @@
 """Run a config's pipeline in-process with LocalDagRunner (SQLite MLMD and artifacts under the output dir)."""
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -31,6 +32,24 @@ def disable_in_process_beam_state_cache() -> None:
     worker_handlers.STATE_CACHE_SIZE_MB = 0
 
 
+def stage_schema(config: cfg.Config, output: str) -> cfg.Config:
+    """Copy the curated schema to <output>/schemas/<content hash>/schema.pbtxt and point the config at it.
+
+    ImportSchemaGen's cache key is the file *path*: without this, an edited schema would be ignored (the cached
+    import of the old content reused)."""
+    if not config.schema_path:
+        return config
+    with open(config.schema_path, "rb") as f:
+        content = f.read()
+    staged = os.path.join(output, "schemas", hashlib.sha256(content).hexdigest()[:16], "schema.pbtxt")
+    if not os.path.exists(staged):
+        os.makedirs(os.path.dirname(staged), exist_ok=True)
+        with open(staged + ".tmp", "wb") as f:
+            f.write(content)
+        os.replace(staged + ".tmp", staged)
+    return config.model_copy(update={"schema_path": staged})
+
+
 def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push"):
     """Checks the data, runs the pipeline, writes <output>/summary.json; returns the RunSummary.
 
@@ -42,7 +61,7 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push"):
 
     paths = RunPaths(os.path.abspath(config.output_dir))
     os.makedirs(paths.output, exist_ok=True)
-    pipeline = create_pipeline(config, pipeline_root=paths.pipeline_root, output=paths.output,
+    pipeline = create_pipeline(stage_schema(config, paths.output), pipeline_root=paths.pipeline_root, output=paths.output,
                                metadata_path=paths.metadata, enable_cache=enable_cache, until=until)
     disable_in_process_beam_state_cache()
     tfx.orchestration.LocalDagRunner().run(pipeline)

@@ -1,0 +1,172 @@
+"""End to end with LocalDagRunner and the real TFX components on small real data (slow: minutes)."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline import config as cfg
+from pipeline.pipeline import serving_dir
+from pipeline.runners import local
+
+from conftest import DATA, REPO
+
+pytestmark = pytest.mark.slow
+
+
+def load(path, **overrides):
+    raw = yaml.safe_load(open(os.path.join(DATA, path)))
+    raw.update(overrides)
+    return cfg.parse_config(raw)
+
+
+def snapshot(directory):
+    """{relative path: (size, mtime)} of every file below a directory (empty if absent)."""
+    found = {}
+    for root, _, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(root, name)
+            found[os.path.relpath(path, directory)] = (os.path.getsize(path), os.path.getmtime(path))
+    return found
+
+
+# A clean interpreter that imports only TensorFlow: loads the pushed model, builds tf.Examples from raw CSV rows
+# (types from the schema, empty cells left out) and prints the serving_default answer as JSON.
+SERVE_SCRIPT = r"""
+import csv, json, sys
+import tensorflow as tf
+model_dir, csv_path, types, n = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
+rows = list(csv.DictReader(open(csv_path)))[:n]
+def feature(kind, text):
+    if kind == "INT": return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(float(text))]))
+    if kind == "FLOAT": return tf.train.Feature(float_list=tf.train.FloatList(value=[float(text)]))
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
+examples = [tf.train.Example(features=tf.train.Features(feature={
+    k: feature(types[k], v) for k, v in row.items() if k in types and v != ""})).SerializeToString() for row in rows]
+model = tf.saved_model.load(model_dir)
+out = model.signatures["serving_default"](examples=tf.constant(examples))
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tfx", "tensorflow_transform", "tf_keras", "pipeline"))
+print(json.dumps({"outputs": {k: v.numpy().tolist() if v.dtype != tf.string else [x.decode() for x in v.numpy().ravel()]
+                  for k, v in out.items()}, "foreign_modules": loaded}))
+"""
+
+
+def serve_in_clean_process(model_dir, csv_path, config, rows=20):
+    types = {f.name: {0: "TYPE_UNKNOWN", 1: "BYTES", 2: "INT", 3: "FLOAT"}[f.type] for f in _schema(model_dir).feature
+             if f.name in config.features}
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-c", SERVE_SCRIPT, model_dir, csv_path, json.dumps(types), str(rows)],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _schema(model_dir):
+    import tensorflow_data_validation as tfdv
+
+    run_root = model_dir.split(os.sep + "serving" + os.sep)[0]
+    schemas = sorted((os.path.join(r, f) for r, _, fs in os.walk(os.path.join(run_root, "tfx", "DataGate"))
+                      for f in fs if f == "schema.pbtxt"))
+    return tfdv.load_schema_text(schemas[-1])
+
+
+@pytest.fixture(scope="module")
+def census_run(tmp_path_factory):
+    os.chdir(REPO)
+    config = load("census_sample/config.yaml", output=str(tmp_path_factory.mktemp("census")))
+    return config, local.run(config)
+
+
+def test_census_sample_ends_blessed_and_pushed(census_run):
+    config, summary = census_run
+    assert summary.verdict == "BLESSED"
+    states = {c.name: c.state for c in summary.components}
+    for component in ("CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate",
+                      "Transform", "Trainer", "Evaluator", "Pusher"):
+        assert states[component] == "COMPLETE", states
+    aucs = {m.task: m.value for m in summary.metrics if m.metric == "auc"}
+    assert set(aucs) == {"income", "never_married"} and all(0.75 <= v <= 1 for v in aucs.values())
+    assert summary.pushed_to and summary.pushed_to.startswith(serving_dir(config, config.output))
+    assert os.path.isfile(os.path.join(summary.pushed_to, "saved_model.pb"))
+    assert json.load(open(os.path.join(config.output, "summary.json")))["verdict"] == "BLESSED"
+
+
+def test_pushed_model_serves_raw_csv_rows_in_a_tensorflow_only_process(census_run):
+    config, summary = census_run
+    answer = serve_in_clean_process(summary.pushed_to, config.data.eval, config)
+    assert answer["foreign_modules"] == []
+    outputs = answer["outputs"]
+    assert set(outputs) == {"income", "income_label", "never_married", "never_married_label"}
+    for task in ("income", "never_married"):
+        scores = [row[0] for row in outputs[task]]
+        assert len(scores) == 20 and all(0.0 <= p <= 1.0 for p in scores)
+        positive = config.tasks[task].positive
+        assert set(outputs[f"{task}_label"]) <= {positive, f"not {positive}"}
+        assert outputs[f"{task}_label"] == [positive if p >= 0.5 else f"not {positive}" for p in scores]
+    # The model ranks: rows labelled "Never married" score higher on average than the others.
+    rows = list(csv.DictReader(open(config.data.eval)))[:20]
+    never = [p[0] for p, r in zip(outputs["never_married"], rows) if r["marital_stat"] == "Never married"]
+    other = [p[0] for p, r in zip(outputs["never_married"], rows) if r["marital_stat"] != "Never married"]
+    assert never and other and sum(never) / len(never) > sum(other) / len(other)
+
+
+def test_second_run_with_impossible_threshold_is_not_blessed_and_serving_is_untouched(census_run):
+    config, first = census_run
+    before = snapshot(serving_dir(config, config.output))
+    assert before
+    raw = yaml.safe_load(open(os.path.join(DATA, "census_sample/config.yaml")))
+    raw["output"] = config.output
+    raw["tasks"]["income"]["thresholds"] = {"auc": {"min": 0.9999}}
+    summary = local.run(cfg.parse_config(raw))
+    assert summary.verdict == "NOT BLESSED" and summary.pushed_to is None
+    failed = [(m.task, m.metric) for m in summary.metrics if m.passed is False]
+    assert failed == [("income", "auc")]
+    states = {c.name: c.state for c in summary.components}
+    assert states["Trainer"] == "CACHED" and states["Transform"] == "CACHED"  # thresholds never retrain
+    assert snapshot(serving_dir(config, config.output)) == before
+
+
+def test_all_four_task_types_end_to_end(tmp_path):
+    os.chdir(REPO)
+    config = load("four_tasks/config.yaml", output=str(tmp_path))
+    summary = local.run(config)
+    assert summary.verdict == "BLESSED", summary.render()
+    checked = {(m.task, m.metric) for m in summary.metrics if m.passed}
+    assert checked == {("escalate", "auc"), ("intent", "accuracy"), ("keywords", "micro_auc"), ("minutes", "mae")}
+    counts = {m.task: m.value for m in summary.metrics if m.metric == "example_count"}
+    eval_rows = list(csv.DictReader(open(config.data.eval)))
+    # Rows without a label carry weight 0: each task counts exactly its labelled rows.
+    assert counts["escalate"] == sum(1 for r in eval_rows if r["escalate"] != "")
+    assert counts["keywords"] == sum(1 for r in eval_rows if r["keywords"] != "")
+    answer = serve_in_clean_process(summary.pushed_to, config.data.eval, config, rows=10)["outputs"]
+    assert set(answer["intent_label"]) <= {"refund", "delivery", "account"}
+    assert all(len(p) == 3 and abs(sum(p) - 1) < 1e-4 for p in answer["intent"])
+    allowed = {"order", "refund", "password", "urgent"}
+    assert all(set(filter(None, labels.split("|"))) <= allowed for labels in answer["keywords_label"])
+    assert all(isinstance(m[0], float) and 0 < m[0] < 60 for m in answer["minutes"])
+    assert "minutes_label" not in answer
+
+
+def test_wrong_typed_column_stops_the_run_before_transform(tmp_path):
+    os.chdir(REPO)
+    rows = list(csv.reader(open(os.path.join(DATA, "census_sample/eval.csv"))))
+    age = rows[0].index("age")
+    for row in rows[1:40]:
+        row[age] = "forty"
+    bad_eval = tmp_path / "eval.csv"
+    csv.writer(open(bad_eval, "w", newline="")).writerows(rows)
+    raw = yaml.safe_load(open(os.path.join(DATA, "census_sample/config.yaml")))
+    raw["data"]["eval"], raw["output"] = str(bad_eval), str(tmp_path / "run")
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["run", "--config", str(config_file), "--until", "transform"])
+    assert result.exit_code == 1, result.output
+    assert "[eval] age:" in result.output and "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    assert not os.path.exists(os.path.join(tmp_path, "run", "tfx", "Transform", "transform_graph"))
