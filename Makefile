@@ -5,7 +5,12 @@ PY := $(VENV)/bin/python
 CONFIG ?= configs/census.yaml
 PYTEST_ARGS ?=
 # Python 3.10 (TFX 1.16): python3.10 on PATH, else the pyenv-installed one.
-PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || PYENV_VERSION=3.10.13 pyenv which python3.10 2>/dev/null || ls $$HOME/.pyenv/versions/3.10.*/bin/python3.10 2>/dev/null | tail -n1)
+ifndef PYTHON310
+PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
+	"$$(PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep '^3\.10' | tail -n1) pyenv which python3.10 2>/dev/null)" \
+	$$HOME/.pyenv/versions/3.10.*/bin/python3.10; do \
+	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
+endif
 
 .PHONY: install run test test-fast data lock clean-runs
 
