@@ -1,0 +1,171 @@
+"""The YAML config contract: defaults, every rejected config with its exact message, data pre-flight, CLI."""
+import copy
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline import config as cfg
+from pipeline.cli import main
+
+from conftest import DATA, REPO
+
+SAMPLE = os.path.join(DATA, "census_sample")
+BASE = {
+    "name": "demo",
+    "data": {"train": os.path.join(SAMPLE, "train.csv")},
+    "features": {"age": {"type": "numeric"}, "sex": {"type": "categorical"}},
+    "tasks": {"income": {"type": "binary", "label": "income", "positive": "50000+."}},
+}
+
+
+def with_change(path, value):
+    """BASE with one key set (value None deletes it); path is dotted."""
+    raw = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    node = raw
+    for key in parents:
+        node = node.setdefault(key, {})
+    if value is None:
+        node.pop(last)
+    else:
+        node[last] = value
+    return raw
+
+
+def problems(raw):
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.parse_config(raw)
+    return err.value.problems
+
+
+def test_census_config_and_defaults():
+    census = cfg.load_config(os.path.join(REPO, "configs", "census.yaml"))
+    assert set(census.tasks) == {"income", "never_married"} and "marital_stat" not in census.features
+    config = cfg.parse_config(BASE)
+    assert config.model.architecture == "shared_bottom" and config.model.shared_units == [256, 128]
+    assert (config.training.epochs, config.training.batch_size, config.training.learning_rate) == (5, 512, 0.001)
+    assert config.training.loss_weighting == "fixed" and config.data.eval_fraction == 0.2
+    assert config.output_dir == os.path.join("runs", "demo")
+    assert cfg.eval_hash_buckets(0.2) == (80, 20) and cfg.eval_hash_buckets(0.001) == (99, 1)
+
+
+def test_every_feature_and_task_type_validates_and_contract_keeps_only_label_fields():
+    raw = with_change("tasks", {
+        "b": {"type": "binary", "label": "y1", "positive": "yes", "thresholds": {"auc": {"min": 0.8}}},
+        "m": {"type": "multiclass", "label": "y2"},
+        "k": {"type": "multilabel", "label": "y3", "separator": ";"},
+        "r": {"type": "regression", "label": "y4", "weight": 0.5, "thresholds": {"mae": {"max": 5, "max_rise": 1}}},
+    })
+    raw["features"]["msg"] = {"type": "text", "max_tokens": 16}
+    config = cfg.parse_config(raw)
+    contract = cfg.data_contract(config, "v1")
+    assert contract["tasks"]["b"] == {"type": "binary", "label": "y1", "positive": "yes"}
+    assert contract["tasks"]["r"] == {"type": "regression", "label": "y4"}
+    assert cfg.DataContract.model_validate(contract).columns == ["age", "sex", "msg", "y1", "y2", "y3", "y4"]
+    keys = [key for name in config.tasks for key in (cfg.label_key(name), cfg.mask_key(name))]
+    assert len(set(keys)) == len(keys)
+
+
+BAD = [
+    ("tasks.income.type", "multi",
+     "tasks.income.type: 'multi' is not one of binary, multiclass, multilabel, regression"),
+    ("features.age.type", "num", "features.age.type: 'num' is not one of numeric, categorical, text"),
+    ("features.age", {"log": True}, "features.age.type: required key is missing"),
+    ("trainig", {"epochs": 3}, "trainig: unknown key (check the spelling)"),
+    ("features.age.lgo", True, "features.age.lgo: unknown key"),
+    ("tasks.income.lable", "x", "tasks.income.lable: unknown key"),
+    ("model.shared_unit", [8], "model.shared_unit: unknown key"),
+    ("training.epoch", 3, "training.epoch: unknown key"),
+    ("features.income", {"type": "categorical"},
+     "features.income: column 'income' is the label of task 'income' and cannot also be a feature"),
+    ("tasks.income.thresholds", {"mae": {"max": 1}}, "tasks.income.thresholds.mae: 'mae' is not a binary metric"),
+    ("tasks.income.thresholds", {"auc": {}}, "tasks.income.thresholds.auc: a threshold needs at least one of"),
+    ("tasks.income.thresholds", {"auc": {"min": 0.9, "max": 0.5}}, "min (0.9) is greater than max (0.5)"),
+    ("tasks.income.thresholds", {"auc": {"max_rise": 0.1}}, "tasks.income.thresholds.auc.max_rise: auc is not "
+                                                            "lower-is-better; use max_drop"),
+    ("tasks.income.separator", "|", "tasks.income.separator: only multilabel tasks have a separator"),
+    ("tasks.Income-2", {"type": "binary", "label": "sex"}, "tasks.Income-2: task names must match"),
+    ("training.epochs", 0, "training.epochs: must be greater than 0, got 0"),
+    ("tasks.income.weight", -1, "tasks.income.weight: must be greater than 0, got -1"),
+    ("data.eval_fraction", 1.5, "data.eval_fraction: must be less than 1, got 1.5"),
+    ("features", {}, "features: Dictionary should have at least 1 item"),
+    ("data", None, "data: required key is missing"),
+    ("name", "My Model", "name: 'My Model' does not match"),
+    ("features.age.clip", [5, 1], "features.age.clip: must be [low, high] with low < high, got [5.0, 1.0]"),
+    ("model.architecture", "moe", "model.architecture: 'moe' is not one of shared_bottom"),
+    ("training.loss_weighting", "magic", "training.loss_weighting: 'magic' is not one of fixed"),
+    ("evaluation.slices", [[]], "evaluation.slices.0: a slice needs at least one column"),
+]
+
+
+@pytest.mark.parametrize("path,value,message", BAD, ids=[b[0] + "=" + str(b[1])[:12] for b in BAD])
+def test_bad_config_names_the_path(path, value, message):
+    found = problems(with_change(path, value))
+    assert any(message in p for p in found), found
+
+
+def test_positive_on_a_multiclass_task_and_several_problems_at_once():
+    raw = with_change("tasks.income", {"type": "multiclass", "label": "income", "positive": "x"})
+    raw["training"] = {"epochs": -1, "batch_size": 0}
+    found = problems(raw)
+    assert any("tasks.income.positive: only binary tasks have a positive value" in p for p in found)
+    assert any(p.startswith("training.epochs") for p in found) and any(p.startswith("training.batch_size")
+                                                                       for p in found)
+
+
+def test_top_level_must_be_a_mapping():
+    assert problems(["a", "b"]) == ["the top level must be a mapping, got list"]
+
+
+def test_load_config_file_errors(tmp_path):
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("name: x\nfeatures: [unclosed\n")
+    with pytest.raises(cfg.ConfigError, match=r"malformed YAML at line \d+"):
+        cfg.load_config(bad_yaml)
+    with pytest.raises(cfg.ConfigError, match="config file not found: .*missing.yaml"):
+        cfg.load_config(tmp_path / "missing.yaml")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"name: \xff\xfe\n")
+    with pytest.raises(cfg.ConfigError, match="not UTF-8"):
+        cfg.load_config(binary)
+    marker = tmp_path / "pwned"
+    unsafe = tmp_path / "unsafe.yaml"
+    unsafe.write_text(f'name: !!python/object/apply:os.system ["touch {marker}"]\n')
+    with pytest.raises(cfg.ConfigError, match="malformed YAML"):
+        cfg.load_config(unsafe)
+    assert not marker.exists()
+
+
+def test_check_data(tmp_path):
+    assert cfg.check_data(cfg.parse_config(BASE))["train"] == [os.path.join(SAMPLE, "train.csv")]
+    missing = cfg.parse_config(with_change("data.train", str(tmp_path / "nope*.csv")))
+    with pytest.raises(cfg.ConfigError, match=r"data.train: no file matches '.*nope\*.csv'"):
+        cfg.check_data(missing)
+    no_feature = cfg.parse_config(with_change("features.agee", {"type": "numeric"}))
+    with pytest.raises(cfg.ConfigError, match=r"has no column 'agee' \(used by features.agee\)"):
+        cfg.check_data(no_feature)
+    no_label = cfg.parse_config(with_change("tasks.t2", {"type": "regression", "label": "minutes"}))
+    with pytest.raises(cfg.ConfigError, match=r"has no column 'minutes' \(used by tasks.t2.label\)"):
+        cfg.check_data(no_label)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(cfg.ConfigError, match="is empty"):
+        cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "empty.csv"))))
+    header = open(os.path.join(SAMPLE, "train.csv")).readline()
+    for i in range(2):
+        (tmp_path / f"part{i}.csv").write_text(header)
+    found = cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
+    assert len(found["train"]) == 2
+
+
+def test_cli_validate(tmp_path):
+    runner = CliRunner()
+    os.chdir(REPO)  # the sample config's data paths are relative to the repository root
+    good = runner.invoke(main, ["validate", "--config", os.path.join(SAMPLE, "config.yaml")])
+    assert good.exit_code == 0 and "OK" in good.output, good.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndata: {train: a.csv}\nfeatures: {a: {type: numeric}}\n"
+                   "tasks: {t: {type: multi, label: y}}\n")
+    result = runner.invoke(main, ["validate", "--config", str(bad)])
+    assert result.exit_code == 1
+    assert "tasks.t.type: 'multi' is not one of" in result.output and "Traceback" not in result.output
