@@ -37,7 +37,12 @@ METRICS: Dict[str, Dict[str, Tuple[str, dict]]] = {
         "mse": ("MeanSquaredError", {}),
     },
 }
-assert {k: tuple(v) for k, v in METRICS.items()} == cfg.TASK_METRICS, "metric tables out of sync"
+# Computed per class (binarized) and macro-averaged, for tasks that declare `classes`.
+PER_CLASS: Dict[str, Dict[str, Tuple[str, dict]]] = {
+    "multiclass": {"macro_auc": ("AUC", {"num_thresholds": 1000}), "macro_f1": ("F1Score", {})},
+    "multilabel": {"macro_auc": ("AUC", {"num_thresholds": 1000})},
+}
+assert {k: (*METRICS[k], *PER_CLASS.get(k, {})) for k in METRICS} == cfg.TASK_METRICS, "metric tables out of sync"
 
 
 def metric_threshold(metric: str, bar: cfg.Threshold) -> tfma.MetricThreshold:
@@ -57,18 +62,36 @@ def metric_threshold(metric: str, bar: cfg.Threshold) -> tfma.MetricThreshold:
     return threshold
 
 
-def task_metrics_spec(name: str, task: cfg.Task) -> tfma.MetricsSpec:
-    configs = [tfma.MetricConfig(class_name="ExampleCount")]
-    for metric, (class_name, options) in METRICS[task.type].items():
+def _metric_configs(task: cfg.Task, table: Dict[str, Tuple[str, dict]], thresholds: bool = True):
+    configs = []
+    for metric, (class_name, options) in table.items():
         metric_config = tfma.MetricConfig(class_name=class_name, config=json.dumps({"name": metric, **options}))
-        if metric in task.thresholds:
+        if thresholds and metric in task.thresholds:
             metric_config.per_slice_thresholds.add(
                 slicing_specs=[tfma.SlicingSpec()], threshold=metric_threshold(metric, task.thresholds[metric]))
         configs.append(metric_config)
-    spec = tfma.MetricsSpec(metrics=configs, output_names=[name])
+    return configs
+
+
+def task_metrics_specs(name: str, task: cfg.Task) -> List[tfma.MetricsSpec]:
+    """The task's metrics; with declared classes also per-class values (reported) and their macro average
+    (thresholded). Separate specs, so that a macro threshold never applies to each class."""
+    spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
+                                     *_metric_configs(task, METRICS[task.type])], output_names=[name])
     if task.type == "multilabel":
         spec.aggregate.micro_average = True
-    return spec
+    specs = [spec]
+    if task.classes and task.type in PER_CLASS:
+        class_ids = list(range(len(task.classes)))
+        per_class = tfma.MetricsSpec(metrics=_metric_configs(task, PER_CLASS[task.type], thresholds=False),
+                                     output_names=[name])
+        per_class.binarize.class_ids.values.extend(class_ids)
+        macro = tfma.MetricsSpec(metrics=_metric_configs(task, PER_CLASS[task.type]), output_names=[name])
+        macro.aggregate.macro_average = True
+        for class_id in class_ids:
+            macro.aggregate.class_weights[class_id] = 1.0
+        specs += [per_class, macro]
+    return specs
 
 
 def eval_config(config: cfg.Config) -> tfma.EvalConfig:
@@ -82,7 +105,7 @@ def eval_config(config: cfg.Config) -> tfma.EvalConfig:
     slices += [tfma.SlicingSpec(feature_keys=list(columns)) for columns in config.evaluation.slices]
     return tfma.EvalConfig(
         model_specs=[model_spec],
-        metrics_specs=[task_metrics_spec(name, task) for name, task in config.tasks.items()],
+        metrics_specs=[spec for name, task in config.tasks.items() for spec in task_metrics_specs(name, task)],
         slicing_specs=slices,
         options=tfma.Options(include_default_metrics={"value": False}),
     )

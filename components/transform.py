@@ -165,11 +165,22 @@ def _number(task_name: str, text: str) -> float:
                          "holds numbers") from None
 
 
+def _class_ids(task_name: str, task: cfg.Task, values, present_values):
+    """Label strings -> class index, -1 if unknown: position in the declared `classes`, else in a label
+    vocabulary (most frequent first) computed over `present_values` (never the placeholders of empty cells)."""
+    if task.classes:
+        def index(flat):
+            equal = tf.equal(flat[:, None], tf.constant(task.classes)[None, :])
+            return tf.where(tf.reduce_any(equal, axis=1), tf.argmax(tf.cast(equal, tf.int64), axis=1), -1)
+        return tf.ragged.map_flat_values(index, values) if isinstance(values, tf.RaggedTensor) else index(values)
+    vocab = tft.vocabulary(present_values, vocab_filename=cfg.label_vocab_name(task_name),
+                           name=f"{task_name}_label_vocab")
+    return tft.apply_vocabulary(values, vocab, default_value=-1)
+
+
 def _multiclass(task_name: str, x, task: cfg.Task):
     x = _as_string(x)
-    vocab = tft.vocabulary(tf.strings.strip(_present_values(x)), vocab_filename=cfg.label_vocab_name(task_name),
-                           name=f"{task_name}_label_vocab")
-    ids = tft.apply_vocabulary(tf.strings.strip(_to_dense(x, "")), vocab, default_value=-1)
+    ids = _class_ids(task_name, task, tf.strings.strip(_to_dense(x, "")), tf.strings.strip(_present_values(x)))
     known = _present(x) & (ids >= 0)
     return tf.maximum(ids, 0), tf.cast(known, tf.float32)
 
@@ -179,9 +190,7 @@ def _multilabel(task_name: str, x, task: cfg.Task):
     present = _present(x)
     tokens = tf.strings.strip(tf.strings.split(_to_dense(x, ""), sep=task.label_separator))
     tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, ""))
-    vocab = tft.vocabulary(tokens, vocab_filename=cfg.label_vocab_name(task_name),
-                           name=f"{task_name}_label_vocab")
-    ids = tft.apply_vocabulary(tokens, vocab, default_value=-1)
+    ids = _class_ids(task_name, task, tokens, tokens.flat_values)
     ids = tf.ragged.boolean_mask(ids, ids >= 0)
     return ids.to_sparse(), tf.cast(present, tf.float32)
 

@@ -26,12 +26,13 @@ LOSS_WEIGHTINGS = ("fixed",)
 # Metrics a task of each type is evaluated on (TFMA); threshold keys must come from the task type's row.
 TASK_METRICS: Dict[str, Tuple[str, ...]] = {
     "binary": ("auc", "auc_pr", "accuracy", "precision", "recall", "calibration"),
-    "multiclass": ("accuracy", "top_k_accuracy"),
-    "multilabel": ("micro_auc",),
+    "multiclass": ("accuracy", "top_k_accuracy", "macro_auc", "macro_f1"),
+    "multilabel": ("micro_auc", "macro_auc"),
     "regression": ("mae", "rmse", "mse"),
 }
 LOWER_IS_BETTER = ("mae", "rmse", "mse")
 NO_DIRECTION = ("calibration",)  # best at 1.0: value bounds only
+PER_CLASS_METRICS = ("macro_auc", "macro_f1")  # need the task's declared `classes`
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -111,6 +112,9 @@ class Task(_Strict):
     label: str = Field(min_length=1)
     positive: Optional[str] = Field(None, description="binary: the label value that means 1")
     separator: Optional[str] = Field(None, min_length=1, description="multilabel: separator inside a cell")
+    classes: Optional[List[Annotated[str, Field(min_length=1)]]] = Field(
+        None, min_length=1, description="multiclass/multilabel: the label values, in order; enables per-class "
+                                        "metrics; other values in the data count as unlabelled")
     weight: float = Field(1.0, gt=0)
     thresholds: Dict[str, Threshold] = Field(default_factory=dict)
 
@@ -121,11 +125,21 @@ class Task(_Strict):
             problems.append(f"positive: only binary tasks have a positive value (this task is {self.type})")
         if self.separator is not None and self.type != "multilabel":
             problems.append(f"separator: only multilabel tasks have a separator (this task is {self.type})")
+        if self.classes is not None:
+            if self.type not in ("multiclass", "multilabel"):
+                problems.append(f"classes: only multiclass and multilabel tasks have classes (this task is "
+                                f"{self.type})")
+            elif len(set(self.classes)) != len(self.classes):
+                problems.append("classes: values must be unique")
+            elif self.type == "multiclass" and len(self.classes) < 2:
+                problems.append("classes: a multiclass task needs at least 2 classes")
         allowed = TASK_METRICS[self.type]
         for metric, bar in self.thresholds.items():
             if metric not in allowed:
                 problems.append(f"thresholds.{metric}: '{metric}' is not a {self.type} metric; expected one of "
                                 + ", ".join(allowed))
+            elif metric in PER_CLASS_METRICS and self.classes is None:
+                problems.append(f"thresholds.{metric}: per-class metrics need the task's `classes` list")
             elif bar.max_drop is not None and metric in LOWER_IS_BETTER + NO_DIRECTION:
                 problems.append(f"thresholds.{metric}.max_drop: {metric} is not higher-is-better; "
                                 + ("use max_rise" if metric in LOWER_IS_BETTER else "use min/max"))
@@ -243,7 +257,7 @@ class DataContract(_Strict):
 
 def data_contract(config: Config, code_version: str = "") -> dict:
     """JSON-ready DataContract of a config (passed to DataGate and Transform as custom config)."""
-    label_part = {"type", "label", "positive", "separator"}
+    label_part = {"type", "label", "positive", "separator", "classes"}
     return {
         "features": {n: f.model_dump(mode="json") for n, f in config.features.items()},
         "tasks": {n: t.model_dump(mode="json", include=label_part, exclude_none=True)

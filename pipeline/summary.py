@@ -107,7 +107,7 @@ def task_metrics(config: cfg.Config, evaluation_uri: str) -> List[MetricCheck]:
             continue
         for item in metrics.metric_keys_and_values:
             key, task = item.key, item.key.output_name
-            if (task not in config.tasks or key.model_name == BASELINE
+            if (task not in config.tasks or key.model_name == BASELINE or key.HasField("sub_key")
                     or item.value.WhichOneof("type") != "double_value"):
                 continue
             if key.is_diff:

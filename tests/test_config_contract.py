@@ -96,6 +96,12 @@ BAD = [
     ("model.architecture", "moe", "model.architecture: 'moe' is not one of shared_bottom"),
     ("training.loss_weighting", "magic", "training.loss_weighting: 'magic' is not one of fixed"),
     ("evaluation.slices", [[]], "evaluation.slices.0: a slice needs at least one column"),
+    ("tasks.income.classes", ["a", "b"], "tasks.income.classes: only multiclass and multilabel tasks have classes"),
+    ("tasks.m", {"type": "multiclass", "label": "sex", "thresholds": {"macro_f1": {"min": 0.5}}},
+     "tasks.m.thresholds.macro_f1: per-class metrics need the task's `classes` list"),
+    ("tasks.m", {"type": "multiclass", "label": "sex", "classes": ["a", "a"]}, "tasks.m.classes: values must be unique"),
+    ("tasks.m", {"type": "multiclass", "label": "sex", "classes": ["a"]},
+     "tasks.m.classes: a multiclass task needs at least 2 classes"),
 ]
 
 

@@ -138,7 +138,13 @@ def test_all_four_task_types_end_to_end(tmp_path):
     summary = local.run(config)
     assert summary.verdict == "BLESSED", summary.render()
     checked = {(m.task, m.metric) for m in summary.metrics if m.passed}
-    assert checked == {("escalate", "auc"), ("intent", "accuracy"), ("keywords", "micro_auc"), ("minutes", "mae")}
+    assert checked == {("escalate", "auc"), ("intent", "accuracy"), ("intent", "macro_f1"), ("keywords", "micro_auc"),
+                       ("keywords", "macro_auc"), ("minutes", "mae")}
+    macro = {(m.task, m.metric) for m in summary.metrics if m.metric.startswith("macro")}
+    assert macro == {("intent", "macro_auc"), ("intent", "macro_f1"), ("keywords", "macro_auc")}
+    per_class = _per_class_metrics(summary)
+    assert {key for key in per_class if key[0] == "keywords" and key[1] == "macro_auc"} == {
+        ("keywords", "macro_auc", i) for i in range(4)}
     counts = {m.task: m.value for m in summary.metrics if m.metric == "example_count"}
     eval_rows = list(csv.DictReader(open(config.data.eval)))
     # Rows without a label carry weight 0: each task counts exactly its labelled rows.
@@ -151,6 +157,24 @@ def test_all_four_task_types_end_to_end(tmp_path):
     assert all(set(filter(None, labels.split("|"))) <= allowed for labels in answer["keywords_label"])
     assert all(isinstance(m[0], float) and 0 < m[0] < 60 for m in answer["minutes"])
     assert "minutes_label" not in answer
+
+
+def _per_class_metrics(summary):
+    """{(task, metric, class_id)} -> value from the Evaluator output of the run."""
+    import tensorflow_model_analysis as tfma
+
+    evaluator = os.path.join(os.path.dirname(os.path.dirname(summary.pushed_to)), "..", "..", "tfx", "Evaluator",
+                             "evaluation")
+    latest = sorted(os.listdir(evaluator), key=int)[-1]
+    found = {}
+    for metrics in tfma.load_metrics(os.path.join(evaluator, latest)):
+        if metrics.slice_key.single_slice_keys:
+            continue
+        for item in metrics.metric_keys_and_values:
+            if item.key.HasField("sub_key") and item.key.sub_key.HasField("class_id"):
+                found[(item.key.output_name, item.key.name, item.key.sub_key.class_id.value)] = (
+                    item.value.double_value.value)
+    return found
 
 
 def test_wrong_typed_column_stops_the_run_before_transform(tmp_path):

@@ -128,3 +128,13 @@ def test_missing_label_column_is_a_clear_error():
     rows = [{k: v for k, v in row.items() if k != "intent"} for row in ROWS]
     with pytest.raises(ValueError, match=r"tasks.intent.label: column 'intent' is not in the data schema"):
         run_transform(CONFIG, rows, spec)
+
+
+def test_declared_classes_fix_the_index_and_unknown_values_count_as_unlabelled():
+    config = {**CONFIG, "tasks": {
+        "intent": {"type": "multiclass", "label": "intent", "classes": ["delivery", "refund"]},
+        "keywords": {"type": "multilabel", "label": "keywords", "classes": ["refund", "other"]}}}
+    rows = [{**ROWS[0]}, {**ROWS[2], "intent": ["cancel"]}]
+    out, _ = run_transform(config, rows)
+    assert [r["intent__target"] for r in out] == [1, 0] and [r["intent__mask"] for r in out] == [1.0, 0.0]
+    assert [r["keywords__target"].tolist() for r in out] == [[0], []]  # 'order' is not a declared class

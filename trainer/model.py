@@ -40,7 +40,9 @@ class Vocabularies:
                 sizes[name] = size + feature.oov_buckets + (1 if feature.type == "text" else 0)
         classes = {}
         for name, task in config.tasks.items():
-            if task.type in ("multiclass", "multilabel"):
+            if task.classes:
+                classes[name] = list(task.classes)
+            elif task.type in ("multiclass", "multilabel"):
                 words = tf_transform_output.vocabulary_by_name(cfg.label_vocab_name(name))
                 classes[name] = [w.decode("utf-8", "replace") if isinstance(w, bytes) else w for w in words]
         return cls(sizes, classes)
