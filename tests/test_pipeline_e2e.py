@@ -142,7 +142,7 @@ def test_all_four_task_types_end_to_end(tmp_path):
                        ("keywords", "macro_auc"), ("minutes", "mae")}
     macro = {(m.task, m.metric) for m in summary.metrics if m.metric.startswith("macro")}
     assert macro == {("intent", "macro_auc"), ("intent", "macro_f1"), ("keywords", "macro_auc")}
-    per_class = _per_class_metrics(summary)
+    per_class = _per_class_metrics(config.output)
     assert {key for key in per_class if key[0] == "keywords" and key[1] == "macro_auc"} == {
         ("keywords", "macro_auc", i) for i in range(4)}
     counts = {m.task: m.value for m in summary.metrics if m.metric == "example_count"}
@@ -159,12 +159,11 @@ def test_all_four_task_types_end_to_end(tmp_path):
     assert "minutes_label" not in answer
 
 
-def _per_class_metrics(summary):
-    """{(task, metric, class_id)} -> value from the Evaluator output of the run."""
+def _per_class_metrics(output):
+    """{(task, metric, class_id)} -> value from the latest Evaluator output under a run directory."""
     import tensorflow_model_analysis as tfma
 
-    evaluator = os.path.join(os.path.dirname(os.path.dirname(summary.pushed_to)), "..", "..", "tfx", "Evaluator",
-                             "evaluation")
+    evaluator = os.path.join(output, "tfx", "Evaluator", "evaluation")
     latest = sorted(os.listdir(evaluator), key=int)[-1]
     found = {}
     for metrics in tfma.load_metrics(os.path.join(evaluator, latest)):
