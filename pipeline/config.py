@@ -108,7 +108,7 @@ class Threshold(_Strict):
 class Task(_Strict):
     """One prediction: the label column it learns from, its type, loss weight and blessing thresholds."""
 
-    type: Literal["binary", "multiclass", "multilabel", "regression"]
+    type: Literal[TASK_TYPES]
     label: str = Field(min_length=1)
     positive: Optional[str] = Field(None, description="binary: the label value that means 1")
     separator: Optional[str] = Field(None, min_length=1, description="multilabel: separator inside a cell")
@@ -170,7 +170,7 @@ class Data(_Strict):
 
 
 class Model(_Strict):
-    architecture: Literal["shared_bottom"] = "shared_bottom"
+    architecture: Literal[ARCHITECTURES] = "shared_bottom"
     shared_units: List[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [256, 128])
     tower_units: List[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [64])
     embedding_dim: Optional[int] = Field(None, gt=0, description="default: 6 * vocabulary_size ** 0.25")
@@ -181,7 +181,7 @@ class Training(_Strict):
     epochs: int = Field(5, gt=0)
     batch_size: int = Field(512, gt=0)
     learning_rate: float = Field(0.001, gt=0)
-    loss_weighting: Literal["fixed"] = "fixed"
+    loss_weighting: Literal[LOSS_WEIGHTINGS] = "fixed"
     clipnorm: Optional[float] = Field(None, gt=0)
     early_stopping_patience: int = Field(2, ge=0, description="epochs without eval-loss gain; 0 = off")
     seed: int = 42

@@ -86,3 +86,11 @@ def test_decoded_labels():
     assert heads.decode(keywords, tf.constant([[0.9, 0.6], [0.1, 0.2]]), ["x", "y"]).numpy().tolist() == [
         b"x|y", b""]
     assert heads.decode(churn, tf.constant([[0.2], [0.8]]), []).numpy().tolist() == [b"0", b"1"]
+
+
+def test_registries_match_the_config_contract():
+    from trainer.architectures import REGISTRY as ARCHITECTURES
+    from trainer.weighting import REGISTRY as WEIGHTINGS
+
+    assert tuple(ARCHITECTURES) == cfg.ARCHITECTURES and tuple(WEIGHTINGS) == cfg.LOSS_WEIGHTINGS
+    assert set(heads.HEADS) == set(cfg.TASK_TYPES)
