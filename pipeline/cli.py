@@ -79,10 +79,13 @@ def run(config_path, no_cache, until):
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # a component failed: show its reason, not a TFX stack trace
         from components.gates import DataValidationError
+        from trainer.run import TrainingDiverged
 
-        if isinstance(exc, DataValidationError) or isinstance(exc.__cause__, DataValidationError):
-            raise click.ClickException(str(exc)) from None
-        raise
+        reason = next((e for e in (exc, exc.__cause__) if isinstance(e, (DataValidationError, TrainingDiverged))),
+                      None)
+        if reason is None:
+            raise
+        raise click.ClickException(str(reason)) from None
     click.echo(result.render())
     total = sum(c.seconds for c in result.components)
     click.echo(f"\npipeline '{config.name}' finished ({total:.0f} s in components); outputs under "

@@ -94,3 +94,14 @@ def test_registries_match_the_config_contract():
 
     assert tuple(ARCHITECTURES) == cfg.ARCHITECTURES and tuple(WEIGHTINGS) == cfg.LOSS_WEIGHTINGS
     assert set(heads.HEADS) == set(cfg.TASK_TYPES)
+
+
+def test_non_finite_loss_stops_training_with_a_clear_error(tmp_path):
+    from trainer.run import EpochLog, TrainingDiverged
+
+    model = build_model(CONFIG, VOCABS)
+    features, targets, masks = batch()
+    features["age"] = tf.fill([N], float("nan"))
+    data = tf.data.Dataset.from_tensors((features, targets, masks)).repeat(2)
+    with pytest.raises(TrainingDiverged, match="training diverged at epoch 1: non-finite loss"):
+        model.fit(data, epochs=2, verbose=0, callbacks=[EpochLog(CONFIG.tasks, str(tmp_path / "history.json"))])
