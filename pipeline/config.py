@@ -13,15 +13,23 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Dict, List, Literal, Optional, Tuple, Union
+from typing import Annotated, ClassVar, Dict, List, Literal, Optional, Tuple, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 TASK_TYPES = ("binary", "multiclass", "multilabel", "regression")
 FEATURE_TYPES = ("numeric", "categorical", "text")
-ARCHITECTURES = ("shared_bottom",)
-LOSS_WEIGHTINGS = ("fixed",)
+ARCHITECTURES = ("shared_bottom", "mmoe", "ple", "cgc", "cross_stitch", "hierarchical")
+LOSS_WEIGHTINGS = ("fixed", "uncertainty", "gradnorm", "dwa")
+GRADIENT_SURGERIES = ("pcgrad",)
+# Options that only some architectures / weightings read (setting one for another is an error), with the
+# default each takes when left out.
+ARCHITECTURE_OPTIONS = {"experts": ("mmoe",), "expert_units": ("mmoe", "ple", "cgc"),
+                        "shared_experts": ("ple", "cgc"), "task_experts": ("ple", "cgc"), "levels": ("ple",)}
+WEIGHTING_OPTIONS = {"gradnorm_alpha": ("gradnorm",), "dwa_temperature": ("dwa",)}
+OPTION_DEFAULTS = {"experts": 8, "shared_experts": 2, "task_experts": 1, "levels": 2, "gradnorm_alpha": 1.5,
+                   "dwa_temperature": 2.0}
 
 # Metrics a task of each type is evaluated on (TFMA); threshold keys must come from the task type's row.
 TASK_METRICS: Dict[str, Tuple[str, ...]] = {
@@ -48,6 +56,30 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _WithOptions(_Strict):
+    """A record whose `selector` field (architecture, loss_weighting) decides which of `options` it may set;
+    `setting(name)` gives an option's value, or its documented default when left out (left-out options stay
+    None, so a dumped and re-parsed record is still valid)."""
+
+    selector: ClassVar[str]
+    options: ClassVar[Dict[str, Tuple[str, ...]]]
+
+    @model_validator(mode="after")
+    def _options_fit_selector(self):
+        chosen = getattr(self, self.selector)
+        problems = [f"{option}: only {', '.join(users)} use{'s' if len(users) == 1 else ''} this option "
+                    f"({self.selector} is {chosen})"
+                    for option, users in self.options.items() if getattr(self, option) is not None
+                    and chosen not in users]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def setting(self, name: str):
+        value = getattr(self, name)
+        return OPTION_DEFAULTS[name] if value is None else value
 
 
 # ---------------------------------------------------------------------------------------------- features
@@ -116,6 +148,10 @@ class Task(_Strict):
         None, min_length=1, description="multiclass/multilabel: the label values, in order; enables per-class "
                                         "metrics; other values in the data count as unlabelled")
     weight: float = Field(1.0, gt=0)
+    learning_rate: Optional[float] = Field(None, gt=0, description="learning rate of this task's own layers "
+                                           "(tower, head, gates); default: training.learning_rate")
+    after: List[str] = Field(default_factory=list, description="hierarchical: tasks whose tower output this "
+                             "task's tower also reads (e.g. cvr after ctr)")
     thresholds: Dict[str, Threshold] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -169,19 +205,44 @@ class Data(_Strict):
         return self
 
 
-class Model(_Strict):
+class Model(_WithOptions):
+    selector: ClassVar[str] = "architecture"
+    options: ClassVar[Dict[str, Tuple[str, ...]]] = ARCHITECTURE_OPTIONS
+
     architecture: Literal[ARCHITECTURES] = "shared_bottom"
-    shared_units: List[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [256, 128])
+    shared_units: List[Annotated[int, Field(gt=0)]] = Field(
+        default_factory=lambda: [256, 128],
+        description="shared MLP (shared_bottom, hierarchical) or each task's column (cross_stitch)")
     tower_units: List[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [64])
     embedding_dim: Optional[int] = Field(None, gt=0, description="default: 6 * vocabulary_size ** 0.25")
     dropout: float = Field(0.0, ge=0, lt=1)
+    experts: Optional[int] = Field(None, gt=0, description="mmoe: number of shared experts (default 8)")
+    expert_units: Optional[List[Annotated[int, Field(gt=0)]]] = Field(
+        None, min_length=1, description="mmoe/ple/cgc: each expert's MLP; default: shared_units")
+    shared_experts: Optional[int] = Field(None, gt=0, description="ple/cgc: shared experts per level (default 2)")
+    task_experts: Optional[int] = Field(None, gt=0, description="ple/cgc: experts of each task per level "
+                                        "(default 1)")
+    levels: Optional[int] = Field(None, gt=0, description="ple: stacked extraction levels (default 2; cgc is "
+                                  "one level)")
+
+    @property
+    def expert_layers(self) -> List[int]:
+        return list(self.expert_units or self.shared_units)
 
 
-class Training(_Strict):
+class Training(_WithOptions):
+    selector: ClassVar[str] = "loss_weighting"
+    options: ClassVar[Dict[str, Tuple[str, ...]]] = WEIGHTING_OPTIONS
+
     epochs: int = Field(5, gt=0)
     batch_size: int = Field(512, gt=0)
     learning_rate: float = Field(0.001, gt=0)
     loss_weighting: Literal[LOSS_WEIGHTINGS] = "fixed"
+    gradnorm_alpha: Optional[float] = Field(None, ge=0, description="gradnorm: restoring-force strength "
+                                            "(default 1.5)")
+    dwa_temperature: Optional[float] = Field(None, gt=0, description="dwa: softmax temperature (default 2)")
+    gradient_surgery: Optional[Literal[GRADIENT_SURGERIES]] = Field(
+        None, description="pcgrad: project away conflicting task gradients on shared layers")
     clipnorm: Optional[float] = Field(None, gt=0)
     early_stopping_patience: int = Field(2, ge=0, description="epochs without eval-loss gain; 0 = off")
     seed: int = 42
@@ -223,12 +284,48 @@ class Config(_Strict):
             reserved = {key for n in self.tasks for key in (label_key(n), mask_key(n))}
             if feature in reserved:
                 problems.append(f"features.{feature}: name clashes with a derived task key")
+        problems += self._hierarchy_problems()
         for i, slice_columns in enumerate(self.evaluation.slices):
             if not slice_columns:
                 problems.append(f"evaluation.slices.{i}: a slice needs at least one column")
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _hierarchy_problems(self) -> List[str]:
+        hierarchical = self.model.architecture == "hierarchical"
+        problems = []
+        for name, task in self.tasks.items():
+            if task.after and not hierarchical:
+                problems.append(f"tasks.{name}.after: only the hierarchical architecture reads `after` "
+                                f"(architecture is {self.model.architecture})")
+            for parent in task.after:
+                if parent == name:
+                    problems.append(f"tasks.{name}.after: a task cannot come after itself")
+                elif parent not in self.tasks:
+                    problems.append(f"tasks.{name}.after: unknown task '{parent}'; expected one of "
+                                    + ", ".join(n for n in self.tasks if n != name))
+        if hierarchical and not problems:
+            if not any(t.after for t in self.tasks.values()):
+                problems.append("model.architecture: hierarchical needs at least one task with `after` "
+                                "(e.g. tasks.cvr.after: [ctr])")
+            elif self.task_order is None:
+                problems.append("tasks: `after` forms a cycle (" + " -> ".join(self._cycle()) + ")")
+        return problems
+
+    @property
+    def task_order(self) -> Optional[List[str]]:
+        """Task names with every task after the tasks it reads (None when `after` has a cycle)."""
+        order, left = dependency_order(self.tasks)
+        return None if left else order
+
+    def _cycle(self) -> List[str]:
+        left = dependency_order(self.tasks)[1]  # every left-over task reads another left-over task
+        path, node = [], left[0]
+        while node not in path:
+            path.append(node)
+            node = next(p for p in self.tasks[node].after if p in left)
+        return path[path.index(node):] + [node]
 
     # --------------------------------------------------------------------------------- derived values
     @property
@@ -240,6 +337,17 @@ class Config(_Strict):
         """Every data column the pipeline reads: features, task labels, slice columns (in order, once)."""
         slices = [c for columns in self.evaluation.slices for c in columns]
         return list(dict.fromkeys([*self.features, *(t.label for t in self.tasks.values()), *slices]))
+
+
+def dependency_order(tasks: Dict[str, Task]) -> Tuple[List[str], List[str]]:
+    """(task names ordered so that each comes after the tasks in its `after` list, names left over by a cycle)."""
+    order, placed = [], set()
+    while True:
+        ready = [n for n, t in tasks.items() if n not in placed and set(t.after) <= placed]
+        if not ready:
+            return order, [n for n in tasks if n not in placed]
+        order += ready
+        placed.update(ready)
 
 
 class DataContract(_Strict):

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 
 from pipeline import config as cfg
 
+HISTORY_FILE = "history.json"  # written by the trainer under the Trainer's model_run
 BASELINE = "baseline"  # TFMA's model name for the latest blessed model
 _STATES = {1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
 
@@ -37,6 +38,7 @@ class RunSummary:
     metrics: List[MetricCheck] = field(default_factory=list)
     blessed: Optional[bool] = None
     pushed_to: Optional[str] = None
+    training: Dict[str, object] = field(default_factory=dict)  # epochs, task weights per epoch, gate usage
 
     @property
     def verdict(self) -> str:
@@ -54,6 +56,12 @@ class RunSummary:
                 result = {True: "pass", False: "FAIL", None: ""}[m.passed]
                 change = f"{m.change:+.4f}" if m.change is not None else ""
                 lines.append(f"{m.task:<17} {m.metric:<15} {m.value:>8.4f}  {change:>9}  {m.bound:<17} {result}")
+        if self.training.get("task_weights"):
+            lines += ["", f"training: {self.training['epochs']} epochs; task weight per epoch"]
+            lines += [f"  {task:<17} " + " ".join(f"{w:.3f}" for w in weights)
+                      for task, weights in self.training["task_weights"].items()]
+            for gate, usage in self.training.get("gates", {}).items():
+                lines.append(f"  {gate:<17} {usage}")
         lines += ["", f"verdict: {self.verdict}"]
         lines.append(f"pushed: {self.pushed_to}" if self.pushed_to else "pushed: nothing (serving directory unchanged)")
         return "\n".join(lines)
@@ -123,6 +131,21 @@ def task_metrics(config: cfg.Config, evaluation_uri: str) -> List[MetricCheck]:
     return sorted(checks.values(), key=lambda m: (order[m.task], m.metric != "example_count", m.metric))
 
 
+def training_history(config: cfg.Config, model_run_uri: str) -> Dict[str, object]:
+    """Epoch count, each task's loss weight per epoch and the last epoch's gate usage, from the Trainer's
+    history.json (empty when there is none)."""
+    path = os.path.join(model_run_uri, HISTORY_FILE)
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        history = json.load(f)
+    if not history:
+        return {}
+    return {"epochs": len(history),
+            "task_weights": {t: [round(e.get(f"{t}_weight", float("nan")), 4) for e in history] for t in config.tasks},
+            "gates": history[-1].get("gates", {})}
+
+
 def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
     """Summary of the latest run recorded in the MLMD database."""
     store = _store(metadata_path)
@@ -139,6 +162,8 @@ def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
         summary.components.append(ComponentRun(component, _STATES.get(execution.last_known_state, "?"), seconds))
         outputs = _outputs(store, execution.id)
+        if component == "Trainer" and "model_run" in outputs:
+            summary.training = training_history(config, outputs["model_run"][0].uri)
         if component == "Evaluator" and "blessing" in outputs:
             blessing = outputs["blessing"][0].custom_properties.get("blessed")
             summary.blessed = bool(blessing and blessing.int_value)

@@ -93,8 +93,20 @@ BAD = [
     ("data", None, "data: required key is missing"),
     ("name", "My Model", "name: 'My Model' does not match"),
     ("features.age.clip", [5, 1], "features.age.clip: must be [low, high] with low < high, got [5.0, 1.0]"),
-    ("model.architecture", "moe", "model.architecture: 'moe' is not one of shared_bottom"),
-    ("training.loss_weighting", "magic", "training.loss_weighting: 'magic' is not one of fixed"),
+    ("model.architecture", "moe", "model.architecture: 'moe' is not one of shared_bottom, mmoe, ple, cgc, "
+                                  "cross_stitch, hierarchical"),
+    ("training.loss_weighting", "magic", "training.loss_weighting: 'magic' is not one of fixed, uncertainty, "
+                                         "gradnorm, dwa"),
+    ("training.gradient_surgery", "cagrad", "training.gradient_surgery: 'cagrad' is not one of pcgrad"),
+    ("model.experts", 4, "model.experts: only mmoe uses this option (architecture is shared_bottom)"),
+    ("model.levels", 3, "model.levels: only ple uses this option (architecture is shared_bottom)"),
+    ("model", {"architecture": "mmoe", "experts": 0}, "model.experts: must be greater than 0, got 0"),
+    ("model", {"architecture": "cgc", "levels": 2}, "model.levels: only ple uses this option (architecture is cgc)"),
+    ("training.gradnorm_alpha", 1.0, "training.gradnorm_alpha: only gradnorm uses this option (loss_weighting is "
+                                     "fixed)"),
+    ("training", {"loss_weighting": "gradnorm", "dwa_temperature": 2}, "training.dwa_temperature: only dwa uses"),
+    ("tasks.income.learning_rate", 0, "tasks.income.learning_rate: must be greater than 0, got 0"),
+    ("tasks.income.after", ["income"], "tasks.income.after: only the hierarchical architecture reads `after`"),
     ("evaluation.slices", [[]], "evaluation.slices.0: a slice needs at least one column"),
     ("tasks.income.classes", ["a", "b"], "tasks.income.classes: only multiclass and multilabel tasks have classes"),
     ("tasks.m", {"type": "multiclass", "label": "sex", "thresholds": {"macro_f1": {"min": 0.5}}},
@@ -103,6 +115,41 @@ BAD = [
     ("tasks.m", {"type": "multiclass", "label": "sex", "classes": ["a"]},
      "tasks.m.classes: a multiclass task needs at least 2 classes"),
 ]
+
+
+def hierarchical(**afters):
+    raw = with_change("model.architecture", "hierarchical")
+    raw["tasks"]["married"] = {"type": "binary", "label": "marital_stat"}
+    raw["tasks"]["gains"] = {"type": "regression", "label": "capital_gains"}
+    for task, after in afters.items():
+        raw["tasks"][task]["after"] = after
+    return raw
+
+
+def test_hierarchical_after_lists():
+    config = cfg.parse_config(hierarchical(income=["married"], gains=["income", "married"]))
+    assert config.task_order == ["married", "income", "gains"]
+    assert problems(hierarchical()) == ["model.architecture: hierarchical needs at least one task with `after` "
+                                        "(e.g. tasks.cvr.after: [ctr])"]
+    assert problems(hierarchical(income=["income"])) == ["tasks.income.after: a task cannot come after itself"]
+    assert problems(hierarchical(income=["cvr"])) == ["tasks.income.after: unknown task 'cvr'; expected one of "
+                                                      "married, gains"]
+    # gains is downstream of the cycle, not in it: the message names only the cycle.
+    assert problems(hierarchical(income=["married"], married=["income"], gains=["income"])) == [
+        "tasks: `after` forms a cycle (income -> married -> income)"]
+
+
+def test_method_options_round_trip_through_the_trainer_view():
+    """The Trainer re-parses a dump of the config: defaulted options must not read as set."""
+    from pipeline.pipeline import trainer_view
+
+    raw = with_change("model", {"architecture": "ple", "levels": 3})
+    raw["training"] = {"loss_weighting": "dwa"}
+    config = cfg.parse_config(raw)
+    again = cfg.parse_config(trainer_view(config))
+    assert again.model == config.model and again.training == config.training
+    assert again.model.setting("levels") == 3 and again.model.setting("shared_experts") == 2
+    assert again.training.setting("dwa_temperature") == 2.0
 
 
 @pytest.mark.parametrize("path,value,message", BAD, ids=[b[0] + "=" + str(b[1])[:12] for b in BAD])

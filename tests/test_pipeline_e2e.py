@@ -193,3 +193,51 @@ def test_wrong_typed_column_stops_the_run_before_transform(tmp_path):
     assert "[eval] age:" in result.output and "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)
     assert not os.path.exists(os.path.join(tmp_path, "run", "tfx", "Transform", "transform_graph"))
+
+
+# Architectures and loss weightings selected in YAML, each through Trainer -> Evaluator -> Pusher on the census
+# sample (one output directory: the data half runs once, then is cached). (model, training, per-task extras)
+METHODS = {
+    "mmoe+gradnorm+task_lr": ({"architecture": "mmoe", "experts": 3, "expert_units": [32]},
+                              {"loss_weighting": "gradnorm"}, {"income": {"learning_rate": 0.001}}),
+    "ple+uncertainty+pcgrad": ({"architecture": "ple", "expert_units": [32]},
+                               {"loss_weighting": "uncertainty", "gradient_surgery": "pcgrad"}, {}),
+    "cgc+fixed": ({"architecture": "cgc", "expert_units": [32]}, {}, {}),
+    "cross_stitch+dwa": ({"architecture": "cross_stitch", "shared_units": [32, 16]}, {"loss_weighting": "dwa"}, {}),
+    "hierarchical": ({"architecture": "hierarchical", "shared_units": [32]}, {},
+                     {"never_married": {"after": ["income"]}}),
+}
+
+
+@pytest.fixture(scope="module")
+def methods_output(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("methods"))
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_each_method_runs_through_evaluator_and_pusher(methods_output, method):
+    os.chdir(REPO)
+    model, training, task_extras = METHODS[method]
+    raw = yaml.safe_load(open(os.path.join(DATA, "census_sample/config.yaml")))
+    raw["output"] = methods_output
+    raw["model"] = {"tower_units": [16], **model}
+    raw["training"].update(training)
+    for task, extra in task_extras.items():
+        raw["tasks"][task].update(extra)
+    config = cfg.parse_config(raw)
+    summary = local.run(config)
+    assert summary.verdict == "BLESSED", summary.render()
+    assert summary.pushed_to and os.path.isfile(os.path.join(summary.pushed_to, "saved_model.pb"))
+    weights = summary.training["task_weights"]
+    assert set(weights) == set(config.tasks) and all(len(w) == summary.training["epochs"] for w in weights.values())
+    weighting = config.training.loss_weighting
+    if weighting == "gradnorm":
+        assert all(abs(a + b - 2.0) < 1e-3 for a, b in zip(weights["income"], weights["never_married"]))
+        assert len(set(weights["income"])) > 1
+    if weighting in ("uncertainty", "dwa"):
+        assert len(set(weights["income"][2:] + weights["never_married"][2:])) > 1
+    if config.model.architecture in ("mmoe", "ple", "cgc"):
+        assert "income_gate" in summary.training["gates"] or "income_gate_0" in summary.training["gates"]
+    assert "task weight per epoch" in summary.render()
+    answer = serve_in_clean_process(summary.pushed_to, config.data.eval, config, rows=5)
+    assert answer["foreign_modules"] == [] and len(answer["outputs"]["income"]) == 5

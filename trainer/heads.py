@@ -64,14 +64,14 @@ class Rescale(tf_keras.layers.Layer):
         return {**super().get_config(), "scale": self.scale, "shift": self.shift}
 
 
-def output(task_name: str, task: cfg.Task, num_classes: int, label_stats=(0.0, 1.0)):
-    """The head applied to a tower output; the result is the Keras output named after the task."""
+def output_layers(task_name: str, task: cfg.Task, num_classes: int, label_stats=(0.0, 1.0)):
+    """The head's layers, applied in order to a tower output; the last one is the Keras output named after the
+    task. Regression heads predict in label units (Dense on a standardized scale, then a fixed Rescale)."""
     units = output_units(task, num_classes)
     if task.type != "regression":
-        return tf_keras.layers.Dense(units, activation=HEADS[task.type].activation, name=task_name)
+        return [tf_keras.layers.Dense(units, activation=HEADS[task.type].activation, name=task_name)]
     mean, std = label_stats
-    dense = tf_keras.layers.Dense(units, name=f"{task_name}_standardized")
-    return lambda tower: Rescale(std, mean, name=task_name)(dense(tower))
+    return [tf_keras.layers.Dense(units, name=f"{task_name}_standardized"), Rescale(std, mean, name=task_name)]
 
 
 def prepare_target(task: cfg.Task, target, num_classes: int) -> tf.Tensor:

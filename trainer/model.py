@@ -14,7 +14,8 @@ import tf_keras
 from pipeline import config as cfg
 from trainer import heads
 from trainer.architectures import build_architecture
-from trainer.weighting import build_weighting
+from trainer.architectures.base import apply
+from trainer.weighting import SURGERIES, build_weighting
 
 
 @dataclass(frozen=True)
@@ -94,24 +95,52 @@ class TokenMeanPool(tf_keras.layers.Layer):
 
 
 class MultiTaskModel(tf_keras.Model):
-    """Functional model plus a masked, weighted multi-task train/test step."""
+    """Functional model plus a masked, weighted multi-task train/test step.
 
-    def configure(self, config: cfg.Config, vocabularies: Vocabularies):
+    Logged per epoch: `loss`, the prior-weighted sum of task losses (sum_i weight_i * L_i: the same objective
+    whatever the loss weighting, so it is comparable across methods and drives early stopping),
+    `weighted_loss` (what the weighting method optimizes), and per task its loss, weight and metric.
+    """
+
+    def configure(self, config: cfg.Config, vocabularies: Vocabularies, architecture):
         self.mtl_config = config
         self.vocabularies = vocabularies
-        self.weighting = build_weighting(config.training.loss_weighting,
-                                         {n: t.weight for n, t in config.tasks.items()})
+        self.weighting = build_weighting(config.tasks, config.training)
         names = list(config.tasks)
+        self.task_layer_names = {n: [layer.name for layer in layers] for n, layers in architecture.task_layers.items()}
+        self.gate_layer_names = [layer.name for layer in architecture.gate_layers]
+        self.last_shared_layer_names = [layer.name for layer in architecture.last_shared_layers]
         self.task_loss_trackers = {n: tf_keras.metrics.Mean(name=f"{n}_loss") for n in names}
         self.task_weight_trackers = {n: tf_keras.metrics.Mean(name=f"{n}_weight") for n in names}
         self.task_metrics = {n: heads.HEADS[t.type].metric(n) for n, t in config.tasks.items()}
         self.total_loss_tracker = tf_keras.metrics.Mean(name="loss")
+        self.weighted_loss_tracker = tf_keras.metrics.Mean(name="weighted_loss")
+        self.task_optimizers = {n: tf_keras.optimizers.Adam(learning_rate=t.learning_rate)
+                                for n, t in config.tasks.items() if t.learning_rate is not None}
 
     @property
     def metrics(self):
-        return [self.total_loss_tracker, *self.task_loss_trackers.values(), *self.task_weight_trackers.values(),
-                *self.task_metrics.values()]
+        return [self.total_loss_tracker, self.weighted_loss_tracker, *self.task_loss_trackers.values(),
+                *self.task_weight_trackers.values(), *self.task_metrics.values()]
 
+    # ------------------------------------------------------------------------------- variable groups
+    def task_variables(self, task: str) -> List[tf.Variable]:
+        """Trainable variables that belong to one task only (its tower, head, own experts and gates)."""
+        return [v for name in self.task_layer_names.get(task, []) for v in self.get_layer(name).trainable_weights]
+
+    def shared_variables(self) -> List[tf.Variable]:
+        """Model variables that several tasks train (input embeddings, shared layers and experts, mixing)."""
+        owned = {v.ref() for task in self.mtl_config.tasks for v in self.task_variables(task)}
+        weighting = {v.ref() for v in self.weighting.trainable_variables}
+        return [v for v in self.trainable_variables if v.ref() not in owned and v.ref() not in weighting]
+
+    def last_shared_variables(self) -> List[tf.Variable]:
+        """Where GradNorm measures gradient norms: the architecture's last shared layer(s), else every shared
+        variable."""
+        found = [v for name in self.last_shared_layer_names for v in self.get_layer(name).trainable_weights]
+        return found or self.shared_variables()
+
+    # ------------------------------------------------------------------------------------ train / test
     def _task_losses(self, data, training: bool):
         features, targets, masks = data
         outputs = self(features, training=training)
@@ -123,39 +152,96 @@ class MultiTaskModel(tf_keras.Model):
             self.task_metrics[name].update_state(target, outputs[name], sample_weight=masks[name])
         return losses
 
-    def _record(self, total, losses, weights):
-        self.total_loss_tracker.update_state(total)
+    def _record(self, weighted_total, losses, weights):
+        prior = {n: t.weight for n, t in self.mtl_config.tasks.items()}
+        self.total_loss_tracker.update_state(tf.add_n([prior[n] * losses[n] for n in losses]))
+        self.weighted_loss_tracker.update_state(weighted_total)
         for name in losses:
             self.task_loss_trackers[name].update_state(losses[name])
             self.task_weight_trackers[name].update_state(weights[name])
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        with tf.GradientTape() as tape:
+        surgery = self.mtl_config.training.gradient_surgery
+        per_task = surgery is not None or self.weighting.needs_gradient_norms
+        with tf.GradientTape(persistent=per_task) as tape:
             losses = self._task_losses(data, training=True)
             total, weights = self.weighting.combine(losses)
-            total += sum(self.losses) if self.losses else 0.0
-        gradients = tape.gradient(total, self.trainable_variables)
-        self.optimizer.apply_gradients(
-            (g, v) for g, v in zip(gradients, self.trainable_variables) if g is not None)
+            if self.losses:
+                total += tf.add_n(self.losses)
+        variables = self.trainable_variables
+        if surgery is None:
+            gradients = tape.gradient(total, variables)
+        else:
+            gradients = self._surgery_gradients(tape, surgery, total, losses, weights, variables)
+        if self.weighting.needs_gradient_norms:
+            last_shared = self.last_shared_variables()
+            self.weighting.update(losses, {n: tf.linalg.global_norm(
+                [g for g in tape.gradient(losses[n], last_shared) if g is not None]) for n in losses})
+        del tape
+        self._apply(gradients, variables)
         return self._record(total, losses, weights)
+
+    def _surgery_gradients(self, tape, surgery, total, losses, weights, variables):
+        """Shared variables: the surgery's combination of per-task weighted gradients (plus any model
+        regularization); everything else: the plain gradient of the total loss."""
+        shared = self.shared_variables()
+        shared_refs = {v.ref() for v in shared}
+        rest = [v for v in variables if v.ref() not in shared_refs]
+        per_task = [tape.gradient(weights[n] * losses[n], shared) for n in losses]
+        combined = SURGERIES[surgery](per_task, shared, seed=self.mtl_config.training.seed)
+        if self.losses:
+            extra = tape.gradient(tf.add_n(self.losses), shared)
+            combined = [c + tf.convert_to_tensor(e) if e is not None else c for c, e in zip(combined, extra)]
+        by_ref = dict(zip([v.ref() for v in shared], combined))
+        by_ref.update(zip([v.ref() for v in rest], tape.gradient(total, rest)))
+        return [by_ref[v.ref()] for v in variables]
+
+    def _apply(self, gradients, variables):
+        """Global-norm clipping (training.clipnorm), then each task with its own learning rate gets its own
+        optimizer for its own variables (Adam ignores a gradient's scale, so scaling gradients would not do)."""
+        pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
+        if self.mtl_config.training.clipnorm and pairs:
+            clipped, _ = tf.clip_by_global_norm([g for g, _ in pairs], self.mtl_config.training.clipnorm)
+            pairs = list(zip(clipped, [v for _, v in pairs]))
+        groups = {n: {v.ref() for v in self.task_variables(n)} for n in self.task_optimizers}
+        for name, optimizer in self.task_optimizers.items():
+            own = [(g, v) for g, v in pairs if v.ref() in groups[name]]
+            if own:
+                optimizer.apply_gradients(own)
+        claimed = set().union(*groups.values()) if groups else set()
+        self.optimizer.apply_gradients((g, v) for g, v in pairs if v.ref() not in claimed)
 
     def test_step(self, data):
         losses = self._task_losses(data, training=False)
         total, weights = self.weighting.combine(losses)
         return self._record(total, losses, weights)
 
+    def fit(self, *args, callbacks=None, **kwargs):
+        """Keras fit, plus the loss weighting's end-of-epoch hook (DWA) on every epoch."""
+        return super().fit(*args, callbacks=[*(callbacks or []), _WeightingEpochEnd()], **kwargs)
+
+
+class _WeightingEpochEnd(tf_keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.model.weighting.end_epoch({n: logs[f"{n}_loss"] for n in self.model.mtl_config.tasks
+                                        if f"{n}_loss" in logs})
+
 
 def build_model(config: cfg.Config, vocabularies: Vocabularies) -> MultiTaskModel:
     inputs = feature_inputs(config)
     encoded = encode(config, inputs, vocabularies)
-    towers = build_architecture(config.model).towers(encoded, list(config.tasks))
-    outputs = {name: heads.output(name, task, vocabularies.num_classes(name), vocabularies.stats(name))(towers[name])
-               for name, task in config.tasks.items()}
+    architecture = build_architecture(config.model, config.tasks)
+    towers = architecture.towers(encoded, list(config.tasks))
+    outputs = {}
+    for name, task in config.tasks.items():
+        layers = heads.output_layers(name, task, vocabularies.num_classes(name), vocabularies.stats(name))
+        architecture.task_layers[name].extend(layers)
+        outputs[name] = apply(layers, towers[name])
     model = MultiTaskModel(inputs=inputs, outputs=outputs, name=config.name.replace("-", "_"))
-    model.configure(config, vocabularies)
-    optimizer = tf_keras.optimizers.Adam(learning_rate=config.training.learning_rate,
-                                         clipnorm=config.training.clipnorm)
+    model.configure(config, vocabularies, architecture)
+    optimizer = tf_keras.optimizers.Adam(learning_rate=config.training.learning_rate)
     model.compile(optimizer=optimizer)
     return model
 

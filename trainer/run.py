@@ -7,6 +7,7 @@ import logging
 import math
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras
@@ -14,10 +15,11 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from pipeline import config as cfg
+from pipeline.summary import HISTORY_FILE
 from trainer import export
+from trainer.architectures.cross_stitch import CrossStitchUnit
 from trainer.model import Vocabularies, build_model, regression_label_stats, split_example
 
-HISTORY_FILE = "history.json"
 
 
 class TrainingDiverged(RuntimeError):
@@ -31,25 +33,69 @@ def make_dataset(config: cfg.Config, files, data_accessor, tf_transform_output, 
     return dataset.map(split_example(config), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-class EpochLog(tf_keras.callbacks.Callback):
-    """One readable line per epoch (each task's loss, weight and metric) and a JSON history file."""
+class GateUsage:
+    """Mean expert-gate weights per gate over up to `max_batches` evaluation batches, plus the mixing matrices
+    of cross-stitch units: how each task uses the shared experts (a gate stuck on one expert shows here)."""
 
-    def __init__(self, task_names, path: str):
+    def __init__(self, model, dataset, max_batches: int = 20):
+        self.model, self.dataset, self.max_batches = model, dataset, max_batches
+        names = list(model.gate_layer_names)
+        self.names = names
+        self.probe = tf_keras.Model(model.inputs, [model.get_layer(n).output for n in names]) if names else None
+
+    def __call__(self):
+        usage = {}
+        if self.probe is not None:
+            totals, rows = [0.0] * len(self.names), 0
+            for features, _, _ in self.dataset.take(self.max_batches):
+                outputs = self.probe(features, training=False)
+                outputs = outputs if isinstance(outputs, list) else [outputs]
+                totals = [t + tf.reduce_sum(o, axis=0) for t, o in zip(totals, outputs)]
+                rows += int(tf.shape(outputs[0])[0])
+            usage = {n: [round(float(v), 4) for v in t / max(rows, 1)] for n, t in zip(self.names, totals)}
+        for layer in self.model.layers:
+            if isinstance(layer, CrossStitchUnit):
+                usage[layer.name] = [[round(float(v), 4) for v in row] for row in layer.alpha.numpy()]
+        return usage
+
+
+class EpochLog(tf_keras.callbacks.Callback):
+    """One readable line per epoch (each task's loss, weight and metric; expert-gate usage) and a JSON
+    history file."""
+
+    def __init__(self, task_names, path: str, gate_usage=None):
         super().__init__()
         self.task_names, self.path, self.history = list(task_names), path, []
+        self.gate_usage = gate_usage
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        if not all(math.isfinite(v) for k, v in logs.items() if k.endswith("loss")):
-            raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: non-finite loss in {logs}; lower "
-                                   "training.learning_rate or set training.clipnorm")
-        self.history.append({"epoch": epoch + 1, **logs})
+        self._check_finite(epoch, logs)
+        entry = {"epoch": epoch + 1, **logs}
         parts = [f"{n}: loss {logs.get(f'{n}_loss', float('nan')):.4f} w {logs.get(f'{n}_weight', 0):.2f}"
                  for n in self.task_names]
         logging.info("epoch %d: loss %.4f val_loss %.4f | %s", epoch + 1, logs.get("loss", float("nan")),
                      logs.get("val_loss", float("nan")), " | ".join(parts))
+        if self.gate_usage is not None:
+            entry["gates"] = self.gate_usage()
+            for name, weights in entry["gates"].items():
+                logging.info("epoch %d: %s %s", epoch + 1, name, weights)
+        self.history.append(entry)
         with tf.io.gfile.GFile(self.path, "w") as f:
             json.dump(self.history, f, indent=1)
+
+    def _check_finite(self, epoch, logs):
+        """Losses and weights must be finite. Weights are checked too: a NaN weight does not always show in
+        the loss (on some CPUs ReLU maps NaN to 0, so the outputs stay finite while the model is ruined)."""
+        advice = "; lower training.learning_rate or set training.clipnorm"
+        losses = [k for k, v in logs.items() if k.endswith("loss") and not math.isfinite(v)]
+        if losses:
+            raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: non-finite loss in "
+                                   f"{ {k: logs[k] for k in losses} }{advice}")
+        weights = [w.name for w in self.model.weights if not np.all(np.isfinite(w.numpy()))]
+        if weights:
+            raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: non-finite weights in "
+                                   f"{', '.join(weights[:5])}{' …' if len(weights) > 5 else ''}{advice}")
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -63,7 +109,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                               shuffle=False)
     model = build_model(config, vocabularies)
     callbacks = [tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
-                 EpochLog(config.tasks, os.path.join(fn_args.model_run_dir, HISTORY_FILE))]
+                 EpochLog(config.tasks, os.path.join(fn_args.model_run_dir, HISTORY_FILE),
+                          GateUsage(model, evaluation))]
     if config.training.early_stopping_patience:
         callbacks.append(tf_keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.training.early_stopping_patience, restore_best_weights=True))

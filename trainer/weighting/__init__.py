@@ -1,11 +1,16 @@
-"""Loss-weighting registry: `training.loss_weighting` in the config names one of these."""
+"""Loss-weighting registry (`training.loss_weighting`) and gradient surgery (`training.gradient_surgery`)."""
 from trainer.weighting.base import Fixed, LossWeighting
+from trainer.weighting.dwa import DWA
+from trainer.weighting.gradnorm import GradNorm
+from trainer.weighting.pcgrad import pcgrad
+from trainer.weighting.uncertainty import Uncertainty
 
-REGISTRY = {"fixed": Fixed}
+REGISTRY = {"fixed": Fixed, "uncertainty": Uncertainty, "gradnorm": GradNorm, "dwa": DWA}
+SURGERIES = {"pcgrad": pcgrad}
 
 
-def build_weighting(name: str, task_weights):
-    return REGISTRY[name](task_weights)
+def build_weighting(tasks, training) -> LossWeighting:
+    return REGISTRY[training.loss_weighting](tasks, training)
 
 
-__all__ = ["Fixed", "LossWeighting", "REGISTRY", "build_weighting"]
+__all__ = ["LossWeighting", "REGISTRY", "SURGERIES", "build_weighting"]

@@ -1,0 +1,171 @@
+"""Every architecture on every task type: builds, trains a few steps, logs its gates, and exports a SavedModel
+that a TensorFlow-only process serves from raw tf.Examples. Data: the four-task fixture through real TFT."""
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import apache_beam as beam
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+import yaml
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+from components.transform import preprocessing_fn
+from pipeline import config as cfg
+from trainer import export
+from trainer.architectures import REGISTRY
+from trainer.model import Vocabularies, build_model, split_example
+from trainer.run import EpochLog, GateUsage
+
+from conftest import DATA
+
+FIXTURE = os.path.join(DATA, "four_tasks")
+SPEC = {"message": tf.string, "tier": tf.string, "account_months": tf.float32, "escalate": tf.string,
+        "intent": tf.string, "keywords": tf.string, "minutes": tf.float32}
+ROWS = 320
+
+
+def config_for(architecture, **model):
+    raw = yaml.safe_load(open(os.path.join(FIXTURE, "config.yaml")))
+    raw["model"] = {**raw["model"], "architecture": architecture, **model}
+    if architecture == "hierarchical":
+        raw["tasks"]["escalate"]["after"] = ["intent"]  # escalation reads the intent tower
+    return cfg.parse_config(raw)
+
+
+def serialize(row, columns):
+    feature = {}
+    for name in columns:
+        text = row[name]
+        if text == "":
+            continue
+        if SPEC[name] == tf.float32:
+            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(text)]))
+        else:
+            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def transform_output():
+    """A real TFT transform graph of the fixture's config, analyzed on its training rows."""
+    rows = list(csv.DictReader(open(os.path.join(FIXTURE, "train.csv"))))[:ROWS]
+    feature_spec = {k: tf.io.VarLenFeature(dtype) for k, dtype in SPEC.items()}
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    raw = [{k: ([] if r[k] == "" else [float(r[k]) if SPEC[k] == tf.float32 else r[k].encode()]) for k in SPEC}
+           for r in rows]
+    contract = cfg.data_contract(config_for("shared_bottom"))
+    output = tempfile.mkdtemp()
+    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp(), force_tf_compat_v1=True):
+        data = pipeline | beam.Create(raw)
+        transform_fn = (data, metadata) | tft_beam.AnalyzeDataset(lambda inputs: preprocessing_fn(inputs, contract))
+        _ = transform_fn | tft_beam.WriteTransformFn(output)
+        _ = metadata | tft_beam.WriteMetadata(os.path.join(output, tft.TFTransformOutput.RAW_METADATA_DIR), pipeline)
+    return tft.TFTransformOutput(output), rows
+
+
+def dataset(config, tf_transform_output, rows):
+    """(features, targets, masks) batches: raw tf.Examples -> the TFT layer -> split, as training sees them."""
+    layer = tf_transform_output.transform_features_layer()
+    spec = tf_transform_output.raw_feature_spec()
+    serialized = [serialize(r, SPEC) for r in rows]
+    batches = [split_example(config)(layer(tf.io.parse_example(serialized[i:i + 32], spec)))
+               for i in range(0, len(serialized), 32)]
+    data = tf.data.Dataset.from_tensors(batches[0])
+    for b in batches[1:]:
+        data = data.concatenate(tf.data.Dataset.from_tensors(b))
+    return data
+
+
+@pytest.fixture(scope="module")
+def exported(transform_output, tmp_path_factory):
+    """{architecture: (config, export dir, history)} after 3 epochs on the fixture."""
+    tf_transform_output, rows = transform_output
+    found = {}
+    for architecture in REGISTRY:
+        config = config_for(architecture)
+        vocabularies = Vocabularies.from_transform_output(config, tf_transform_output)
+        data = dataset(config, tf_transform_output, rows)
+        model = build_model(config, vocabularies)
+        history_path = str(tmp_path_factory.mktemp(architecture) / "history.json")
+        model.fit(data, epochs=3, verbose=0, callbacks=[EpochLog(config.tasks, history_path, GateUsage(model, data))])
+        directory = str(tmp_path_factory.mktemp(architecture) / "model")
+        export.export(model, tf_transform_output, directory)
+        found[architecture] = (config, directory, json.load(open(history_path)), model)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", sorted(REGISTRY))
+def test_trains_and_logs(exported, architecture):
+    config, _, history, model = exported[architecture]
+    assert history[-1]["loss"] < history[0]["loss"]
+    gates = history[-1]["gates"]
+    if architecture in ("mmoe", "ple", "cgc"):
+        task_gates = {n for n in gates if not n.startswith("shared_")}
+        assert len(task_gates) == len(config.tasks) * (config.model.setting("levels") if architecture == "ple" else 1)
+        for weights in gates.values():
+            assert sum(weights) == pytest.approx(1.0, abs=1e-3) and all(w >= 0 for w in weights)
+        if architecture == "mmoe":
+            assert all(len(w) == config.model.setting("experts") for w in gates.values())
+    elif architecture == "cross_stitch":
+        assert set(gates) == {f"cross_stitch_{i}" for i in range(len(config.model.shared_units))}
+        alpha = np.array(gates["cross_stitch_0"])
+        assert alpha.shape == (4, 4) and not np.allclose(alpha, np.full((4, 4), 0.1 / 3) + np.eye(4) * (0.9 - 0.1 / 3))
+    else:
+        assert gates == {}
+    assert model.last_shared_variables(), "GradNorm needs somewhere to measure gradient norms"
+
+
+SERVE_ALL = r"""
+import json, sys
+import tensorflow as tf
+examples = tf.constant([bytes.fromhex(h) for h in json.loads(sys.argv[1])])
+answers = {}
+for name, directory in json.loads(sys.argv[2]).items():
+    out = tf.saved_model.load(directory).signatures["serving_default"](examples=examples)
+    answers[name] = {k: v.numpy().tolist() if v.dtype != tf.string else [x.decode() for x in v.numpy().ravel()]
+                     for k, v in out.items()}
+foreign = sorted(m for m in sys.modules if m.split(".")[0] in ("tfx", "tensorflow_transform", "tf_keras", "trainer"))
+print(json.dumps({"answers": answers, "foreign": foreign}))
+"""
+
+
+@pytest.mark.slow
+def test_every_architecture_serves_raw_examples_in_a_tensorflow_only_process(exported, transform_output):
+    _, rows = transform_output
+    features = ("message", "tier", "account_months")
+    examples = [serialize(r, features) for r in rows[:8]]
+    directories = {name: directory for name, (_, directory, _, _) in exported.items()}
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-c", SERVE_ALL, json.dumps([e.hex() for e in examples]),
+                             json.dumps(directories)], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["foreign"] == []
+    for architecture, outputs in answer["answers"].items():
+        assert set(outputs) == {"escalate", "escalate_label", "intent", "intent_label", "keywords",
+                                "keywords_label", "minutes"}, architecture
+        assert all(abs(sum(p) - 1) < 1e-4 for p in outputs["intent"]) and len(outputs["intent"]) == 8
+        assert set(outputs["intent_label"]) <= {"refund", "delivery", "account"}
+        assert all(len(p) == 4 for p in outputs["keywords"]) and all(len(m) == 1 for m in outputs["minutes"])
+        # The served scores are the trained model's scores on the same rows (same graph, same weights).
+        config, _, _, model = exported[architecture]
+        tf_transform_output = transform_output[0]
+        transformed = tf_transform_output.transform_features_layer()(
+            tf.io.parse_example([serialize(r, SPEC) for r in rows[:8]], tf_transform_output.raw_feature_spec()))
+        expected = model({n: transformed[n] for n in config.features}, training=False)
+        np.testing.assert_allclose(outputs["intent"], expected["intent"].numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_architecture_options_are_checked_against_the_architecture():
+    with pytest.raises(cfg.ConfigError, match="model.experts: only mmoe uses this option"):
+        config_for("ple", experts=4)
+    assert config_for("ple", levels=3).model.setting("levels") == 3
+    assert config_for("mmoe").model.setting("experts") == 8 and config_for("mmoe").model.expert_layers == [32]
