@@ -162,11 +162,49 @@ def test_pcgrad_densifies_sparse_and_missing_gradients():
     np.testing.assert_allclose(combined[1].numpy(), [1.0, 0.0])
 
 
+def surgery_and_plain_gradients(config):
+    """(PCGrad gradients, plain gradients of the total loss) of one training step, per model variable."""
+    model = build_model(config, VOCABS)
+    with tf.GradientTape(persistent=True) as tape:
+        losses = model._task_losses(batch(), training=True)
+        total, weights = model.weighting.combine(losses)
+        weighted = {n: weights[n] * losses[n] for n in losses}
+    variables = model.trainable_variables
+    dense = lambda gs: [tf.convert_to_tensor(g) if g is not None else tf.zeros_like(v)  # noqa: E731
+                        for g, v in zip(gs, variables)]
+    surgery = dense(model._surgery_gradients(tape, "pcgrad", total, weighted, variables))
+    return model, surgery, dense(tape.gradient(total, variables))
+
+
+def test_pcgrad_with_one_task_is_the_plain_gradient():
+    raw = CONFIG.model_dump(mode="json", by_alias=True, exclude_none=True)
+    raw["tasks"] = {"churn": raw["tasks"]["churn"]}
+    raw["training"]["gradient_surgery"] = "pcgrad"
+    model, surgery, plain = surgery_and_plain_gradients(cfg.parse_config(raw))
+    assert model.shared_variables()
+    for variable, a, b in zip(model.trainable_variables, surgery, plain):
+        assert float(tf.norm(b)) > 0, variable.name
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7, err_msg=variable.name)
+
+
+def test_pcgrad_changes_only_shared_gradients():
+    model, surgery, plain = surgery_and_plain_gradients(config_with(gradient_surgery="pcgrad"))
+    shared = {v.ref() for v in model.shared_variables()}
+    for variable, a, b in zip(model.trainable_variables, surgery, plain):
+        if variable.ref() not in shared:
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7, err_msg=variable.name)
+    assert any(float(tf.norm(a)) > 0 and not np.allclose(a.numpy(), b.numpy())
+               for variable, a, b in zip(model.trainable_variables, surgery, plain) if variable.ref() in shared)
+
+
 @pytest.mark.parametrize("weighting", sorted(REGISTRY))
 def test_pcgrad_combines_with_every_weighting(weighting):
     model = build_model(config_with(loss_weighting=weighting, gradient_surgery="pcgrad"), VOCABS)
+    shared = model.shared_variables()
+    before = [v.numpy().copy() for v in shared]
     history = model.fit(tf.data.Dataset.from_tensors(batch()).repeat(20), epochs=3, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]
+    assert all(np.abs(v.numpy() - b).max() > 1e-4 for v, b in zip(shared, before))  # shared layers learn too
 
 
 # ------------------------------------------------------------------------------------ per-task settings

@@ -107,7 +107,8 @@ class MultiTaskModel(tf_keras.Model):
         self.vocabularies = vocabularies
         self.weighting = build_weighting(config.tasks, config.training)
         names = list(config.tasks)
-        self.task_layer_names = {n: [layer.name for layer in layers] for n, layers in architecture.task_layers.items()}
+        self.task_layer_names = {n: [layer.name for layer in layers]
+                                 for n, layers in architecture.task_layers.items()}
         self.gate_layer_names = [layer.name for layer in architecture.gate_layers]
         self.last_shared_layer_names = [layer.name for layer in architecture.last_shared_layers]
         self.task_loss_trackers = {n: tf_keras.metrics.Mean(name=f"{n}_loss") for n in names}
@@ -169,11 +170,12 @@ class MultiTaskModel(tf_keras.Model):
             total, weights = self.weighting.combine(losses)
             if self.losses:
                 total += tf.add_n(self.losses)
+            weighted = {n: weights[n] * losses[n] for n in losses}  # on the tape: surgery differentiates these
         variables = self.trainable_variables
         if surgery is None:
             gradients = tape.gradient(total, variables)
         else:
-            gradients = self._surgery_gradients(tape, surgery, total, losses, weights, variables)
+            gradients = self._surgery_gradients(tape, surgery, total, weighted, variables)
         if self.weighting.needs_gradient_norms:
             last_shared = self.last_shared_variables()
             self.weighting.update(losses, {n: tf.linalg.global_norm(
@@ -182,13 +184,14 @@ class MultiTaskModel(tf_keras.Model):
         self._apply(gradients, variables)
         return self._record(total, losses, weights)
 
-    def _surgery_gradients(self, tape, surgery, total, losses, weights, variables):
+    def _surgery_gradients(self, tape, surgery, total, weighted_losses, variables):
         """Shared variables: the surgery's combination of per-task weighted gradients (plus any model
-        regularization); everything else: the plain gradient of the total loss."""
+        regularization); everything else: the plain gradient of the total loss. The weighted losses must have
+        been computed on the (persistent) tape."""
         shared = self.shared_variables()
         shared_refs = {v.ref() for v in shared}
         rest = [v for v in variables if v.ref() not in shared_refs]
-        per_task = [tape.gradient(weights[n] * losses[n], shared) for n in losses]
+        per_task = [tape.gradient(loss, shared) for loss in weighted_losses.values()]
         combined = SURGERIES[surgery](per_task, shared, seed=self.mtl_config.training.seed)
         if self.losses:
             extra = tape.gradient(tf.add_n(self.losses), shared)
@@ -242,7 +245,9 @@ def build_model(config: cfg.Config, vocabularies: Vocabularies) -> MultiTaskMode
     model = MultiTaskModel(inputs=inputs, outputs=outputs, name=config.name.replace("-", "_"))
     model.configure(config, vocabularies, architecture)
     optimizer = tf_keras.optimizers.Adam(learning_rate=config.training.learning_rate)
-    model.compile(optimizer=optimizer)
+    # Batches are (features, targets, masks): Keras reads the masks as sample weights and warns on every
+    # evaluation step unless weighted metrics are declared (the step functions apply the masks themselves).
+    model.compile(optimizer=optimizer, weighted_metrics=[])
     return model
 
 
