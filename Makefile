@@ -28,7 +28,7 @@ data: install
 	@test -f data/census/train.csv -a -f data/census/test.csv || $(VENV)/bin/mtl data census --out data/census
 
 run: install
-	@if [ "$(CONFIG)" = "configs/census.yaml" ]; then $(MAKE) --no-print-directory data; fi
+	@if grep -q "data/census/" "$(CONFIG)"; then $(MAKE) --no-print-directory data; fi
 	$(VENV)/bin/mtl run --config $(CONFIG)
 
 test: install

@@ -60,8 +60,9 @@ class RunSummary:
             lines += ["", f"training: {self.training['epochs']} epochs; task weight per epoch"]
             lines += [f"  {task:<17} " + " ".join(f"{w:.3f}" for w in weights)
                       for task, weights in self.training["task_weights"].items()]
-            for gate, usage in self.training.get("gates", {}).items():
-                lines.append(f"  {gate:<17} {usage}")
+            if self.training.get("gates"):
+                lines.append("expert gates: mean weight per expert on eval batches, last epoch")
+                lines += [f"  {gate:<17} {usage}" for gate, usage in self.training["gates"].items()]
         lines += ["", f"verdict: {self.verdict}"]
         lines.append(f"pushed: {self.pushed_to}" if self.pushed_to else "pushed: nothing (serving directory unchanged)")
         return "\n".join(lines)

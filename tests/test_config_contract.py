@@ -39,6 +39,12 @@ def problems(raw):
     return err.value.problems
 
 
+@pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(REPO, "configs"))))
+def test_every_shipped_config_is_valid(name):
+    config = cfg.load_config(os.path.join(REPO, "configs", name))
+    assert config.task_order is not None and config.tasks
+
+
 def test_census_config_and_defaults():
     census = cfg.load_config(os.path.join(REPO, "configs", "census.yaml"))
     assert set(census.tasks) == {"income", "never_married"} and "marital_stat" not in census.features

@@ -1,0 +1,198 @@
+"""Census-Income (KDD), the MMoE paper's task pair (income > 50K, never married), on the official test file.
+
+Trains single-task models and shared_bottom / mmoe / ple, each with fixed / uncertainty / gradnorm loss
+weighting, plus dwa and pcgrad on shared_bottom, with the project's own trainer (trainer.model.build_model)
+on the pipeline's own Transform output, in memory. Reports each task's test AUC (10,000 thresholds, as TFMA),
+parameters, training time, and training throughput of every weighting relative to `fixed`. Training settings
+are the config's (epochs, batch size, learning rate, early stopping on the eval split, as the Trainer does).
+
+    python -m bench.census [--config configs/census.yaml] [--only NAME ...] [--out bench/results/census.json]
+
+The Transform output is taken from the config's run directory; when there is none, the data half of the
+pipeline runs first (`mtl run --until transform`, ~5 min on the full data).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import time
+
+import numpy as np
+
+from bench.common import fit_timed, parameter_count, table, with_changes, write_results
+
+TASKS = ("income", "never_married")
+EXPERTS = {"expert_units": [128, 64], "tower_units": [64]}
+ARCHITECTURES = {
+    "shared_bottom": {"architecture": "shared_bottom", "shared_units": [256, 128], "tower_units": [64]},
+    "mmoe": {"architecture": "mmoe", "experts": 4, **EXPERTS},
+    "ple": {"architecture": "ple", "levels": 2, "shared_experts": 2, "task_experts": 1, **EXPERTS},
+}
+REFERENCES = [  # measured on this machine on the same split, or published (see README)
+    ("scikit-learn HistGradientBoosting, one model per task", 0.9554, 0.9948),
+    ("plain tf_keras shared-bottom script (256-128 / 64, 5 epochs)", 0.9492, 0.9947),
+    ("PaddleRec MMoE reproduction (mean of runs)", 0.9447, 0.9932),
+    ("goal of issue 4: one multi-task model", 0.956, 0.996),
+]
+
+
+def variants():
+    """name -> (model config, training changes, tasks)."""
+    found = {f"single_task {t}": (ARCHITECTURES["shared_bottom"], {}, (t,)) for t in TASKS}
+    for architecture, model in ARCHITECTURES.items():
+        for weighting in ("fixed", "uncertainty", "gradnorm"):
+            found[f"{architecture} {weighting}"] = (model, {"loss_weighting": weighting}, TASKS)
+    found["shared_bottom dwa"] = (ARCHITECTURES["shared_bottom"], {"loss_weighting": "dwa"}, TASKS)
+    found["shared_bottom fixed+pcgrad"] = (ARCHITECTURES["shared_bottom"], {"gradient_surgery": "pcgrad"}, TASKS)
+    return found
+
+
+def transform_dirs(config):
+    """(transform_graph dir, transformed_examples dir) of the newest complete Transform run, or None."""
+    root = os.path.join(config.output_dir, "tfx", "Transform")
+    runs = glob.glob(os.path.join(root, "transformed_examples", "*"))
+    for run in sorted(runs, key=lambda p: -int(os.path.basename(p))):
+        graph = os.path.join(root, "transform_graph", os.path.basename(run))
+        if glob.glob(os.path.join(run, "Split-eval", "*")) and os.path.isdir(os.path.join(graph, "transform_fn")):
+            return graph, run
+    return None
+
+
+def load_split(examples_dir, split, feature_spec):
+    """Every transformed example of a split as {key: numpy array} (dense features only: census has no text)."""
+    import tensorflow as tf
+
+    files = sorted(glob.glob(os.path.join(examples_dir, f"Split-{split}", "*")))
+    data = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192).map(
+        lambda s: tf.io.parse_example(s, feature_spec))
+    parts = {}
+    for batch in data:
+        for key, value in batch.items():
+            parts.setdefault(key, []).append(value.numpy())
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
+def as_dataset(config, columns, shuffle_seed=None):
+    """Batches gathered from in-memory columns by (shuffled) row index: per-row tf.data work is one int."""
+    import tensorflow as tf
+
+    from trainer.model import split_example
+
+    tensors = {key: tf.constant(value) for key, value in columns.items()}
+    rows = tf.data.Dataset.range(len(next(iter(columns.values()))))
+    if shuffle_seed is not None:
+        rows = rows.shuffle(len(next(iter(columns.values()))), seed=shuffle_seed, reshuffle_each_iteration=True)
+    gather = lambda index: {key: tf.gather(t, index) for key, t in tensors.items()}  # noqa: E731
+    return rows.batch(config.training.batch_size).map(gather).map(split_example(config)).prefetch(2)
+
+
+def auc(labels, scores, weights):
+    import tf_keras
+
+    metric = tf_keras.metrics.AUC(num_thresholds=10000)
+    metric.update_state(labels, scores, sample_weight=weights)
+    return float(metric.result())
+
+
+def run_variant(base, name, spec, tf_transform_output, train, test):
+    import tf_keras
+
+    from trainer.model import Vocabularies, build_model
+
+    model_config, training, tasks = spec
+    config = with_changes(base, model=model_config, training=training, tasks=tasks)
+    tf_keras.utils.set_random_seed(config.training.seed)
+    model = build_model(config, Vocabularies.from_transform_output(config, tf_transform_output))
+    fit = fit_timed(model, as_dataset(config, train, config.training.seed), config.training.epochs,
+                    validation=as_dataset(config, test), patience=config.training.early_stopping_patience)
+    predictions = model.predict(as_dataset(config, test), verbose=0)
+    from pipeline import config as cfg
+
+    aucs = {t: auc(test[cfg.label_key(t)], predictions[t][:, 0], test[cfg.mask_key(t)]) for t in tasks}
+    rows = len(next(iter(train.values())))
+    weights = {t: [round(w, 4) for w in fit["history"][f"{t}_weight"]] for t in tasks}
+    return {"variant": name, "auc": aucs, "parameters": parameter_count(model), "seconds": fit["seconds"],
+            "epochs": fit["epochs"], "examples_per_second": rows * fit["epochs"] / fit["seconds"],
+            "task_weights": weights}
+
+
+def warm_up(base, tf_transform_output, train):
+    """One untimed epoch on 20k rows: TensorFlow's one-time start-up costs would otherwise land on the first
+    variant's time and skew the throughput comparison."""
+    sample = {key: value[:20000] for key, value in train.items()}
+    run_variant({**base, "training": {**base["training"], "epochs": 1}}, "warm-up",
+                variants()["shared_bottom fixed"], tf_transform_output, sample, sample)
+
+
+def report(results):
+    """The AUC table (with references) and the throughput table of shared_bottom weightings."""
+    lines = [table(["variant", *(f"{t} AUC" for t in TASKS), "params", "epochs", "train s"],
+                   [[r["variant"], *(f"{r['auc'][t]:.4f}" if t in r["auc"] else "" for t in TASKS), r["parameters"],
+                     r["epochs"], f"{r['seconds']:.0f}"] for r in results]
+                   + [[f"ref: {n}", f"{a:.4f}", f"{b:.4f}", "", "", ""] for n, a, b in REFERENCES])]
+    fixed = next((r for r in results if r["variant"] == "shared_bottom fixed"), None)
+    if fixed:
+        lines += ["", table(["shared_bottom weighting", "examples/s", "relative to fixed"],
+                            [[r["variant"].split(" ", 1)[1], f"{r['examples_per_second']:.0f}",
+                              f"{r['examples_per_second'] / fixed['examples_per_second']:.2f}"]
+                             for r in results if r["variant"].startswith("shared_bottom")])]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="configs/census.yaml")
+    parser.add_argument("--only", nargs="*", help="variant names to (re)run, merged into --out (default: all); "
+                                                  "see --list")
+    parser.add_argument("--list", action="store_true", help="print the variant names and exit")
+    parser.add_argument("--report", action="store_true", help="print the tables of --out and exit")
+    parser.add_argument("--out", default="bench/results/census.json")
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(variants()))
+        return
+    kept = []
+    if (args.only or args.report) and os.path.isfile(args.out):
+        with open(args.out) as f:
+            kept = json.load(f)["results"]
+    if args.report:
+        print(report(kept))
+        return
+    from pipeline import config as cfg
+
+    config = cfg.load_config(args.config)
+    found = transform_dirs(config)
+    if found is None:
+        from pipeline.runners import local
+
+        print(f"no Transform output under {config.output_dir}: running the data half first", flush=True)
+        local.run(config, until="transform")
+        found = transform_dirs(config)
+    import tensorflow_transform as tft
+
+    tf_transform_output = tft.TFTransformOutput(found[0])
+    spec = tf_transform_output.transformed_feature_spec()
+    start = time.perf_counter()
+    train, test = load_split(found[1], "train", spec), load_split(found[1], "eval", spec)
+    print(f"loaded {len(train[cfg.label_key(TASKS[0])])} train / {len(test[cfg.label_key(TASKS[0])])} test rows "
+          f"from {found[1]} in {time.perf_counter() - start:.0f}s", flush=True)
+    base = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    chosen = {n: s for n, s in variants().items() if not args.only or n in args.only}
+    warm_up(base, tf_transform_output, train)
+    order = list(variants())
+    results = {r["variant"]: r for r in kept}
+    for name, variant in chosen.items():
+        result = run_variant(base, name, variant, tf_transform_output, train, test)
+        results[name] = result
+        print(f"{name}: AUC {result['auc']} in {result['seconds']:.0f}s ({result['epochs']} epochs)", flush=True)
+        ordered = sorted(results.values(), key=lambda r: order.index(r["variant"]) if r["variant"] in order else 99)
+        write_results(args.out, {"config": args.config, "results": ordered})
+    print()
+    print(report(ordered))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
