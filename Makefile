@@ -12,7 +12,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
-.PHONY: install run test test-fast data lock clean-runs
+.PHONY: install run test test-fast data lock clean-runs bench-synthetic bench-census
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,13 @@ test: install
 
 test-fast: install
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+# Benchmarks (print a table, write bench/results/*.json); see README "Multi-task benchmarks".
+bench-synthetic: install
+	$(PY) -m bench.mmoe_synthetic
+
+bench-census: data
+	$(PY) -m bench.census
 
 # Re-resolve the lock from requirements.in (Python 3.10, Linux x86_64, glibc 2.31+).
 lock:

@@ -21,7 +21,6 @@ from trainer.architectures.cross_stitch import CrossStitchUnit
 from trainer.model import Vocabularies, build_model, regression_label_stats, split_example
 
 
-
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -39,9 +38,9 @@ class GateUsage:
 
     def __init__(self, model, dataset, max_batches: int = 20):
         self.model, self.dataset, self.max_batches = model, dataset, max_batches
-        names = list(model.gate_layer_names)
-        self.names = names
-        self.probe = tf_keras.Model(model.inputs, [model.get_layer(n).output for n in names]) if names else None
+        self.names = list(model.gate_layer_names)
+        self.probe = (tf_keras.Model(model.inputs, [model.get_layer(n).output for n in self.names])
+                      if self.names else None)
 
     def __call__(self):
         usage = {}
