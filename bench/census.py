@@ -3,10 +3,11 @@
 Trains single-task models and shared_bottom / mmoe / ple, each with fixed / uncertainty / gradnorm loss
 weighting, plus dwa and pcgrad on shared_bottom, with the project's own trainer (trainer.model.build_model)
 on the pipeline's own Transform output, in memory. Reports each task's test AUC (10,000 thresholds, as TFMA),
-parameters, training time, and training throughput of every weighting relative to `fixed`. Training settings
+parameters and training time; `--throughput` measures training examples/s of every weighting relative to
+`fixed` (interleaved timed epochs, median: single runs vary by a quarter on a shared machine). Training settings
 are the config's (epochs, batch size, learning rate, early stopping on the eval split, as the Trainer does).
 
-    python -m bench.census [--config configs/census.yaml] [--only NAME ...] [--out bench/results/census.json]
+    python -m bench.census [--config configs/census.yaml] [--only NAME ...] [--throughput] [--report]
 
 The Transform output is taken from the config's run directory; when there is none, the data half of the
 pipeline runs first (`mtl run --until transform`, ~5 min on the full data).
@@ -126,18 +127,42 @@ def warm_up(base, tf_transform_output, train):
                 variants()["shared_bottom fixed"], tf_transform_output, sample, sample)
 
 
-def report(results):
+def throughput(base, tf_transform_output, train, rounds: int = 3, rows: int = 100_000):
+    """Median training examples/s of each shared_bottom weighting: models built once, one untimed epoch each,
+    then `rounds` timed epochs on `rows` rows taken round-robin, so drift on a shared machine hits all alike."""
+    import statistics
+
+    import tf_keras
+
+    from trainer.model import Vocabularies, build_model
+
+    sample = {key: value[:rows] for key, value in train.items()}
+    runs = {}
+    for name, (model_config, training, tasks) in variants().items():
+        if name.startswith("shared_bottom"):
+            config = with_changes(base, model=model_config, training=training, tasks=tasks)
+            tf_keras.utils.set_random_seed(config.training.seed)
+            model = build_model(config, Vocabularies.from_transform_output(config, tf_transform_output))
+            data = as_dataset(config, sample, config.training.seed)
+            fit_timed(model, data, 1)
+            runs[name.split(" ", 1)[1]] = (model, data, [])
+    for _ in range(rounds):
+        for model, data, speeds in runs.values():
+            speeds.append(rows / fit_timed(model, data, 1)["seconds"])
+    return {name: {"median": statistics.median(s), "min": min(s), "max": max(s)} for name, (_, _, s) in runs.items()}
+
+
+def report(results, speeds=None):
     """The AUC table (with references) and the throughput table of shared_bottom weightings."""
     lines = [table(["variant", *(f"{t} AUC" for t in TASKS), "params", "epochs", "train s"],
                    [[r["variant"], *(f"{r['auc'][t]:.4f}" if t in r["auc"] else "" for t in TASKS), r["parameters"],
                      r["epochs"], f"{r['seconds']:.0f}"] for r in results]
                    + [[f"ref: {n}", f"{a:.4f}", f"{b:.4f}", "", "", ""] for n, a, b in REFERENCES])]
-    fixed = next((r for r in results if r["variant"] == "shared_bottom fixed"), None)
-    if fixed:
-        lines += ["", table(["shared_bottom weighting", "examples/s", "relative to fixed"],
-                            [[r["variant"].split(" ", 1)[1], f"{r['examples_per_second']:.0f}",
-                              f"{r['examples_per_second'] / fixed['examples_per_second']:.2f}"]
-                             for r in results if r["variant"].startswith("shared_bottom")])]
+    if speeds:
+        fixed = speeds["fixed"]["median"]
+        lines += ["", table(["shared_bottom weighting", "examples/s (median)", "min – max", "relative to fixed"],
+                            [[name, f"{s['median']:.0f}", f"{s['min']:.0f} – {s['max']:.0f}",
+                              f"{s['median'] / fixed:.2f}"] for name, s in speeds.items()])]
     return "\n".join(lines)
 
 
@@ -148,18 +173,21 @@ def main(argv=None):
                                                   "see --list")
     parser.add_argument("--list", action="store_true", help="print the variant names and exit")
     parser.add_argument("--report", action="store_true", help="print the tables of --out and exit")
+    parser.add_argument("--throughput", action="store_true", help="only measure training throughput of each "
+                        "shared_bottom weighting (interleaved epochs, median), merged into --out")
     parser.add_argument("--out", default="bench/results/census.json")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(variants()))
         return
-    kept = []
-    if (args.only or args.report) and os.path.isfile(args.out):
+    saved = {}
+    if os.path.isfile(args.out):
         with open(args.out) as f:
-            kept = json.load(f)["results"]
+            saved = json.load(f)
     if args.report:
-        print(report(kept))
+        print(report(saved.get("results", []), saved.get("throughput")))
         return
+    kept = saved.get("results", []) if args.only or args.throughput else []
     from pipeline import config as cfg
 
     config = cfg.load_config(args.config)
@@ -179,6 +207,13 @@ def main(argv=None):
     print(f"loaded {len(train[cfg.label_key(TASKS[0])])} train / {len(test[cfg.label_key(TASKS[0])])} test rows "
           f"from {found[1]} in {time.perf_counter() - start:.0f}s", flush=True)
     base = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    speeds = saved.get("throughput")
+    if args.throughput:
+        speeds = throughput(base, tf_transform_output, train)
+        write_results(args.out, {"config": args.config, "results": kept, "throughput": speeds})
+        print(report(kept, speeds))
+        print(f"\nwrote {args.out}")
+        return
     chosen = {n: s for n, s in variants().items() if not args.only or n in args.only}
     warm_up(base, tf_transform_output, train)
     order = list(variants())
@@ -188,9 +223,9 @@ def main(argv=None):
         results[name] = result
         print(f"{name}: AUC {result['auc']} in {result['seconds']:.0f}s ({result['epochs']} epochs)", flush=True)
         ordered = sorted(results.values(), key=lambda r: order.index(r["variant"]) if r["variant"] in order else 99)
-        write_results(args.out, {"config": args.config, "results": ordered})
+        write_results(args.out, {"config": args.config, "results": ordered, "throughput": speeds})
     print()
-    print(report(ordered))
+    print(report(ordered, speeds))
     print(f"\nwrote {args.out}")
 
 

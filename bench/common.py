@@ -8,10 +8,7 @@ import statistics
 import time
 from typing import Dict, List, Sequence
 
-import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-import tensorflow as tf
-import tf_keras
-
+import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow, which loads only when used)
 from pipeline import config as cfg
 
 
@@ -23,6 +20,8 @@ def parameter_count(model) -> int:
 
 def fit_timed(model, train, epochs: int, validation=None, patience: int = 0) -> Dict[str, float]:
     """model.fit with wall time; returns {'seconds', 'epochs', 'history'}."""
+    import tf_keras
+
     callbacks = []
     if patience and validation is not None:
         callbacks.append(tf_keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
@@ -47,6 +46,8 @@ def table(headers: List[str], rows: List[List[object]]) -> str:
 
 
 def write_results(path: str, results: dict) -> None:
+    import tensorflow as tf
+
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     meta = {"python": platform.python_version(), "tensorflow": tf.__version__, "cpus": os.cpu_count(),
             "machine": platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
