@@ -10,7 +10,7 @@ counts matched as in the paper: MMoE with 8 experts of 16 units, shared-bottom w
 to the same count, PLE (CGC, one level) with 2 shared + 3 per-task experts of 16 units. The paper's finding:
 as p falls, shared-bottom degrades while MMoE's loss stays low.
 
-    python -m bench.mmoe_synthetic [--seeds 3] [--rows 10000] [--epochs 100] [--out bench/results/mmoe_synthetic.json]
+    python -m bench.mmoe_synthetic [--seeds 3] [--rows 10000] [--epochs 100] [--out FILE]
 """
 from __future__ import annotations
 
@@ -104,8 +104,9 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=10000, help="training rows (test: a fifth more)")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--correlations", type=float, nargs="+", default=[1.0, 0.9, 0.5])
-    parser.add_argument("--out", default="bench/results/mmoe_synthetic.json")
+    parser.add_argument("--out", help="default: bench/results/mmoe_synthetic_<rows/1000>k_rows.json")
     args = parser.parse_args(argv)
+    args.out = args.out or f"bench/results/mmoe_synthetic_{args.rows // 1000}k_rows.json"
     runs = []
     for p in args.correlations:
         for name, model_config in architectures().items():

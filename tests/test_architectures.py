@@ -169,3 +169,14 @@ def test_architecture_options_are_checked_against_the_architecture():
         config_for("ple", experts=4)
     assert config_for("ple", levels=3).model.setting("levels") == 3
     assert config_for("mmoe").model.setting("experts") == 8 and config_for("mmoe").model.expert_layers == [32]
+
+
+def test_a_single_expert_still_has_a_logged_gate():
+    """mmoe with one expert: the gate is part of the model (weight 1.0), so gate logging and export work."""
+    from test_trainer import CONFIG, VOCABS, batch
+
+    raw = CONFIG.model_dump(mode="json", by_alias=True, exclude_none=True)
+    raw["model"] = {**raw["model"], "architecture": "mmoe", "experts": 1}
+    model = build_model(cfg.parse_config(raw), VOCABS)
+    usage = GateUsage(model, tf.data.Dataset.from_tensors(batch()))()
+    assert usage == {f"{task}_gate": [1.0] for task in CONFIG.tasks}

@@ -66,10 +66,7 @@ class Architecture:
         self.gate_layers.append(layer)
         if task is not None:
             self.task_layers[task].append(layer)
-        weights = layer(x)
-        if len(experts) == 1:
-            return experts[0]
-        return MixExperts(name=f"{name}_mix")([weights, *experts])
+        return MixExperts(name=f"{name}_mix")([layer(x), *experts])
 
 
 def last_dense(layers: Sequence[tf_keras.layers.Layer]) -> tf_keras.layers.Layer:
