@@ -24,7 +24,6 @@ class LossWeighting(tf.Module):
         super().__init__(name=type(self).__name__.lower())
         self.task_names = list(tasks)
         self.prior = {name: float(task.weight) for name, task in tasks.items()}
-        self.training = training
 
     def weights(self, losses: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         raise NotImplementedError
@@ -44,9 +43,13 @@ class LossWeighting(tf.Module):
         total = tf.add_n([weights[name] * losses[name] for name in self.task_names]) + self.regularization()
         return total, weights
 
+    def _prior_vector(self) -> tf.Tensor:
+        """The prior weights in task order."""
+        return tf.constant([self.prior[n] for n in self.task_names], tf.float32)
+
     def _normalized_prior(self) -> tf.Tensor:
         """The prior weights rescaled to sum to the number of tasks."""
-        prior = tf.constant([self.prior[n] for n in self.task_names], tf.float32)
+        prior = self._prior_vector()
         return prior * len(self.task_names) / tf.reduce_sum(prior)
 
     def _as_dict(self, vector: tf.Tensor) -> Dict[str, tf.Tensor]:

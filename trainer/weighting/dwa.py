@@ -16,8 +16,7 @@ class DWA(LossWeighting):
         self.epoch_losses = []  # epoch-mean losses of the last two epochs (Python floats)
 
     def weights(self, losses):
-        prior = tf.constant([self.prior[n] for n in self.task_names], tf.float32)
-        return self._as_dict(prior * self.relative)
+        return self._as_dict(self._prior_vector() * self.relative)
 
     def end_epoch(self, epoch_losses):
         self.epoch_losses = (self.epoch_losses + [[float(epoch_losses[n]) for n in self.task_names]])[-2:]

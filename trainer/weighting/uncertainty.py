@@ -15,11 +15,8 @@ class Uncertainty(LossWeighting):
         self.factor = tf.constant([0.5 if tasks[n].type == "regression" else 1.0 for n in self.task_names])
         self.log_variance = tf.Variable(tf.zeros([len(self.task_names)]), trainable=True, name="log_variance")
 
-    def _prior(self):
-        return tf.constant([self.prior[n] for n in self.task_names], tf.float32)
-
     def weights(self, losses):
-        return self._as_dict(self._prior() * self.factor * tf.exp(-self.log_variance))
+        return self._as_dict(self._prior_vector() * self.factor * tf.exp(-self.log_variance))
 
     def regularization(self):
-        return tf.reduce_sum(self._prior() * self.log_variance) / 2.0
+        return tf.reduce_sum(self._prior_vector() * self.log_variance) / 2.0
