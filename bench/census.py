@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from bench.common import fit_timed, parameter_count, table, with_changes, write_results
+from pipeline import config as cfg
 
 TASKS = ("income", "never_married")
 EXPERTS = {"expert_units": [128, 64], "tower_units": [64]}
@@ -109,8 +110,6 @@ def run_variant(base, name, spec, tf_transform_output, train, test):
     fit = fit_timed(model, as_dataset(config, train, config.training.seed), config.training.epochs,
                     validation=as_dataset(config, test), patience=config.training.early_stopping_patience)
     predictions = model.predict(as_dataset(config, test), verbose=0)
-    from pipeline import config as cfg
-
     aucs = {t: auc(test[cfg.label_key(t)], predictions[t][:, 0], test[cfg.mask_key(t)]) for t in tasks}
     rows = len(next(iter(train.values())))
     weights = {t: [round(w, 4) for w in fit["history"][f"{t}_weight"]] for t in tasks}
@@ -188,8 +187,6 @@ def main(argv=None):
         print(report(saved.get("results", []), saved.get("throughput")))
         return
     kept = saved.get("results", []) if args.only or args.throughput else []
-    from pipeline import config as cfg
-
     config = cfg.load_config(args.config)
     found = transform_dirs(config)
     if found is None:
