@@ -12,7 +12,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
-.PHONY: install run test test-fast data lock clean-runs bench-synthetic bench-census
+.PHONY: install run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-support
 
 install: $(VENV)/.installed
 
@@ -27,8 +27,12 @@ $(VENV)/.installed: requirements.lock setup.py
 data: install
 	@test -f data/census/train.csv -a -f data/census/test.csv || $(VENV)/bin/mtl data census --out data/census
 
+data-support: install
+	@test -f data/support/train.csv -a -f data/support/eval.csv || $(VENV)/bin/mtl data support --out data/support
+
 run: install
 	@if grep -q "data/census/" "$(CONFIG)"; then $(MAKE) --no-print-directory data; fi
+	@if grep -q "data/support/" "$(CONFIG)"; then $(MAKE) --no-print-directory data-support; fi
 	$(VENV)/bin/mtl run --config $(CONFIG)
 
 test: install
@@ -43,6 +47,9 @@ bench-synthetic: install
 
 bench-census: data
 	$(PY) -m bench.census
+
+bench-support: install
+	$(PY) -m bench.support
 
 # Re-resolve the lock from requirements.in (Python 3.10, Linux x86_64, glibc 2.31+).
 lock:

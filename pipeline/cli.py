@@ -63,6 +63,26 @@ def census(out, sdist, force):
                f"{result['test']} ({result.get('test_rows', '?')} rows)")
 
 
+@data.command()
+@click.option("--rows", default=20000, show_default=True, type=click.IntRange(min=10),
+              help="Tickets in total (train + eval).")
+@click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same files.")
+@click.option("--eval-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True,
+              max_open=True), help="Share of the rows written to eval.csv.")
+@click.option("--out", default="data/support", show_default=True, type=click.Path(file_okay=False))
+def support(rows, seed, eval_fraction, out):
+    """Synthetic support tickets: message + structure -> intent, keywords, sentiment, escalate, minutes."""
+    from components.datasets.support import SupportDataError, generate
+
+    try:
+        result = generate(out, rows=rows, seed=seed, eval_fraction=eval_fraction)
+    except (SupportDataError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"support data ready (seed {seed}): {result['train']} ({result['train_rows']} rows, "
+               f"{result['long_tail_train_rows']} of the long-tail intent), {result['eval']} "
+               f"({result['eval_rows']} rows)")
+
+
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--no-cache", is_flag=True, help="Re-run every component even if its inputs are unchanged.")
@@ -90,6 +110,50 @@ def run(config_path, no_cache, until):
     total = sum(c.seconds for c in result.components)
     click.echo(f"\npipeline '{config.name}' finished ({total:.0f} s in components); outputs under "
                f"{config.output_dir} (summary.json)")
+
+
+def _read_rows(json_text, input_path):
+    import json
+
+    if (json_text is None) == (input_path is None):
+        raise click.UsageError("give exactly one of --json and --input")
+    if json_text is not None:
+        sources = [("--json", json_text)]
+    else:
+        with click.open_file(input_path, encoding="utf-8") as f:
+            sources = [(f"{input_path}:{n}", line) for n, line in enumerate(f, start=1) if line.strip()]
+    rows = []
+    for where, text in sources:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"{where}: not valid JSON ({exc})") from None
+        rows.extend(value if isinstance(value, list) else [value])
+    return rows
+
+
+@main.command()
+@click.option("--model-dir", required=True, type=click.Path(exists=True),
+              help="A Pusher directory (<output>/serving/<name>; the newest version answers) or one version.")
+@click.option("--json", "json_text", help='One row or a list of rows, e.g. \'{"message": "where is my refund?"}\'.')
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="JSON Lines file of rows ('-' reads stdin).")
+@click.option("--ignore-unknown", is_flag=True, help="Drop keys that are not model features (e.g. label columns).")
+def predict(model_dir, json_text, input_path, ignore_unknown):
+    """Answer raw feature rows with an exported model loaded in this process; prints one JSON line per row."""
+    import json
+
+    from serving.contract import RequestError
+    from serving.inprocess import LocalModel
+
+    rows = _read_rows(json_text, input_path)
+    try:
+        model = LocalModel(model_dir)
+        answers = model.predict(rows, ignore_unknown=ignore_unknown)
+    except (RequestError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for answer in answers:
+        click.echo(json.dumps(answer))
 
 
 if __name__ == "__main__":

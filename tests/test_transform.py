@@ -138,3 +138,26 @@ def test_declared_classes_fix_the_index_and_unknown_values_count_as_unlabelled()
     out, _ = run_transform(config, rows)
     assert [r["intent__target"] for r in out] == [1, 0] and [r["intent__mask"] for r in out] == [1.0, 0.0]
     assert [r["keywords__target"].tolist() for r in out] == [[0], []]  # 'order' is not a declared class
+
+
+def test_text_at_serving_time_unseen_words_long_non_ascii_and_broken_utf8():
+    """The analyzed transform applied to new text: unseen words map to the OOV id (never padding, never an
+    error), a 5,000-word message is cut to max_tokens, non-ASCII words and invalid UTF-8 bytes still give ids."""
+    feature_spec = {k: tf.io.VarLenFeature(dtype) for k, dtype in SPEC.items()}
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    contract = cfg.data_contract(cfg.parse_config(CONFIG))
+    encode = lambda rows: [{k: [v.encode() if isinstance(v, str) else v for v in row.get(k, [])] for k in SPEC}
+                           for row in rows]
+    new_rows = [{"msg": ["zebra quantum"]}, {"msg": ["word " * 5000]}, {"msg": ["Привет où 😡 refund"]},
+                {"msg": [b"\xff\xfe refund \xc3"]}, {"msg": ["REFUND"]}]
+    with tft_beam.Context(temp_dir=tempfile.mkdtemp(), force_tf_compat_v1=True):
+        transform_fn = (encode(ROWS), metadata) | tft_beam.AnalyzeDataset(lambda x: preprocessing_fn(x, contract))
+        out, _ = ((encode(new_rows), metadata), transform_fn) | tft_beam.TransformDataset()
+    msg = [list(r["msg"]) for r in out]
+    vocabulary_ids = {i for r in run_transform(CONFIG, ROWS)[0] for i in r["msg"] if i}
+    oov = max(vocabulary_ids) + 1  # the single OOV bucket follows the vocabulary (0 is padding)
+    assert msg[0] == [oov, oov, 0, 0]  # two unseen words: OOV, then padding
+    assert msg[1] == [oov] * 4  # 5,000 tokens truncated to max_tokens
+    refund = msg[4][0]
+    assert refund in vocabulary_ids and msg[2] == [oov, oov, refund, 0]  # emoji is not a word token
+    assert len(msg[3]) == 4 and refund in msg[3]  # broken bytes are replaced, the valid word survives

@@ -5,10 +5,16 @@
 - `scores`: the same input -> only the per-task scores (what TFMA evaluates).
 - `transform_features`: serialized tf.Example with labels -> transformed features, targets and masks, with
   multilabel targets as dense multi-hot (TFMA's preprocessing function).
+
+Next to the SavedModel, `assets.extra/mtl_model.json` describes the request and the answer: each raw
+feature's tf.Example value kind and whether it may be missing, and each task's type, outputs and class names
+(`serving.contract` builds requests and decodes answers from it; TF Serving ignores the file).
 """
 from __future__ import annotations
 
-from typing import Dict
+import json
+import os
+from typing import Any, Dict
 
 import tensorflow as tf
 
@@ -69,5 +75,36 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
     }
 
 
+CONTRACT_FILE = os.path.join("assets.extra", "mtl_model.json")
+_KINDS = {tf.string: "bytes", tf.int64: "int", tf.float32: "float"}
+
+
+def contract(model: MultiTaskModel, tf_transform_output) -> Dict[str, Any]:
+    """The request/answer description written to `CONTRACT_FILE`."""
+    config: cfg.Config = model.mtl_config
+    features = {}
+    for name, spec in _raw_spec(tf_transform_output, config.features).items():
+        features[name] = {"type": config.features[name].type, "kind": _KINDS[spec.dtype],
+                          "required": isinstance(spec, tf.io.FixedLenFeature) and spec.default_value is None}
+    tasks = {}
+    for name, task in config.tasks.items():
+        entry: Dict[str, Any] = {"type": task.type, "scores": name}
+        if task.type != "regression":
+            entry["label"] = label_output(name)
+        if task.type == "binary":
+            entry["classes"] = heads.binary_label_names(task)
+        elif task.type in ("multiclass", "multilabel"):
+            entry["classes"] = list(model.vocabularies.classes.get(name, []))
+        if task.type == "multilabel":
+            entry["separator"] = task.label_separator
+        tasks[name] = entry
+    return {"format": 1, "name": config.name, "signature": "serving_default", "input": "examples",
+            "features": features, "tasks": tasks}
+
+
 def export(model: MultiTaskModel, tf_transform_output, directory: str) -> None:
     model.save(directory, save_format="tf", signatures=signatures(model, tf_transform_output))
+    path = os.path.join(directory, CONTRACT_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(json.dumps(contract(model, tf_transform_output), indent=2))

@@ -1,0 +1,162 @@
+"""Requests and answers of an exported multi-task model, from the `assets.extra/mtl_model.json` it carries.
+
+`ModelContract.examples(rows)` turns raw feature dicts (`{"message": "where is my refund?!", "channel": "app"}`)
+into serialized tf.Examples with the value kinds of the run's schema, and `ModelContract.answers(outputs)`
+turns the `serving_default` outputs into one dict per row, keyed by task:
+
+    binary      {"label": "1", "probability": 0.83}
+    multiclass  {"label": "refund_request", "probabilities": {"refund_request": 0.91, ...}}
+    multilabel  {"labels": ["order", "refund"], "probabilities": {"order": 0.97, ...}}   (labels: p >= 0.5)
+    regression  {"value": 8.7}
+
+Bad rows raise `RequestError` naming the row and the feature (unknown feature, wrong kind, required feature
+missing, non-finite number) before anything is sent.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Sequence
+
+CONTRACT_FILE = os.path.join("assets.extra", "mtl_model.json")
+
+
+class RequestError(ValueError):
+    """A request row does not fit the model's inputs; the message names the row and the feature."""
+
+
+def latest_version(base_dir) -> Path:
+    """The newest complete version directory (numeric name, holds saved_model.pb) under a Pusher directory;
+    `base_dir` may also be a version directory itself."""
+    base = Path(base_dir)
+    if (base / "saved_model.pb").is_file():
+        return base
+    versions = [d for d in base.iterdir() if d.name.isdigit() and (d / "saved_model.pb").is_file()] \
+        if base.is_dir() else []
+    if not versions:
+        raise FileNotFoundError(f"{base}: no model version (a numbered directory holding saved_model.pb)")
+    return max(versions, key=lambda d: int(d.name))
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    name: str
+    features: Dict[str, Dict[str, Any]]  # name -> {type, kind: bytes|int|float, required}
+    tasks: Dict[str, Dict[str, Any]]     # name -> {type, scores, label?, classes?, separator?}
+    signature: str = "serving_default"
+    input: str = "examples"
+
+    @classmethod
+    def load(cls, model_dir) -> "ModelContract":
+        path = latest_version(model_dir) / CONTRACT_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: missing; the model was not exported by this project's trainer") \
+                from None
+        return cls(name=data["name"], features=data["features"], tasks=data["tasks"],
+                   signature=data.get("signature", "serving_default"), input=data.get("input", "examples"))
+
+    # ------------------------------------------------------------------------------------------ requests
+    def example(self, row: Mapping[str, Any], index: int = 0, ignore_unknown: bool = False):
+        """One raw feature dict -> tf.train.Example. None (and "" except for text) means missing."""
+        from tensorflow.core.example import example_pb2
+
+        if not isinstance(row, Mapping):
+            raise RequestError(f"row {index}: expected an object of feature values, got {type(row).__name__}")
+        unknown = sorted(set(row) - set(self.features))
+        if unknown and not ignore_unknown:
+            raise RequestError(f"row {index}: {', '.join(repr(k) for k in unknown)} "
+                               f"{'is not a model feature' if len(unknown) == 1 else 'are not model features'}; "
+                               f"expected {', '.join(sorted(self.features))}")
+        example = example_pb2.Example()
+        for name, spec in self.features.items():
+            value = row.get(name)
+            if value is None or (value == "" and spec["type"] != "text"):
+                if spec["required"]:
+                    raise RequestError(f"row {index}: '{name}' is required (the schema marks it always present)")
+                continue
+            feature = example.features.feature[name]
+            kind = spec["kind"]
+            if kind == "bytes":
+                feature.bytes_list.value.append(_text(name, value, index).encode("utf-8"))
+            elif kind == "int":
+                feature.int64_list.value.append(_integer(name, value, index))
+            else:
+                feature.float_list.value.append(_number(name, value, index))
+        return example
+
+    def examples(self, rows: Sequence[Mapping[str, Any]], ignore_unknown: bool = False) -> List[bytes]:
+        """Serialized tf.Examples for `rows` (the `examples` input of the serving signatures)."""
+        return [self.example(row, i, ignore_unknown).SerializeToString() for i, row in enumerate(rows)]
+
+    # ------------------------------------------------------------------------------------------- answers
+    def answers(self, outputs: Mapping[str, Any]) -> List[Dict[str, Dict[str, Any]]]:
+        """`serving_default` outputs (name -> array or nested list, batch first) -> one answer dict per row."""
+        rows = None
+        result: List[Dict[str, Dict[str, Any]]] = []
+        for task_name, task in self.tasks.items():
+            if task["scores"] not in outputs:
+                raise RequestError(f"the model's answer has no output '{task['scores']}' (task {task_name})")
+            scores = _tolist(outputs[task["scores"]])
+            if rows is None:
+                rows = len(scores)
+                result = [{} for _ in range(rows)]
+            labels = _tolist(outputs[task["label"]]) if task.get("label") in outputs else None
+            for i, row_scores in enumerate(scores):
+                result[i][task_name] = _answer(task, row_scores, labels[i] if labels is not None else None)
+        return result
+
+
+def _answer(task: Mapping[str, Any], scores, label) -> Dict[str, Any]:
+    flat = scores if isinstance(scores, list) else [scores]
+    if isinstance(label, bytes):
+        label = label.decode("utf-8", "replace")
+    kind, classes = task["type"], task.get("classes") or []
+    if kind == "regression":
+        return {"value": float(flat[0])}
+    if kind == "binary":
+        p = float(flat[0])
+        return {"label": label if label is not None else classes[int(p >= 0.5)], "probability": p}
+    probabilities = {(classes[k] if k < len(classes) else str(k)): float(p) for k, p in enumerate(flat)}
+    if kind == "multiclass":
+        best = max(probabilities, key=probabilities.get)
+        return {"label": label if label is not None else best, "probabilities": probabilities}
+    chosen = [name for name, p in probabilities.items() if p >= 0.5]
+    return {"labels": chosen, "probabilities": probabilities}
+
+
+def _tolist(value):
+    return value.tolist() if hasattr(value, "tolist") else list(value)
+
+
+def _text(name, value, index) -> str:
+    if isinstance(value, bool) or isinstance(value, (list, tuple, dict)):
+        raise RequestError(f"row {index}: '{name}' expects one text value, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RequestError(f"row {index}: '{name}' expects a text value, got {value!r}")
+    return value if isinstance(value, str) else str(value)
+
+
+def _number(name, value, index) -> float:
+    if isinstance(value, bool) or isinstance(value, (list, tuple, dict)):
+        raise RequestError(f"row {index}: '{name}' expects a number, got {type(value).__name__} {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"row {index}: '{name}' expects a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise RequestError(f"row {index}: '{name}' expects a finite number, got {value!r}")
+    return number
+
+
+def _integer(name, value, index) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = _number(name, value, index)
+    if not number.is_integer():
+        raise RequestError(f"row {index}: '{name}' expects a whole number, got {value!r}")
+    return int(number)
