@@ -39,6 +39,7 @@ class RunSummary:
     blessed: Optional[bool] = None
     pushed_to: Optional[str] = None
     training: Dict[str, object] = field(default_factory=dict)  # epochs, task weights per epoch, gate usage
+    per_class: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)  # task -> class -> metric
 
     @property
     def verdict(self) -> str:
@@ -56,6 +57,13 @@ class RunSummary:
                 result = {True: "pass", False: "FAIL", None: ""}[m.passed]
                 change = f"{m.change:+.4f}" if m.change is not None else ""
                 lines.append(f"{m.task:<17} {m.metric:<15} {m.value:>8.4f}  {change:>9}  {m.bound:<17} {result}")
+        if self.per_class:
+            lines += ["", "per class (tasks that declare classes)"]
+            for task, classes in self.per_class.items():
+                metrics = list(dict.fromkeys(m for values in classes.values() for m in values))
+                lines.append(f"  {task:<17} {'class':<22} " + " ".join(f"{m:>8}" for m in metrics))
+                lines += [f"  {'':<17} {name:<22} " + " ".join(f"{values.get(m, float('nan')):>8.4f}" for m in metrics)
+                          for name, values in classes.items()]
         if self.training.get("task_weights"):
             lines += ["", f"training: {self.training['epochs']} epochs; task weight per epoch"]
             lines += [f"  {task:<17} " + " ".join(f"{w:.3f}" for w in weights)
@@ -132,6 +140,30 @@ def task_metrics(config: cfg.Config, evaluation_uri: str) -> List[MetricCheck]:
     return sorted(checks.values(), key=lambda m: (order[m.task], m.metric != "example_count", m.metric))
 
 
+def per_class_metrics(config: cfg.Config, evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Overall-slice per-class values of the candidate model: task -> class name -> {auc, f1} (the binarized
+    metrics behind macro_auc / macro_f1), for tasks that declare their classes."""
+    import tensorflow_model_analysis as tfma
+
+    found: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for metrics in tfma.load_metrics(evaluation_uri):
+        if metrics.slice_key.single_slice_keys:
+            continue
+        for item in metrics.metric_keys_and_values:
+            key, task = item.key, item.key.output_name
+            classes = config.tasks[task].classes if task in config.tasks else None
+            if (not classes or key.model_name == BASELINE or key.is_diff or not key.HasField("sub_key")
+                    or not key.sub_key.HasField("class_id") or item.value.WhichOneof("type") != "double_value"):
+                continue
+            class_id = key.sub_key.class_id.value
+            if class_id < len(classes):
+                metric = key.name[len("macro_"):] if key.name.startswith("macro_") else key.name
+                found.setdefault(task, {}).setdefault(classes[class_id], {})[metric] = item.value.double_value.value
+    order = {name: i for i, name in enumerate(config.tasks)}
+    return {task: {c: found[task][c] for c in config.tasks[task].classes if c in found[task]}
+            for task in sorted(found, key=order.get)}
+
+
 def training_history(config: cfg.Config, model_run_uri: str) -> Dict[str, object]:
     """Epoch count, each task's loss weight per epoch and the last epoch's gate usage, from the Trainer's
     history.json (empty when there is none)."""
@@ -169,6 +201,7 @@ def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
             blessing = outputs["blessing"][0].custom_properties.get("blessed")
             summary.blessed = bool(blessing and blessing.int_value)
             summary.metrics = task_metrics(config, outputs["evaluation"][0].uri)
+            summary.per_class = per_class_metrics(config, outputs["evaluation"][0].uri)
         if component == "Pusher" and "pushed_model" in outputs:
             pushed = outputs["pushed_model"][0].custom_properties
             if pushed.get("pushed") and pushed["pushed"].int_value:

@@ -62,6 +62,15 @@ def test_every_task_clears_its_bar_and_the_model_is_pushed(support_run):
     per_class = _per_class_metrics(config.output)
     assert {c for t, m, c in per_class if (t, m) == ("intent", "macro_f1")} == set(range(12))
     assert {c for t, m, c in per_class if (t, m) == ("keywords", "macro_auc")} == set(range(9))
+    # the summary names them by class, for every task that declares classes
+    assert list(summary.per_class) == ["intent", "keywords", "sentiment"]
+    assert list(summary.per_class["intent"]) == config.tasks["intent"].classes
+    assert set(summary.per_class["intent"][support.LONG_TAIL]) == {"auc", "f1"}
+    assert list(summary.per_class["keywords"]["security"]) == ["auc"]
+    assert all(0 <= v <= 1 for classes in summary.per_class.values() for m in classes.values() for v in m.values())
+    assert summary.per_class["intent"]["refund_request"]["auc"] == pytest.approx(
+        per_class[("intent", "macro_auc", config.tasks["intent"].classes.index("refund_request"))])
+    assert "per class" in summary.render() and "unauthorized_charge" in summary.render()
 
 
 def test_served_model_answers_raw_messages_with_all_five_tasks(support_run, tmp_path):
