@@ -55,6 +55,12 @@ def write_results(path: str, results: dict) -> None:
         json.dump({"meta": meta, **results}, f, indent=1)
 
 
+def finish(path: str, saved: dict, text: str) -> None:
+    """Write the results JSON and print the report table and where it went."""
+    write_results(path, saved)
+    print(f"\n{text}\n\nwrote {path}")
+
+
 def with_changes(raw: dict, model: dict = None, training: dict = None, tasks: Sequence[str] = None) -> cfg.Config:
     """A config from a raw dict with model/training keys replaced and, optionally, only some tasks kept."""
     raw = json.loads(json.dumps(raw))

@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 from pathlib import Path
 
-from bench.common import fit_timed, mean_std, parameter_count, table, with_changes, write_results
+from bench.common import finish, fit_timed, mean_std, parameter_count, table, with_changes, write_results
 from pipeline import config as cfg
 
 ROOT = "runs/bench-support"
@@ -287,10 +287,7 @@ def main(argv=None):
             write_results(args.out, {"config": args.config, **shape, "results": results})
     serving = serving_cost(first_models, tf_transform_output, config.data.eval)
     saved = {"config": args.config, **shape, "results": results, "serving": serving}
-    write_results(args.out, saved)
-    print()
-    print(report(saved))
-    print(f"\nwrote {args.out}")
+    finish(args.out, saved, report(saved))
 
 
 if __name__ == "__main__":

@@ -134,26 +134,97 @@ def _read_rows(json_text, input_path):
 
 @main.command()
 @click.option("--model-dir", required=True, type=click.Path(exists=True),
-              help="A Pusher directory (<output>/serving/<name>; the newest version answers) or one version.")
+              help="A Pusher directory (<output>/serving/<name>; the newest version answers) or one version. "
+                   "With --url/--grpc only its contract (assets.extra/mtl_model.json) is read.")
 @click.option("--json", "json_text", help='One row or a list of rows, e.g. \'{"message": "where is my refund?"}\'.')
 @click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True),
               help="JSON Lines file of rows ('-' reads stdin).")
+@click.option("--url", help="Ask a TF Serving REST endpoint instead, e.g. http://localhost:8501.")
+@click.option("--grpc", "grpc_target", help="Ask a TF Serving gRPC endpoint instead, e.g. localhost:8500.")
+@click.option("--name", help="Served model name (default: the model's config name).")
+@click.option("--version", "model_version", type=int, help="Ask for this version (default: the newest).")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per request.")
 @click.option("--ignore-unknown", is_flag=True, help="Drop keys that are not model features (e.g. label columns).")
-def predict(model_dir, json_text, input_path, ignore_unknown):
-    """Answer raw feature rows with an exported model loaded in this process; prints one JSON line per row."""
+def predict(model_dir, json_text, input_path, url, grpc_target, name, model_version, timeout, ignore_unknown):
+    """Answer raw feature rows (all tasks at once); prints one JSON line per row.
+
+    Without --url/--grpc the model is loaded in this process."""
     import json
 
-    from serving.contract import RequestError
-    from serving.inprocess import LocalModel
+    from serving.client import GrpcClient, RestClient, ServingClientError
+    from serving.contract import ModelContract, RequestError
 
+    if url and grpc_target:
+        raise click.UsageError("give at most one of --url and --grpc")
     rows = _read_rows(json_text, input_path)
     try:
-        model = LocalModel(model_dir)
-        answers = model.predict(rows, ignore_unknown=ignore_unknown)
-    except (RequestError, FileNotFoundError) as exc:
+        if url or grpc_target:
+            contract = ModelContract.load(model_dir)
+            client = (RestClient(url, contract, name, model_version, timeout) if url
+                      else GrpcClient(grpc_target, contract, name, model_version, timeout))
+        else:
+            from serving.inprocess import LocalModel
+
+            client = LocalModel(model_dir)
+        answers = client.predict(rows, ignore_unknown=ignore_unknown)
+    except (RequestError, FileNotFoundError, ServingClientError) as exc:
         raise click.ClickException(str(exc)) from None
     for answer in answers:
         click.echo(json.dumps(answer))
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Default: <output>/deploy.")
+def deploy(config_path, out):
+    """Write TF Serving deployment files for a config: models/batching/monitoring configs, docker-compose.yml,
+    Kubernetes manifests."""
+    import os
+
+    from serving.deploy import write_deployment
+
+    config = _load(config_path)
+    out = out or os.path.join(config.output_dir, "deploy")
+    written = write_deployment(config, out)
+    click.echo(f"wrote {len(written)} files to {out}:")
+    for name in written:
+        click.echo(f"  {name}")
+    click.echo(f"start TF Serving (needs docker): docker compose -f {os.path.join(out, 'docker-compose.yml')} up -d")
+
+
+@main.command()
+@click.option("--model-dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The Pusher directory: numbered version directories (<output>/serving/<name>).")
+@click.option("--name", required=True, help="Model name in request paths (/v1/models/<name>).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default).")
+@click.option("--rest-port", default=8501, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--grpc-port", default=8500, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--poll-seconds", default=2.0, show_default=True, help="How often to look for a newly pushed version.")
+@click.option("--max-batch", default=1024, show_default=True, type=click.IntRange(min=1),
+              help="Largest batch a request may send.")
+def serve(model_dir, name, host, rest_port, grpc_port, poll_seconds, max_batch):
+    """A local stand-in for TensorFlow Serving (development and CI, not production): same REST paths and JSON,
+    same gRPC services and messages. The newest version serves; a newly pushed version is loaded when its files
+    have settled."""
+    import logging
+    import signal
+    import threading
+
+    from serving.server import ModelServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        server = ModelServer(model_dir, name, host, rest_port, grpc_port, poll_seconds, max_batch).start()
+    except (FileNotFoundError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    loaded = server.repository.current()
+    click.echo(f"serving {name} version {loaded.version} from {loaded.path}: REST http://{host}:{server.rest_port}"
+               f"/v1/models/{name}, gRPC {host}:{server.grpc_port} (Ctrl-C stops)", err=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    server.stop()
 
 
 if __name__ == "__main__":

@@ -6,24 +6,14 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from components.datasets import support
-from pipeline import config as cfg
-from pipeline.runners import local
 from serving.inprocess import LocalModel
 
-from conftest import REPO
+from conftest import SMALL_DATA_BARS
 from test_pipeline_e2e import serve_in_clean_process
 
 pytestmark = pytest.mark.slow
-
-# 3,200 training rows instead of 16,000: the shipped bars are for the full set, these for a fifth of it.
-SMALL_DATA_BARS = {"intent": {"accuracy": {"min": 0.75}, "macro_auc": {"min": 0.9}},
-                   "keywords": {"micro_auc": {"min": 0.85}, "macro_auc": {"min": 0.8}},
-                   "sentiment": {"accuracy": {"min": 0.7}, "macro_auc": {"min": 0.75}},
-                   "escalate": {"auc": {"min": 0.65}},
-                   "handling_minutes": {"mae": {"max": 4.0}}}
 
 MESSAGES = [
     {"message": "i want to cancel my order, i placed it yesterday", "channel": "app", "tier": "plus",
@@ -34,20 +24,6 @@ MESSAGES = [
     {"message": "Привет, où est ma commande? 😡", "tier": "premium", "orders_90d": 1, "hour": 1},   # non-ASCII
     {"message": "zyxxy qwerty " * 400, "channel": "chat", "tier": "enterprise", "orders_90d": 9, "hour": 23},
 ]
-
-
-@pytest.fixture(scope="module")
-def support_run(tmp_path_factory):
-    os.chdir(REPO)
-    data = tmp_path_factory.mktemp("support-data")
-    support.generate(data, rows=4000, seed=21)
-    raw = yaml.safe_load(open(os.path.join(REPO, "configs", "support.yaml")))
-    raw["data"] = {"train": str(data / "train.csv"), "eval": str(data / "eval.csv")}
-    raw["output"] = str(tmp_path_factory.mktemp("support-run"))
-    for task, bars in SMALL_DATA_BARS.items():
-        raw["tasks"][task]["thresholds"] = bars
-    config = cfg.parse_config(raw)
-    return config, local.run(config)
 
 
 def test_every_task_clears_its_bar_and_the_model_is_pushed(support_run):

@@ -1,0 +1,252 @@
+"""The serving contract of a pushed model (slow): what TF Serving would see in the SavedModel, and the REST/gRPC
+clients against `mtl serve`'s server on loopback — same answers as in-process, TF Serving-style errors that leave
+the server serving, a version pushed under load taken over with zero failed requests."""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from serving.client import GrpcClient, RestClient, ServingClientError
+from serving.contract import ModelContract
+from serving.inprocess import LocalModel
+from serving.server import ModelServer
+
+pytestmark = pytest.mark.slow
+BIN = os.path.dirname(sys.executable)
+
+
+@pytest.fixture(scope="module")
+def pushed(support_run):
+    config, summary = support_run
+    assert summary.pushed_to, summary.render()
+    rows = list(csv.DictReader(open(config.data.eval, encoding="utf-8")))[:20]
+    return config, summary.pushed_to, rows
+
+
+@pytest.fixture(scope="module")
+def server(pushed):
+    _, version_dir, _ = pushed
+    running = ModelServer(os.path.dirname(version_dir), "support", rest_port=0, grpc_port=0).start()
+    yield running
+    running.stop()
+
+
+def test_saved_model_cli_shows_the_documented_signatures(pushed):
+    _, version_dir, _ = pushed
+    shown = subprocess.run([os.path.join(BIN, "saved_model_cli"), "show", "--dir", version_dir, "--all"],
+                           capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    text = shown.stdout
+    for signature in ("serving_default", "scores", "transform_features"):
+        assert f"signature_def['{signature}']" in text
+    serving = text.split("signature_def['serving_default']")[1].split("signature_def[")[0]
+    assert "inputs['examples'] tensor_info:\n        dtype: DT_STRING\n        shape: (-1)" in serving
+    for task in ("intent", "keywords", "sentiment", "escalate", "handling_minutes"):
+        assert f"outputs['{task}']" in serving
+    assert "outputs['intent_label']" in serving and "outputs['handling_minutes_label']" not in serving
+
+
+OPS_SCRIPT = r"""
+import json, sys
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.framework import op_def_registry
+saved = saved_model_pb2.SavedModel()
+saved.ParseFromString(open(sys.argv[1] + "/saved_model.pb", "rb").read())
+ops = set()
+for graph in saved.meta_graphs:
+    ops |= {n.op for n in graph.graph_def.node}
+    for f in graph.graph_def.library.function:
+        ops |= {n.op for n in f.node_def}
+functions = {f.signature.name for g in saved.meta_graphs for f in g.graph_def.library.function}
+unknown = sorted(op for op in ops if op not in functions and op_def_registry.get(op) is None)
+print(json.dumps({"ops": len(ops), "unknown": unknown,
+                  "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("tfx", "tensorflow_transform", "tf_keras"))}))
+"""
+
+
+def test_every_op_is_a_stock_tensorflow_op(pushed):
+    """TF Serving runs only ops built into TensorFlow: no custom op (tensorflow_text, TFT, ...) may appear."""
+    _, version_dir, _ = pushed
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-c", OPS_SCRIPT, version_dir], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["ops"] > 50 and found["unknown"] == [] and found["modules"] == []
+
+
+def test_rest_and_grpc_answer_like_the_model_in_process(pushed, server):
+    _, version_dir, rows = pushed
+    contract = ModelContract.load(version_dir)
+    local = LocalModel(version_dir).predict(rows, ignore_unknown=True)
+    rest = RestClient(f"http://127.0.0.1:{server.rest_port}", contract).predict(rows, ignore_unknown=True)
+    grpc_client = GrpcClient(f"127.0.0.1:{server.grpc_port}", contract)
+    grpc_answers = grpc_client.predict(rows, ignore_unknown=True)
+    for a, b, c in zip(local, rest, grpc_answers):
+        assert a["intent"]["label"] == b["intent"]["label"] == c["intent"]["label"]
+        assert a["keywords"]["labels"] == b["keywords"]["labels"] == c["keywords"]["labels"]
+        for answers in (b, c):
+            np.testing.assert_allclose(answers["escalate"]["probability"], a["escalate"]["probability"], rtol=1e-5)
+            np.testing.assert_allclose(answers["handling_minutes"]["value"], a["handling_minutes"]["value"], rtol=1e-5)
+            np.testing.assert_allclose(list(answers["intent"]["probabilities"].values()),
+                                       list(a["intent"]["probabilities"].values()), rtol=1e-4, atol=1e-7)
+    version = int(os.path.basename(version_dir))
+    status = RestClient(f"http://127.0.0.1:{server.rest_port}", contract).status()
+    assert status == {"model_version_status": [{"version": str(version), "state": "AVAILABLE",
+                                                "status": {"error_code": "OK", "error_message": ""}}]}
+    grpc_status = grpc_client.status().model_version_status
+    assert [(s.version, s.state) for s in grpc_status] == [(version, 30)]  # 30 = AVAILABLE
+    metadata = RestClient(f"http://127.0.0.1:{server.rest_port}", contract).metadata()
+    signatures = metadata["metadata"]["signature_def"]["signature_def"]
+    assert set(signatures) == {"serving_default", "scores", "transform_features"}
+    assert signatures["serving_default"]["method_name"] == "tensorflow/serving/predict"
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    packed = get_model_metadata_pb2.SignatureDefMap()
+    grpc_client.metadata().metadata["signature_def"].Unpack(packed)
+    assert set(packed.signature_def) == set(signatures)
+    grpc_client.close()
+
+
+def _post(port, path, body: bytes):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_malformed_requests_get_tf_serving_errors_and_the_server_keeps_serving(pushed, server):
+    _, version_dir, rows = pushed
+    contract = ModelContract.load(version_dir)
+    good = contract.examples(rows[:1], ignore_unknown=True)[0]
+    import base64
+
+    import tensorflow as tf
+
+    example = tf.train.Example()  # required tier, hour, orders_90d missing (the client would refuse it)
+    example.features.feature["message"].bytes_list.value.append(b"hi")
+    wrong_type = tf.train.Example()
+    wrong_type.CopyFrom(tf.train.Example.FromString(good))
+    wrong_type.features.feature["orders_90d"].ClearField("int64_list")
+    wrong_type.features.feature["orders_90d"].float_list.value.append(2.5)
+    b64 = lambda s: {"b64": base64.b64encode(s).decode()}  # noqa: E731
+    path = "/v1/models/support:predict"
+    cases = [
+        (b"{not json", 400, "JSON Parse error"),
+        (json.dumps({"signature_name": "classify", "instances": [b64(good)]}).encode(), 400, "not found in signature"),
+        (json.dumps({"instances": [b64(example.SerializeToString())]}).encode(), 400,
+         "is required but could not be found"),
+        (json.dumps({"instances": [b64(wrong_type.SerializeToString())]}).encode(), 400,
+         "Key: orders_90d, Index: 0.  Data types don't match"),
+        (json.dumps({"instances": [b64(good)] * 1025}).encode(), 400, "maximum allowed batch size 1024"),
+        (json.dumps({"instances": [[1, 2]]}).encode(), 400, "expected rank 1"),
+        (json.dumps({"rows": []}).encode(), 400, "Missing 'inputs' or 'instances'"),
+    ]
+    for body, status, message in cases:
+        code, answer = _post(server.rest_port, path, body)
+        assert code == status and message in answer["error"], (body[:80], code, answer)
+        assert "Graph execution error" not in answer["error"] and "[Op:" not in answer["error"]
+    assert _post(server.rest_port, "/v1/models/other:predict", b"{}")[0] == 404
+    assert _post(server.rest_port, "/v1/models/support/versions/7:predict",
+                 json.dumps({"instances": [b64(good)]}).encode())[0] == 404
+    grpc_client = GrpcClient(f"127.0.0.1:{server.grpc_port}", contract)
+    with pytest.raises(ServingClientError, match="INVALID_ARGUMENT: .*Feature: hour .* is required but could not"):
+        grpc_client.outputs([example.SerializeToString()])
+    with pytest.raises(ServingClientError, match="NOT_FOUND"):
+        GrpcClient(f"127.0.0.1:{server.grpc_port}", contract, model="other").outputs([good])
+    # still serving, both ways
+    assert _post(server.rest_port, path, json.dumps({"instances": [b64(good)]}).encode())[0] == 200
+    assert grpc_client.predict(rows[:2], ignore_unknown=True)[0]["intent"]["label"]
+    grpc_client.close()
+
+
+def test_a_version_pushed_under_load_takes_over_with_zero_failed_requests(pushed, tmp_path):
+    _, version_dir, rows = pushed
+    base = tmp_path / "support"
+    shutil.copytree(version_dir, base / "1")
+    running = ModelServer(base, "support", rest_port=0, grpc_port=0, poll_seconds=0.2).start()
+    contract = ModelContract.load(base)
+    client = GrpcClient(f"127.0.0.1:{running.grpc_port}", contract, retries=0)
+    serialized = contract.examples(rows[:4], ignore_unknown=True)
+    from tensorflow_serving.apis import predict_pb2
+
+    import tensorflow as tf
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "support"
+    request.inputs["examples"].CopyFrom(tf.make_tensor_proto(serialized, dtype=tf.string))
+    seen, failures, stop = [], [], threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                seen.append(client.predictions.Predict(request, timeout=30).model_spec.version.value)
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                failures.append(exc)
+
+    workers = [threading.Thread(target=load) for _ in range(3)]
+    for w in workers:
+        w.start()
+    try:
+        time.sleep(1.0)
+        # a slow, non-atomic copy, as the Pusher does: saved_model.pb lands first, variables later
+        (base / "2").mkdir()
+        shutil.copy(base / "1" / "saved_model.pb", base / "2" / "saved_model.pb")
+        time.sleep(1.0)
+        for item in (base / "1").iterdir():
+            if item.name != "saved_model.pb":
+                (shutil.copytree if item.is_dir() else shutil.copy)(item, base / "2" / item.name)
+        deadline = time.time() + 120
+        while time.time() < deadline and (not seen or seen[-1] != 2):
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+        running.stop()
+    assert failures == []
+    assert seen[0] == 1 and seen[-1] == 2 and len(seen) > 20
+    assert seen.index(2) > 0 and all(v == 2 for v in seen[seen.index(2) + 6:])  # no flapping back
+    states = {s.version: s.state for s in running.repository.statuses()}
+    assert states == {1: "END", 2: "AVAILABLE"}
+
+
+def test_mtl_serve_and_mtl_predict_over_rest_and_grpc(pushed, tmp_path):
+    _, version_dir, rows = pushed
+    process = subprocess.Popen([os.path.join(BIN, "mtl"), "serve", "--model-dir", os.path.dirname(version_dir),
+                                "--name", "support", "--rest-port", "0", "--grpc-port", "0"],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        deadline = time.time() + 120
+        while "REST http" not in line and time.time() < deadline:
+            line = process.stderr.readline()
+            assert line or process.poll() is None, "mtl serve exited"
+        rest = line.split("REST ")[1].split("/v1/")[0]
+        grpc_target = line.split("gRPC ")[1].split(" ")[0]
+        request = json.dumps({"message": "please cancel my order", "tier": "free", "orders_90d": 1, "hour": 9})
+        answers = []
+        for option in (["--url", rest], ["--grpc", grpc_target]):
+            result = subprocess.run([os.path.join(BIN, "mtl"), "predict", "--model-dir", version_dir, *option,
+                                     "--json", request], capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stderr[-2000:]
+            answers.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        assert answers[0]["intent"]["label"] == answers[1]["intent"]["label"]
+        bad = subprocess.run([os.path.join(BIN, "mtl"), "predict", "--model-dir", version_dir, "--url", rest,
+                              "--name", "other", "--json", request], capture_output=True, text=True, timeout=120)
+        assert bad.returncode == 1 and "404" in bad.stderr and "other" in bad.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
