@@ -12,7 +12,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
-.PHONY: install run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-support
+.PHONY: install run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-support bench-serving
 
 install: $(VENV)/.installed
 
@@ -50,6 +50,9 @@ bench-census: data
 
 bench-support: install
 	$(PY) -m bench.support
+
+bench-serving: install
+	$(PY) -m bench.serving
 
 # Re-resolve the lock from requirements.in (Python 3.10, Linux x86_64, glibc 2.31+).
 lock:
