@@ -37,3 +37,32 @@ def support_run(tmp_path_factory):
         raw["tasks"][task]["thresholds"] = bars
     config = cfg.parse_config(raw)
     return config, local.run(config)
+
+
+def load(path, **overrides):
+    """A config under tests/data with top-level keys replaced."""
+    from pipeline import config as cfg
+
+    raw = yaml.safe_load(open(os.path.join(DATA, path)))
+    raw.update(overrides)
+    return cfg.parse_config(raw)
+
+
+@pytest.fixture(scope="session")
+def census_run(tmp_path_factory):
+    """The census sample (real census rows, every 100th) through the whole pipeline: (config, summary)."""
+    from pipeline.runners import local
+
+    os.chdir(REPO)
+    config = load("census_sample/config.yaml", output=str(tmp_path_factory.mktemp("census")))
+    return config, local.run(config)
+
+
+@pytest.fixture(scope="session")
+def four_tasks_run(tmp_path_factory):
+    """The four-task fixture (every task type, text, partial labels) through the whole pipeline."""
+    from pipeline.runners import local
+
+    os.chdir(REPO)
+    config = load("four_tasks/config.yaml", output=str(tmp_path_factory.mktemp("four-tasks")))
+    return config, local.run(config)

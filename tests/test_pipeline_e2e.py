@@ -15,15 +15,11 @@ from pipeline import config as cfg
 from pipeline.pipeline import serving_dir
 from pipeline.runners import local
 
-from conftest import DATA, REPO
+from conftest import DATA, REPO, load
 
 pytestmark = pytest.mark.slow
 
 
-def load(path, **overrides):
-    raw = yaml.safe_load(open(os.path.join(DATA, path)))
-    raw.update(overrides)
-    return cfg.parse_config(raw)
 
 
 def snapshot(directory):
@@ -76,13 +72,6 @@ def _schema(model_dir):
     return tfdv.load_schema_text(schemas[-1])
 
 
-@pytest.fixture(scope="module")
-def census_run(tmp_path_factory):
-    os.chdir(REPO)
-    config = load("census_sample/config.yaml", output=str(tmp_path_factory.mktemp("census")))
-    return config, local.run(config)
-
-
 def test_census_sample_ends_blessed_and_pushed(census_run):
     config, summary = census_run
     assert summary.verdict == "BLESSED"
@@ -132,10 +121,8 @@ def test_second_run_with_impossible_threshold_is_not_blessed_and_serving_is_unto
     assert snapshot(serving_dir(config, config.output)) == before
 
 
-def test_all_four_task_types_end_to_end(tmp_path):
-    os.chdir(REPO)
-    config = load("four_tasks/config.yaml", output=str(tmp_path))
-    summary = local.run(config)
+def test_all_four_task_types_end_to_end(four_tasks_run):
+    config, summary = four_tasks_run
     assert summary.verdict == "BLESSED", summary.render()
     checked = {(m.task, m.metric) for m in summary.metrics if m.passed}
     assert checked == {("escalate", "auc"), ("intent", "accuracy"), ("intent", "macro_f1"), ("keywords", "micro_auc"),

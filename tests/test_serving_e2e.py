@@ -250,3 +250,31 @@ def test_mtl_serve_and_mtl_predict_over_rest_and_grpc(pushed, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("run", ["census_run", "four_tasks_run"])
+def test_every_example_config_answers_alike_over_rest_grpc_and_in_process(run, request):
+    """The census sample (two binary tasks) and the four-task fixture (every task type, text) through the same
+    server and clients: the same answers as the model loaded in-process."""
+    config, summary = request.getfixturevalue(run)
+    assert summary.pushed_to, summary.render()
+    rows = list(csv.DictReader(open(config.data.eval, encoding="utf-8")))[:10]
+    contract = ModelContract.load(summary.pushed_to)
+    local = LocalModel(summary.pushed_to).predict(rows, ignore_unknown=True)
+    running = ModelServer(os.path.dirname(summary.pushed_to), config.name, rest_port=0, grpc_port=0).start()
+    try:
+        rest = RestClient(f"http://127.0.0.1:{running.rest_port}", contract).predict(rows, ignore_unknown=True)
+        grpc_client = GrpcClient(f"127.0.0.1:{running.grpc_port}", contract)
+        remote = grpc_client.predict(rows, ignore_unknown=True)
+        grpc_client.close()
+    finally:
+        running.stop()
+    assert len(local) == len(rest) == len(remote) == 10
+    for a, b, c in zip(local, rest, remote):
+        assert set(a) == set(config.tasks)
+        for task, answer in a.items():
+            assert b[task].get("label") == c[task].get("label") == answer.get("label")
+            assert b[task].get("labels") == c[task].get("labels") == answer.get("labels")
+            for key in ("probability", "value"):
+                if key in answer:
+                    np.testing.assert_allclose([b[task][key], c[task][key]], answer[key], rtol=1e-5)

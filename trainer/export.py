@@ -19,6 +19,7 @@ from typing import Any, Dict
 import tensorflow as tf
 
 from pipeline import config as cfg
+from serving.contract import CONTRACT_FILE
 from trainer import heads
 from trainer.model import MultiTaskModel
 
@@ -75,7 +76,6 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
     }
 
 
-CONTRACT_FILE = os.path.join("assets.extra", "mtl_model.json")
 _KINDS = {tf.string: "bytes", tf.int64: "int", tf.float32: "float"}
 
 
