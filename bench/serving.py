@@ -156,8 +156,8 @@ def throughput(caller, seconds: float = 5.0, clients: int = 4):
 def report(saved) -> str:
     rows = []
     for key, entry in saved["latency"].items():
-        rows.append([key, *(f"{entry[n]['p50']:.2f} / {entry[n]['p99']:.2f}" for n in
-                            ("one multi-task call", "5 single-task calls, sequential", "5 single-task calls, parallel")),
+        cases = ("one multi-task call", "5 single-task calls, sequential", "5 single-task calls, parallel")
+        rows.append([key, *(f"{entry[n]['p50']:.2f} / {entry[n]['p99']:.2f}" for n in cases),
                      f"{entry['ratio sequential']:.2f}", f"{entry['ratio parallel']:.2f}",
                      f"{saved['throughput'][key]:.0f}"])
     return table(["protocol, batch", "one multi-task ms p50 / p99", "5 sequential ms p50 / p99",

@@ -121,7 +121,8 @@ def metrics(config, predictions, test) -> dict:
         tail = classes.index(LONG_TAIL)
         f1 = []
         for k in range(len(classes)):
-            tp, fp, fn = np.sum((guess == k) & (y == k)), np.sum((guess == k) & (y != k)), np.sum((guess != k) & (y == k))
+            tp, fp = np.sum((guess == k) & (y == k)), np.sum((guess == k) & (y != k))
+            fn = np.sum((guess != k) & (y == k))
             f1.append(2 * tp / max(1, 2 * tp + fp + fn))
         found.update({"intent accuracy": float(np.mean(guess == y)), "intent macro_f1": float(np.mean(f1)),
                       "long-tail recall": float(np.mean(guess[y == tail] == tail)),
@@ -205,7 +206,8 @@ def serving_cost(models, tf_transform_output, test_csv, reps=(300, 60)):
             for name in single:
                 call(name)
             many.append(time.perf_counter() - start)
-        results[batch] = {"one multi-task call": _percentiles(one), f"{len(single)} single-task calls": _percentiles(many),
+        results[batch] = {"one multi-task call": _percentiles(one),
+                          f"{len(single)} single-task calls": _percentiles(many),
                           "ratio p50": statistics.median(one) / statistics.median(many)}
     return {"latency": results, "bytes": {"multi-task": sizes["multi-task shared_bottom"],
                                           "single-task total": sum(sizes[n] for n in single)}}

@@ -143,9 +143,12 @@ def _read_rows(json_text, input_path):
 @click.option("--grpc", "grpc_target", help="Ask a TF Serving gRPC endpoint instead, e.g. localhost:8500.")
 @click.option("--name", help="Served model name (default: the model's config name).")
 @click.option("--version", "model_version", type=int, help="Ask for this version (default: the newest).")
+@click.option("--task", help="With --url/--grpc: ask only this task through TF Serving's Classify/Regress API "
+                             "(its classify_<task> / regress_<task> signature).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per request.")
 @click.option("--ignore-unknown", is_flag=True, help="Drop keys that are not model features (e.g. label columns).")
-def predict(model_dir, json_text, input_path, url, grpc_target, name, model_version, timeout, ignore_unknown):
+def predict(model_dir, json_text, input_path, url, grpc_target, name, model_version, task, timeout,
+            ignore_unknown):
     """Answer raw feature rows (all tasks at once); prints one JSON line per row.
 
     Without --url/--grpc the model is loaded in this process."""
@@ -156,6 +159,8 @@ def predict(model_dir, json_text, input_path, url, grpc_target, name, model_vers
 
     if url and grpc_target:
         raise click.UsageError("give at most one of --url and --grpc")
+    if task and not (url or grpc_target):
+        raise click.UsageError("--task needs --url or --grpc (TF Serving's Classify/Regress APIs)")
     rows = _read_rows(json_text, input_path)
     try:
         if url or grpc_target:
@@ -166,7 +171,12 @@ def predict(model_dir, json_text, input_path, url, grpc_target, name, model_vers
             from serving.inprocess import LocalModel
 
             client = LocalModel(model_dir)
-        answers = client.predict(rows, ignore_unknown=ignore_unknown)
+        if task:
+            kind = client.contract.tasks.get(task, {}).get("type")
+            ask = client.regress if kind == "regression" else client.classify
+            answers = [{task: result} for result in ask(rows, task, ignore_unknown=ignore_unknown)]
+        else:
+            answers = client.predict(rows, ignore_unknown=ignore_unknown)
     except (RequestError, FileNotFoundError, ServingClientError) as exc:
         raise click.ClickException(str(exc)) from None
     for answer in answers:

@@ -1,8 +1,9 @@
 """Clients for a TF Serving endpoint (real TF Serving or `mtl serve`): REST and gRPC, same answers.
 
 Both build serialized tf.Examples from raw feature dicts with the model's contract (`serving.contract`), call
-`serving_default` once for all tasks and decode the per-task answers. Transient failures (connection refused,
-HTTP 503, gRPC UNAVAILABLE / DEADLINE_EXCEEDED) are retried with exponential backoff; anything else raises
+`serving_default` once for all tasks and decode the per-task answers (`predict`), or call one task's
+`classify_<task>` / `regress_<task>` signature through TF Serving's Classify / Regress APIs. Transient
+failures (connection refused, HTTP 503, gRPC UNAVAILABLE / DEADLINE_EXCEEDED) are retried with exponential backoff; anything else raises
 `ServingClientError` carrying the server's status and message.
 """
 from __future__ import annotations
@@ -92,6 +93,19 @@ class RestClient:
         return self.contract.answers(self.outputs(self.contract.examples(rows, ignore_unknown)))
 
 
+    def classify(self, rows: Sequence[Mapping[str, Any]], task: str, ignore_unknown: bool = False):
+        """TF Serving's `:classify` on the task's signature: one {class: score} per row."""
+        body = {"signature_name": self.contract.task_signature(task),
+                "examples": self.contract.json_examples(rows, ignore_unknown)}
+        return [dict((c, s) for c, s in row) for row in self._request(self._path(":classify"), body)["results"]]
+
+    def regress(self, rows: Sequence[Mapping[str, Any]], task: str, ignore_unknown: bool = False) -> List[float]:
+        """TF Serving's `:regress` on the task's signature: one value per row."""
+        body = {"signature_name": self.contract.task_signature(task),
+                "examples": self.contract.json_examples(rows, ignore_unknown)}
+        return [float(v) for v in self._request(self._path(":regress"), body)["results"]]
+
+
 class GrpcClient:
     def __init__(self, target: str, contract: ModelContract, model: Optional[str] = None,
                  version: Optional[int] = None, timeout: float = 10.0, retries: int = 3, backoff: float = 0.2):
@@ -148,6 +162,28 @@ class GrpcClient:
 
     def predict(self, rows: Sequence[Mapping[str, Any]], ignore_unknown: bool = False) -> List[Dict[str, Any]]:
         return self.contract.answers(self.outputs(self.contract.examples(rows, ignore_unknown)))
+
+    def _examples_request(self, request, rows, task, ignore_unknown):
+        self._spec(request.model_spec, self.contract.task_signature(task))
+        for i, row in enumerate(rows):
+            request.input.example_list.examples.append(self.contract.example(row, i, ignore_unknown))
+        return request
+
+    def classify(self, rows: Sequence[Mapping[str, Any]], task: str, ignore_unknown: bool = False):
+        """PredictionService.Classify on the task's signature: one {class: score} per row."""
+        from tensorflow_serving.apis import classification_pb2
+
+        request = self._examples_request(classification_pb2.ClassificationRequest(), rows, task, ignore_unknown)
+        response = self._call(self.predictions.Classify, request)
+        return [{c.label: c.score for c in row.classes} for row in response.result.classifications]
+
+    def regress(self, rows: Sequence[Mapping[str, Any]], task: str, ignore_unknown: bool = False) -> List[float]:
+        """PredictionService.Regress on the task's signature: one value per row."""
+        from tensorflow_serving.apis import regression_pb2
+
+        request = self._examples_request(regression_pb2.RegressionRequest(), rows, task, ignore_unknown)
+        response = self._call(self.predictions.Regress, request)
+        return [r.value for r in response.result.regressions]
 
     def close(self):
         self.channel.close()

@@ -14,6 +14,7 @@ missing, non-finite number) before anything is sent.
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -92,6 +93,37 @@ class ModelContract:
     def examples(self, rows: Sequence[Mapping[str, Any]], ignore_unknown: bool = False) -> List[bytes]:
         """Serialized tf.Examples for `rows` (the `examples` input of the serving signatures)."""
         return [self.example(row, i, ignore_unknown).SerializeToString() for i, row in enumerate(rows)]
+
+    def json_examples(self, rows: Sequence[Mapping[str, Any]], ignore_unknown: bool = False) -> List[Dict]:
+        """Rows as TF Serving's JSON examples (`:classify` / `:regress`): values typed by the schema, so the server
+        builds the same tf.Examples (int64 for int features, a float with a fraction part for float features)."""
+        result = []
+        for i, row in enumerate(rows):
+            features = self.example(row, i, ignore_unknown).features.feature
+            entry = {}
+            for name, feature in features.items():
+                kind = feature.WhichOneof("kind")
+                if kind == "bytes_list":
+                    value = feature.bytes_list.value[0]
+                    try:
+                        entry[name] = value.decode("utf-8")
+                    except UnicodeDecodeError:
+                        entry[name] = {"b64": base64.b64encode(value).decode()}
+                elif kind == "int64_list":
+                    entry[name] = int(feature.int64_list.value[0])
+                else:
+                    entry[name] = float(feature.float_list.value[0])
+            result.append(entry)
+        return result
+
+    def task_signature(self, task: str) -> str:
+        if task not in self.tasks:
+            raise RequestError(f"'{task}' is not a task of this model; expected {', '.join(self.tasks)}")
+        signature = self.tasks[task].get("signature")
+        if not signature:
+            raise RequestError(f"the model has no classify/regress signature for '{task}' (exported before they "
+                               "existed); use predict")
+        return signature
 
     # ------------------------------------------------------------------------------------------- answers
     def answers(self, outputs: Mapping[str, Any]) -> List[Dict[str, Dict[str, Any]]]:

@@ -3,7 +3,8 @@
 It loads the versions under a Pusher directory (`serving.repository`) and speaks TF Serving's two APIs with TF
 Serving's own messages: the REST API (`GET /v1/models/<name>[/versions/<v>][/metadata]`,
 `POST /v1/models/<name>[/versions/<v>]:predict` with `instances` (row) or `inputs` (columnar) and `{"b64": ...}`
-binary values) and the gRPC services `tensorflow.serving.PredictionService` (Predict, GetModelMetadata) and
+binary values, `:classify` / `:regress` with JSON `examples`) and the gRPC services
+`tensorflow.serving.PredictionService` (Predict, Classify, Regress, GetModelMetadata) and
 `tensorflow.serving.ModelService` (GetModelStatus), from the `tensorflow-serving-api` protos. Errors carry TF
 Serving's status codes (gRPC codes; over REST `{"error": "..."}` with the matching HTTP status), and a bad
 request never stops the server. Loopback by default.
@@ -91,17 +92,38 @@ class Servable:
             raise ServingError("INVALID_ARGUMENT", _op_message(exc.message)) from None
         return loaded, {k: v.numpy() for k, v in outputs.items()}
 
+    def run_examples(self, name: str, version: Optional[int], signature_name: str, method: str, examples):
+        """Classify / Regress: the signature must carry TF Serving's `method` name; examples are tf.Examples."""
+        loaded = self.version(name, version)
+        signature_name = signature_name or "serving_default"
+        definition = self.signature_defs(loaded).signature_def.get(signature_name)
+        if definition is None:
+            raise ServingError("FAILED_PRECONDITION", f"Serving signature name: \"{signature_name}\" not found in "
+                               f"signature def; available: {', '.join(sorted(loaded.signatures))}")
+        if definition.method_name != method:
+            kind = "classification" if method.endswith("classify") else "regression"
+            raise ServingError("INVALID_ARGUMENT", f"Expected {kind} signature method_name to be {method}. Was: "
+                               f"{definition.method_name}")
+        if not examples:
+            raise ServingError("INVALID_ARGUMENT", "Input is empty")
+        serialized = np.array([e.SerializeToString() for e in examples], dtype=object)
+        return self.predict(name, version, signature_name, {"inputs": serialized})
+
     def signature_defs(self, loaded: LoadedVersion):
         """The SavedModel's SignatureDefMap (read from saved_model.pb, as TF Serving reports it)."""
         from tensorflow.core.protobuf import saved_model_pb2
         from tensorflow_serving.apis import get_model_metadata_pb2
 
+        cached = getattr(loaded, "signature_def_map", None)
+        if cached is not None:
+            return cached
         saved = saved_model_pb2.SavedModel()
         saved.ParseFromString((loaded.path / "saved_model.pb").read_bytes())
         result = get_model_metadata_pb2.SignatureDefMap()
         for key, signature in saved.meta_graphs[0].signature_def.items():
             if not key.startswith("__"):
                 result.signature_def[key].CopyFrom(signature)
+        loaded.signature_def_map = result
         return result
 
 
@@ -113,7 +135,9 @@ def _op_message(message: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- REST
-_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>/metadata|:predict)?$")
+_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
+                   r"(?P<rest>/metadata|:predict|:classify|:regress)?$")
+_METHODS = {":classify": "tensorflow/serving/classify", ":regress": "tensorflow/serving/regress"}
 
 
 def _decode_binary(value):
@@ -174,6 +198,33 @@ def rest_inputs(body: Dict[str, Any], input_names) -> Tuple[Dict[str, np.ndarray
     raise ServingError("INVALID_ARGUMENT", "Missing 'inputs' or 'instances' key")
 
 
+def json_example(values: Dict[str, Any], context: Optional[Dict[str, Any]] = None):
+    """A tf.Example from TF Serving's JSON example: whole numbers -> int64_list, other numbers -> float_list,
+    strings and {"b64": ...} -> bytes_list, lists -> repeated values; `context` features are added to it."""
+    from tensorflow.core.example import example_pb2
+
+    if not isinstance(values, dict):
+        raise ServingError("INVALID_ARGUMENT", "Failed to process element: examples must be JSON objects")
+    example = example_pb2.Example()
+    for key, value in {**(context or {}), **values}.items():
+        items = value if isinstance(value, list) else [value]
+        feature = example.features.feature[key]
+        for item in items:
+            item = _decode_binary(item)
+            if isinstance(item, bool) or item is None or isinstance(item, (dict, list)):
+                raise ServingError("INVALID_ARGUMENT", f"Failed to process element: feature '{key}' has an "
+                                   f"unsupported value {item!r}")
+            if isinstance(item, (bytes, str)):
+                feature.bytes_list.value.append(item.encode() if isinstance(item, str) else item)
+            elif isinstance(item, int):
+                feature.int64_list.value.append(item)
+            else:
+                feature.float_list.value.append(item)
+        if sum(len(getattr(feature, k).value) > 0 for k in ("bytes_list", "int64_list", "float_list")) > 1:
+            raise ServingError("INVALID_ARGUMENT", f"Failed to process element: feature '{key}' mixes value types")
+    return example
+
+
 def _json_value(array: np.ndarray, binary: bool):
     if array.dtype.kind in "SO":
         convert = (lambda b: {"b64": base64.b64encode(b).decode()}) if binary else \
@@ -190,6 +241,14 @@ def rest_outputs(outputs: Dict[str, np.ndarray], row_format: bool):
         return {"predictions": next(iter(values.values()))}
     rows = len(next(iter(values.values())))
     return {"predictions": [{k: v[i] for k, v in values.items()} for i in range(rows)]}
+
+
+def _results(rest: str, outputs: Dict[str, np.ndarray]):
+    if rest == ":regress":
+        return np.reshape(outputs["outputs"], [-1]).tolist()
+    classes = _json_value(outputs["classes"], False)
+    return [[[c, float(p)] for c, p in zip(row_classes, row_scores)]
+            for row_classes, row_scores in zip(classes, outputs["scores"].tolist())]
 
 
 def _status_json(repository: ModelRepository, version: Optional[int]):
@@ -230,8 +289,8 @@ def make_rest_handler(servable: Servable):
         def do_GET(self):
             try:
                 name, version, rest = self._route("GET")
-                if rest == ":predict":
-                    raise ServingError("INVALID_ARGUMENT", "Malformed request: GET used for :predict, use POST")
+                if rest in (":predict", *_METHODS):
+                    raise ServingError("INVALID_ARGUMENT", f"Malformed request: GET used for {rest}, use POST")
                 if name != servable.repository.name:
                     raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}")
                 if rest == "/metadata":
@@ -248,7 +307,7 @@ def make_rest_handler(servable: Servable):
         def do_POST(self):
             try:
                 name, version, rest = self._route("POST")
-                if rest != ":predict":
+                if rest not in (":predict", *_METHODS):
                     raise ServingError("UNIMPLEMENTED" if rest is None else "INVALID_ARGUMENT",
                                        f"Malformed request: POST {self.path}")
                 length = int(self.headers.get("Content-Length") or 0)
@@ -258,6 +317,15 @@ def make_rest_handler(servable: Servable):
                     raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {exc}") from None
                 if not isinstance(body, dict):
                     raise ServingError("INVALID_ARGUMENT", "JSON Value: request body must be a JSON object")
+                if rest in _METHODS:
+                    examples = body.get("examples")
+                    if not isinstance(examples, list):
+                        raise ServingError("INVALID_ARGUMENT", "'examples' must be a JSON list of objects")
+                    context = body.get("context")
+                    _, outputs = servable.run_examples(name, version, body.get("signature_name", ""), _METHODS[rest],
+                                                       [json_example(e, context) for e in examples])
+                    self._send(200, {"results": _results(rest, outputs)})
+                    return
                 loaded = servable.version(name, version)
                 signature = body.get("signature_name") or "serving_default"
                 function = loaded.signatures.get(signature)
@@ -278,8 +346,9 @@ def make_rest_handler(servable: Servable):
 def make_grpc_server(servable: Servable, address: str, workers: int = 8):
     import grpc
     import tensorflow as tf
-    from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
-                                         predict_pb2, prediction_service_pb2_grpc)
+    from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2,
+                                         model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc,
+                                         regression_pb2)
 
     def version_of(spec) -> Optional[int]:
         return spec.version.value if spec.HasField("version") else None
@@ -324,13 +393,47 @@ def make_grpc_server(servable: Servable, address: str, workers: int = 8):
             response.metadata["signature_def"].Pack(servable.signature_defs(loaded))
             return response
 
+        def _examples(self, request, method, context):
+            which = request.input.WhichOneof("kind")
+            if which == "example_list":
+                examples = list(request.input.example_list.examples)
+            elif which == "example_list_with_context":
+                shared = request.input.example_list_with_context.context
+                examples = []
+                for example in request.input.example_list_with_context.examples:
+                    merged = type(example)()
+                    merged.CopyFrom(shared)
+                    merged.MergeFrom(example)
+                    examples.append(merged)
+            else:
+                abort(context, ServingError("INVALID_ARGUMENT", "Input is empty"))
+            try:
+                return servable.run_examples(request.model_spec.name, version_of(request.model_spec),
+                                             request.model_spec.signature_name, method, examples)
+            except ServingError as exc:
+                abort(context, exc)
+
         def Classify(self, request, context):
-            abort(context, ServingError("UNIMPLEMENTED", "Classify: the multi-task model has no classification "
-                                        "signature; use Predict"))
+            loaded, outputs = self._examples(request, "tensorflow/serving/classify", context)
+            response = classification_pb2.ClassificationResponse()
+            response.model_spec.name = request.model_spec.name
+            response.model_spec.version.value = loaded.version
+            response.model_spec.signature_name = request.model_spec.signature_name
+            for row_classes, row_scores in zip(outputs["classes"].tolist(), outputs["scores"].tolist()):
+                classification = response.result.classifications.add()
+                for label, score in zip(row_classes, row_scores):
+                    classification.classes.add(label=label.decode("utf-8", "replace"), score=score)
+            return response
 
         def Regress(self, request, context):
-            abort(context, ServingError("UNIMPLEMENTED", "Regress: the multi-task model has no regression "
-                                        "signature; use Predict"))
+            loaded, outputs = self._examples(request, "tensorflow/serving/regress", context)
+            response = regression_pb2.RegressionResponse()
+            response.model_spec.name = request.model_spec.name
+            response.model_spec.version.value = loaded.version
+            response.model_spec.signature_name = request.model_spec.signature_name
+            for value in np.reshape(outputs["outputs"], [-1]).tolist():
+                response.result.regressions.add(value=value)
+            return response
 
     class Models(model_service_pb2_grpc.ModelServiceServicer):
         def GetModelStatus(self, request, context):

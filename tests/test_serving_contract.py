@@ -79,3 +79,27 @@ def test_latest_version_skips_half_written_and_non_numeric_directories(tmp_path)
     assert latest_version(tmp_path / "100").name == "100"
     with pytest.raises(FileNotFoundError, match="no model version"):
         latest_version(tmp_path / "300")
+
+
+def _closed_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+def test_unreachable_server_is_retried_with_backoff_then_a_clear_unavailable_error(protocol):
+    import time
+
+    from serving.client import GrpcClient, RestClient, ServingClientError
+
+    port = _closed_port()
+    client = (RestClient(f"http://127.0.0.1:{port}", CONTRACT, timeout=2, retries=2, backoff=0.2) if protocol == "rest"
+              else GrpcClient(f"127.0.0.1:{port}", CONTRACT, timeout=2, retries=2, backoff=0.2))
+    start = time.perf_counter()
+    with pytest.raises(ServingClientError, match="UNAVAILABLE") as error:
+        client.predict([{"message": "hi", "hour": 1}])
+    assert time.perf_counter() - start >= 0.2 + 0.4  # two waits before the third and last attempt
+    assert error.value.code == "UNAVAILABLE"

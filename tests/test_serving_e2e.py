@@ -69,7 +69,8 @@ for graph in saved.meta_graphs:
 functions = {f.signature.name for g in saved.meta_graphs for f in g.graph_def.library.function}
 unknown = sorted(op for op in ops if op not in functions and op_def_registry.get(op) is None)
 print(json.dumps({"ops": len(ops), "unknown": unknown,
-                  "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("tfx", "tensorflow_transform", "tf_keras"))}))
+                  "modules": sorted(m for m in sys.modules
+                                    if m.split(".")[0] in ("tfx", "tensorflow_transform", "tf_keras"))}))
 """
 
 
@@ -107,7 +108,8 @@ def test_rest_and_grpc_answer_like_the_model_in_process(pushed, server):
     assert [(s.version, s.state) for s in grpc_status] == [(version, 30)]  # 30 = AVAILABLE
     metadata = RestClient(f"http://127.0.0.1:{server.rest_port}", contract).metadata()
     signatures = metadata["metadata"]["signature_def"]["signature_def"]
-    assert set(signatures) == {"serving_default", "scores", "transform_features"}
+    assert set(signatures) == {"serving_default", "scores", "transform_features", "regress_handling_minutes",
+                               *(f"classify_{t}" for t in ("intent", "keywords", "sentiment", "escalate"))}
     assert signatures["serving_default"]["method_name"] == "tensorflow/serving/predict"
     from tensorflow_serving.apis import get_model_metadata_pb2
 
@@ -244,6 +246,12 @@ def test_mtl_serve_and_mtl_predict_over_rest_and_grpc(pushed, tmp_path):
             assert result.returncode == 0, result.stderr[-2000:]
             answers.append(json.loads(result.stdout.strip().splitlines()[-1]))
         assert answers[0]["intent"]["label"] == answers[1]["intent"]["label"]
+        one_task = subprocess.run([os.path.join(BIN, "mtl"), "predict", "--model-dir", version_dir, "--grpc",
+                                   grpc_target, "--task", "escalate", "--json", request],
+                                  capture_output=True, text=True, timeout=120)
+        assert one_task.returncode == 0, one_task.stderr[-2000:]
+        escalate = json.loads(one_task.stdout.strip().splitlines()[-1])["escalate"]
+        assert escalate["1"] == pytest.approx(answers[1]["escalate"]["probability"], rel=1e-5)
         bad = subprocess.run([os.path.join(BIN, "mtl"), "predict", "--model-dir", version_dir, "--url", rest,
                               "--name", "other", "--json", request], capture_output=True, text=True, timeout=120)
         assert bad.returncode == 1 and "404" in bad.stderr and "other" in bad.stderr
@@ -278,3 +286,56 @@ def test_every_example_config_answers_alike_over_rest_grpc_and_in_process(run, r
             for key in ("probability", "value"):
                 if key in answer:
                     np.testing.assert_allclose([b[task][key], c[task][key]], answer[key], rtol=1e-5)
+
+
+def test_classify_and_regress_apis_answer_per_task_like_predict(pushed, server):
+    """Each task's own signature through TF Serving's Classify / Regress APIs (REST JSON examples built server-side,
+    gRPC ClassificationRequest / RegressionRequest) agrees with the all-task predict answer."""
+    config, version_dir, rows = pushed
+    contract = ModelContract.load(version_dir)
+    rest = RestClient(f"http://127.0.0.1:{server.rest_port}", contract)
+    grpc_client = GrpcClient(f"127.0.0.1:{server.grpc_port}", contract)
+    answers = rest.predict(rows, ignore_unknown=True)
+    for task in ("intent", "sentiment", "keywords"):
+        for scores in (rest.classify(rows, task, ignore_unknown=True),
+                       grpc_client.classify(rows, task, ignore_unknown=True)):
+            assert [list(s) for s in scores] == [list(a[task]["probabilities"]) for a in answers]
+            np.testing.assert_allclose([list(s.values()) for s in scores],
+                                       [list(a[task]["probabilities"].values()) for a in answers], rtol=1e-4, atol=1e-6)
+    for scores in (rest.classify(rows, "escalate", ignore_unknown=True),
+                   grpc_client.classify(rows, "escalate", ignore_unknown=True)):
+        assert all(list(s) == ["0", "1"] for s in scores)
+        np.testing.assert_allclose([s["1"] for s in scores], [a["escalate"]["probability"] for a in answers], rtol=1e-5)
+        np.testing.assert_allclose([s["0"] + s["1"] for s in scores], 1.0, rtol=1e-5)
+    for values in (rest.regress(rows, "handling_minutes", ignore_unknown=True),
+                   grpc_client.regress(rows, "handling_minutes", ignore_unknown=True)):
+        np.testing.assert_allclose(values, [a["handling_minutes"]["value"] for a in answers], rtol=1e-5)
+    # TF Serving's rules: classify needs a classification signature, regress a regression one
+    with pytest.raises(ServingClientError, match="400: Expected classification signature method_name to be "
+                                                 "tensorflow/serving/classify. Was: tensorflow/serving/predict"):
+        rest._request(rest._path(":classify"), {"signature_name": "serving_default",
+                                                 "examples": contract.json_examples(rows[:1], ignore_unknown=True)})
+    from tensorflow_serving.apis import regression_pb2
+
+    regress_a_classifier = grpc_client._examples_request(regression_pb2.RegressionRequest(), rows[:1], "intent", True)
+    with pytest.raises(ServingClientError, match="INVALID_ARGUMENT: Expected regression signature method_name to be "
+                                                 "tensorflow/serving/regress. Was: tensorflow/serving/classify"):
+        grpc_client._call(grpc_client.predictions.Regress, regress_a_classifier)
+    grpc_client.close()
+
+
+def test_per_task_signatures_carry_tf_serving_method_names(pushed):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    _, version_dir, _ = pushed
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString(open(os.path.join(version_dir, "saved_model.pb"), "rb").read())
+    methods = {k: v.method_name for k, v in saved.meta_graphs[0].signature_def.items() if not k.startswith("__")}
+    assert methods == {"serving_default": "tensorflow/serving/predict", "scores": "tensorflow/serving/predict",
+                       "transform_features": "tensorflow/serving/predict",
+                       **{f"classify_{t}": "tensorflow/serving/classify"
+                          for t in ("intent", "keywords", "sentiment", "escalate")},
+                       "regress_handling_minutes": "tensorflow/serving/regress"}
+    classify = saved.meta_graphs[0].signature_def["classify_intent"]
+    assert set(classify.inputs) == {"inputs"} and set(classify.outputs) == {"classes", "scores"}
+    assert set(saved.meta_graphs[0].signature_def["regress_handling_minutes"].outputs) == {"outputs"}

@@ -5,6 +5,8 @@
 - `scores`: the same input -> only the per-task scores (what TFMA evaluates).
 - `transform_features`: serialized tf.Example with labels -> transformed features, targets and masks, with
   multilabel targets as dense multi-hot (TFMA's preprocessing function).
+- per task, for TF Serving's Classify / Regress APIs: `classify_<task>` (inputs -> classes, scores) for binary,
+  multiclass and multilabel tasks, `regress_<task>` (inputs -> outputs) for regression tasks.
 
 Next to the SavedModel, `assets.extra/mtl_model.json` describes the request and the answer: each raw
 feature's tf.Example value kind and whether it may be missing, and each task's type, outputs and class names
@@ -31,6 +33,36 @@ def label_output(task_name: str) -> str:
 def _raw_spec(tf_transform_output, columns) -> Dict[str, tf.io.FixedLenFeature]:
     spec = tf_transform_output.raw_feature_spec()
     return {name: spec[name] for name in columns if name in spec}
+
+
+# TF Serving's Classify / Regress APIs accept only signatures with these method names (and these tensor keys).
+CLASSIFY_METHOD, REGRESS_METHOD = "tensorflow/serving/classify", "tensorflow/serving/regress"
+
+
+def task_signature(name: str, task: cfg.Task) -> str:
+    """The per-task signature for TF Serving's Classify (classification tasks) or Regress API (regression)."""
+    return f"{'regress' if task.type == 'regression' else 'classify'}_{name}"
+
+
+def _task_function(name: str, task: cfg.Task, predict, vocabularies):
+    """inputs (serialized tf.Example) -> classify: `classes` [B, K] names and `scores` [B, K] (binary: [1-p, p];
+    multilabel: each label's own probability) / regress: `outputs` [B]."""
+    inputs = tf.TensorSpec(shape=[None], dtype=tf.string, name="inputs")
+    if task.type == "regression":
+        @tf.function(input_signature=[inputs])
+        def regress(inputs):
+            return {"outputs": tf.reshape(predict(inputs)[name], [-1])}
+        return regress.get_concrete_function()
+    names = heads.binary_label_names(task) if task.type == "binary" else vocabularies.classes.get(name) or [""]
+
+    @tf.function(input_signature=[inputs])
+    def classify(inputs):
+        scores = predict(inputs)[name]
+        if task.type == "binary":
+            scores = tf.concat([1.0 - scores, scores], axis=1)
+        classes = tf.tile(tf.constant(names)[None, :], [tf.shape(scores)[0], 1])
+        return {"classes": classes, "scores": scores}
+    return classify.get_concrete_function()
 
 
 def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types.experimental.ConcreteFunction]:
@@ -69,11 +101,14 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
                 transformed[key] = heads.prepare_target(task, transformed[key], vocabularies.num_classes(name))
         return transformed
 
-    return {
+    found = {
         "serving_default": serve.get_concrete_function(),
         "scores": scores.get_concrete_function(),
         "transform_features": transform_features.get_concrete_function(),
     }
+    for name, task in config.tasks.items():
+        found[task_signature(name, task)] = _task_function(name, task, predict, vocabularies)
+    return found
 
 
 _KINDS = {tf.string: "bytes", tf.int64: "int", tf.float32: "float"}
@@ -97,13 +132,35 @@ def contract(model: MultiTaskModel, tf_transform_output) -> Dict[str, Any]:
             entry["classes"] = list(model.vocabularies.classes.get(name, []))
         if task.type == "multilabel":
             entry["separator"] = task.label_separator
+        entry["signature"] = task_signature(name, task)
         tasks[name] = entry
     return {"format": 1, "name": config.name, "signature": "serving_default", "input": "examples",
             "features": features, "tasks": tasks}
 
 
+def _set_method_names(directory: str, methods: Dict[str, str]) -> None:
+    """Give the per-task signatures TF Serving's classify/regress method names (TF2 saves every signature as
+    predict), then rewrite the SavedModel fingerprint to match the edited saved_model.pb."""
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
+
+    path = os.path.join(directory, "saved_model.pb")
+    saved = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(path, "rb") as f:
+        saved.ParseFromString(f.read())
+    for graph in saved.meta_graphs:
+        for name, method in methods.items():
+            graph.signature_def[name].method_name = method
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(saved.SerializeToString())
+    with tf.io.gfile.GFile(os.path.join(directory, "fingerprint.pb"), "wb") as f:
+        f.write(fingerprinting.CreateFingerprintDef(directory))
+
+
 def export(model: MultiTaskModel, tf_transform_output, directory: str) -> None:
     model.save(directory, save_format="tf", signatures=signatures(model, tf_transform_output))
+    _set_method_names(directory, {task_signature(n, t): REGRESS_METHOD if t.type == "regression" else CLASSIFY_METHOD
+                                  for n, t in model.mtl_config.tasks.items()})
     path = os.path.join(directory, CONTRACT_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as f:
