@@ -55,7 +55,7 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class _WithOptions(_Strict):
@@ -444,17 +444,37 @@ def parse_config(raw: object, source: Optional[str] = None) -> Config:
         raise ConfigError([line for e in exc.errors() for line in _format_error(e)], source) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key that appears twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: Union[str, Path]) -> Config:
-    """Read and validate a YAML config file (safe loader; no Python object tags)."""
+    """Read and validate a YAML config file (safe loader; no Python object tags; no duplicate keys)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config path is a directory, expected a YAML file: {path}") from None
+    except NotADirectoryError:
+        raise ConfigError(f"config file not found: {path} (a parent of it is a file)") from None
+    except PermissionError:
+        raise ConfigError(f"config file not readable (permission denied): {path}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config is not UTF-8 text ({exc.reason} at byte {exc.start})", str(path)) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""

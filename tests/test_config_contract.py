@@ -74,6 +74,9 @@ def test_every_feature_and_task_type_validates_and_contract_keeps_only_label_fie
 
 
 BAD = [
+    ("training.learning_rate", float("nan"), "training.learning_rate"),
+    ("tasks.income.weight", float("inf"), "tasks.income.weight"),
+    ("tasks.income.thresholds", {"auc": {"min": float("nan")}}, "tasks.income.thresholds.auc.min"),
     ("tasks.income.type", "multi",
      "tasks.income.type: 'multi' is not one of binary, multiclass, multilabel, regression"),
     ("features.age.type", "num", "features.age.type: 'num' is not one of numeric, categorical, text"),
@@ -194,6 +197,15 @@ def test_load_config_file_errors(tmp_path):
     with pytest.raises(cfg.ConfigError, match="malformed YAML"):
         cfg.load_config(unsafe)
     assert not marker.exists()
+    duplicate = tmp_path / "duplicate.yaml"
+    duplicate.write_text("name: a\ntraining:\n  epochs: 5\n  batch_size: 64\n  epochs: 50\n")
+    with pytest.raises(cfg.ConfigError, match=r"malformed YAML at line 5, column 3: duplicate key 'epochs' "
+                                              r"\(first at line 3\)"):
+        cfg.load_config(duplicate)
+    with pytest.raises(cfg.ConfigError, match="config path is a directory, expected a YAML file"):
+        cfg.load_config(tmp_path)
+    with pytest.raises(cfg.ConfigError, match="config file not found: .*a parent of it is a file"):
+        cfg.load_config(binary / "config.yaml")
 
 
 def test_check_data(tmp_path):
