@@ -62,8 +62,9 @@ def transform_dirs(config):
     return None
 
 
-def load_split(examples_dir, split, feature_spec):
-    """Every transformed example of a split as {key: numpy array} (dense features only: census has no text)."""
+def load_split(examples_dir, split, feature_spec, widths=None):
+    """Every transformed example of a split as {key: numpy array}. Sparse columns (multilabel targets) become
+    label ids padded with -1 to `widths[key]` columns."""
     import tensorflow as tf
 
     files = sorted(glob.glob(os.path.join(examples_dir, f"Split-{split}", "*")))
@@ -72,7 +73,13 @@ def load_split(examples_dir, split, feature_spec):
     parts = {}
     for batch in data:
         for key, value in batch.items():
-            parts.setdefault(key, []).append(value.numpy())
+            if isinstance(value, tf.SparseTensor):
+                dense = tf.sparse.to_dense(value, default_value=-1).numpy()
+                value = np.full((dense.shape[0], widths[key]), -1, dtype=dense.dtype)
+                value[:, : dense.shape[1]] = dense
+            else:
+                value = value.numpy()
+            parts.setdefault(key, []).append(value)
     return {key: np.concatenate(values) for key, values in parts.items()}
 
 
@@ -90,7 +97,7 @@ def as_dataset(config, columns, shuffle_seed=None):
     return rows.batch(config.training.batch_size).map(gather).map(split_example(config)).prefetch(2)
 
 
-def auc(labels, scores, weights):
+def auc(labels, scores, weights=None):
     import tf_keras
 
     metric = tf_keras.metrics.AUC(num_thresholds=10000)

@@ -66,7 +66,7 @@ def prepare(config_path: str):
     raw["output"] = ROOT
     raw["training"] = {**raw.get("training", {}), "early_stopping_patience": 0}
     config = cfg.parse_config(raw)
-    from bench.census import transform_dirs
+    from bench.census import load_split, transform_dirs
 
     found = transform_dirs(config)
     if found is None:
@@ -77,41 +77,13 @@ def prepare(config_path: str):
 
     output = tft.TFTransformOutput(found[0])
     spec = output.transformed_feature_spec()
-    return config, output, load_split(found[1], "train", spec, config), load_split(found[1], "eval", spec, config)
-
-
-def load_split(examples_dir, split, feature_spec, config):
-    """Every transformed example of a split as numpy columns; multilabel targets as label ids padded with -1."""
-    import glob
-
-    import tensorflow as tf
-
-    files = sorted(glob.glob(os.path.join(examples_dir, f"Split-{split}", "*")))
-    data = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192).map(
-        lambda s: tf.io.parse_example(s, feature_spec))
     widths = {cfg.label_key(n): len(t.classes or []) for n, t in config.tasks.items() if t.type == "multilabel"}
-    parts = {}
-    for batch in data:
-        for key, value in batch.items():
-            if isinstance(value, tf.SparseTensor):
-                dense = tf.sparse.to_dense(value, default_value=-1).numpy()
-                value = np.full((dense.shape[0], widths[key]), -1, dtype=dense.dtype)
-                value[:, : dense.shape[1]] = dense
-            else:
-                value = value.numpy()
-            parts.setdefault(key, []).append(value)
-    return {key: np.concatenate(values) for key, values in parts.items()}
-
-
-def _auc(labels, scores, weights=None) -> float:
-    import tf_keras
-
-    metric = tf_keras.metrics.AUC(num_thresholds=10000)
-    metric.update_state(labels, scores, sample_weight=weights)
-    return float(metric.result())
+    return config, output, load_split(found[1], "train", spec, widths), load_split(found[1], "eval", spec, widths)
 
 
 def metrics(config, predictions, test) -> dict:
+    from bench.census import auc
+
     found = {}
     tasks = config.tasks
     if "intent" in predictions:
@@ -134,14 +106,14 @@ def metrics(config, predictions, test) -> dict:
         hot = np.zeros_like(scores)
         for k in range(scores.shape[1]):
             hot[:, k] = np.any(ids == k, axis=1)
-        found["keywords macro_auc"] = float(np.mean([_auc(hot[:, k], scores[:, k]) for k in range(scores.shape[1])]))
-        found["keywords micro_auc"] = _auc(hot.ravel(), scores.ravel())
+        found["keywords macro_auc"] = float(np.mean([auc(hot[:, k], scores[:, k]) for k in range(scores.shape[1])]))
+        found["keywords micro_auc"] = auc(hot.ravel(), scores.ravel())
     if "sentiment" in predictions:
         mask = test[cfg.mask_key("sentiment")] > 0
         found["sentiment accuracy"] = float(np.mean(
             predictions["sentiment"][mask].argmax(axis=1) == test[cfg.label_key("sentiment")][mask]))
     if "escalate" in predictions:
-        found["escalate auc"] = _auc(test[cfg.label_key("escalate")], predictions["escalate"][:, 0],
+        found["escalate auc"] = auc(test[cfg.label_key("escalate")], predictions["escalate"][:, 0],
                                      test[cfg.mask_key("escalate")])
     if "handling_minutes" in predictions:
         mask = test[cfg.mask_key("handling_minutes")] > 0

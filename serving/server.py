@@ -353,6 +353,14 @@ def make_grpc_server(servable: Servable, address: str, workers: int = 8):
     def version_of(spec) -> Optional[int]:
         return spec.version.value if spec.HasField("version") else None
 
+    def answered(response, request, version: int, signature: Optional[str] = None):
+        """The response's model_spec: the requested name and signature, the version that answered."""
+        response.model_spec.name = request.model_spec.name
+        response.model_spec.version.value = version
+        if signature is not None:
+            response.model_spec.signature_name = signature
+        return response
+
     def abort(context, exc: ServingError):
         context.abort(getattr(grpc.StatusCode, exc.code, grpc.StatusCode.INTERNAL), str(exc))
 
@@ -366,10 +374,8 @@ def make_grpc_server(servable: Servable, address: str, workers: int = 8):
                 abort(context, exc)
             except (TypeError, ValueError) as exc:
                 abort(context, ServingError("INVALID_ARGUMENT", f"bad input tensor: {exc}"))
-            response = predict_pb2.PredictResponse()
-            response.model_spec.name = request.model_spec.name
-            response.model_spec.version.value = loaded.version
-            response.model_spec.signature_name = request.model_spec.signature_name or "serving_default"
+            response = answered(predict_pb2.PredictResponse(), request, loaded.version,
+                                request.model_spec.signature_name or "serving_default")
             wanted = set(request.output_filter) or set(outputs)
             unknown = wanted - set(outputs)
             if unknown:
@@ -387,9 +393,7 @@ def make_grpc_server(servable: Servable, address: str, workers: int = 8):
                 loaded = servable.version(request.model_spec.name, version_of(request.model_spec))
             except ServingError as exc:
                 abort(context, exc)
-            response = get_model_metadata_pb2.GetModelMetadataResponse()
-            response.model_spec.name = request.model_spec.name
-            response.model_spec.version.value = loaded.version
+            response = answered(get_model_metadata_pb2.GetModelMetadataResponse(), request, loaded.version)
             response.metadata["signature_def"].Pack(servable.signature_defs(loaded))
             return response
 
@@ -415,10 +419,8 @@ def make_grpc_server(servable: Servable, address: str, workers: int = 8):
 
         def Classify(self, request, context):
             loaded, outputs = self._examples(request, "tensorflow/serving/classify", context)
-            response = classification_pb2.ClassificationResponse()
-            response.model_spec.name = request.model_spec.name
-            response.model_spec.version.value = loaded.version
-            response.model_spec.signature_name = request.model_spec.signature_name
+            response = answered(classification_pb2.ClassificationResponse(), request, loaded.version,
+                                request.model_spec.signature_name)
             for row_classes, row_scores in zip(outputs["classes"].tolist(), outputs["scores"].tolist()):
                 classification = response.result.classifications.add()
                 for label, score in zip(row_classes, row_scores):
@@ -427,10 +429,8 @@ def make_grpc_server(servable: Servable, address: str, workers: int = 8):
 
         def Regress(self, request, context):
             loaded, outputs = self._examples(request, "tensorflow/serving/regress", context)
-            response = regression_pb2.RegressionResponse()
-            response.model_spec.name = request.model_spec.name
-            response.model_spec.version.value = loaded.version
-            response.model_spec.signature_name = request.model_spec.signature_name
+            response = answered(regression_pb2.RegressionResponse(), request, loaded.version,
+                                request.model_spec.signature_name)
             for value in np.reshape(outputs["outputs"], [-1]).tolist():
                 response.result.regressions.add(value=value)
             return response
