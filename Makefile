@@ -12,16 +12,24 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
-.PHONY: install run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-support bench-serving
+.PHONY: install install-test run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-support bench-serving
 
 install: $(VENV)/.installed
 
+# requirements.lock (run) is resolved within requirements-test.lock (tests: + the kubeflow/airflow extras,
+# hypothesis), so either install leaves the other's packages at the same versions.
 $(VENV)/.installed: requirements.lock setup.py
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (needed by TFX 1.16): install it or set PYTHON310=/path/to/python3.10"; exit 1; }
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv
 	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode -r requirements.lock
 	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
+	@touch $@
+
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
+	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode -r requirements-test.lock
 	@touch $@
 
 data: install
@@ -35,10 +43,10 @@ run: install
 	@if grep -q "data/support/" "$(CONFIG)"; then $(MAKE) --no-print-directory data-support; fi
 	$(VENV)/bin/mtl run --config $(CONFIG)
 
-test: install
+test: install-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install-test
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 # Benchmarks (print a table, write bench/results/*.json); see README "Multi-task benchmarks".
@@ -54,9 +62,11 @@ bench-support: install
 bench-serving: install
 	$(PY) -m bench.serving
 
-# Re-resolve the lock from requirements.in (Python 3.10, Linux x86_64, glibc 2.31+).
+# Re-resolve the locks (Python 3.10, Linux x86_64, glibc 2.31+): the test set first, then the run set within it.
+LOCK_TARGET := --python-version 3.10 --python-platform x86_64-manylinux_2_31
 lock:
-	uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_31 requirements.in -o requirements.lock
+	uv pip compile $(LOCK_TARGET) requirements-test.in -o requirements-test.lock
+	uv pip compile $(LOCK_TARGET) requirements.in -c requirements-test.lock -o requirements.lock
 
 clean-runs:
 	rm -rf runs

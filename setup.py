@@ -18,6 +18,11 @@ setup(
         "pyyaml",
         "click",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        # Compiling for an orchestrator (`mtl compile`); pinned versions are in requirements-test.lock.
+        "kubeflow": ["kfp-pipeline-spec>=0.2.2,<0.3"],
+        "airflow": ["apache-airflow>=2.7,<3"],  # not [mysql]: mysqlclient needs a C toolchain and is optional
+        "test": ["pytest", "hypothesis"],
+    },
     entry_points={"console_scripts": ["mtl=pipeline.cli:main"]},
 )

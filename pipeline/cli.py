@@ -183,6 +183,49 @@ def predict(model_dir, json_text, input_path, url, grpc_target, name, model_vers
         click.echo(json.dumps(answer))
 
 
+@main.command(name="compile")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--target", required=True, type=click.Choice(["kubeflow", "airflow"]),
+              help="kubeflow: a KFP v2 pipeline spec; airflow: an Airflow 2 DAG file.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Default: <output>/compiled/<name>.yaml (kubeflow; .json writes a Vertex PipelineJob) or "
+                   "<output>/compiled/<name>_dag.py (airflow).")
+@click.option("--image", help="kubeflow: component image (default: orchestration.image).")
+@click.option("--pipeline-root", help="Artifact root (default: orchestration.pipeline_root; airflow: <output>/tfx).")
+@click.option("--schedule", help="airflow: cron expression or preset (default: orchestration.schedule; "
+                                 "else triggered manually).")
+def compile_(config_path, target, out, image, pipeline_root, schedule):
+    """Compile the pipeline for Kubeflow Pipelines v2 or Airflow. Runs nothing; needs the matching extra
+    (pip install '.[kubeflow]' or '.[airflow]')."""
+    import os
+
+    from pipeline.runners.kubeflow import CompileError
+
+    config = _load(config_path)
+    default = os.path.join(config.output_dir, "compiled",
+                           f"{config.name}.yaml" if target == "kubeflow" else f"{config.name.replace('-', '_')}_dag.py")
+    out = out or default
+    try:
+        if target == "kubeflow":
+            from pipeline.runners.kubeflow import compile_pipeline
+
+            warnings = compile_pipeline(config, out, image=image, pipeline_root=pipeline_root)
+        else:
+            if image:
+                raise CompileError("--image is for --target kubeflow (Airflow runs the components in its workers)")
+            from pipeline.runners.airflow import compile_dag
+
+            warnings = []
+            compile_dag(config, out, source=config_path, pipeline_root=pipeline_root, schedule=schedule)
+    except (CompileError, cfg.ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {out}")
+    if target == "airflow":
+        click.echo("copy it into Airflow's dags folder; TFX imports need AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300")
+
+
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), help="Default: <output>/deploy.")

@@ -23,6 +23,7 @@ FEATURE_TYPES = ("numeric", "categorical", "text")
 ARCHITECTURES = ("shared_bottom", "mmoe", "ple", "cgc", "cross_stitch", "hierarchical")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty", "gradnorm", "dwa")
 GRADIENT_SURGERIES = ("pcgrad",)
+DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 # Options that only some architectures / weightings read (setting one for another is an error), with the
 # default each takes when left out.
 ARCHITECTURE_OPTIONS = {"experts": ("mmoe",), "expert_units": ("mmoe", "ple", "cgc"),
@@ -246,10 +247,24 @@ class Training(_WithOptions):
     clipnorm: Optional[float] = Field(None, gt=0)
     early_stopping_patience: int = Field(2, ge=0, description="epochs without eval-loss gain; 0 = off")
     seed: int = 42
+    distribution: Literal[DISTRIBUTIONS] = Field(
+        "none", description="tf.distribute strategy: mirrored (all local GPUs, else the CPU), multi_worker "
+        "(MultiWorkerMirroredStrategy: workers from TF_CONFIG), none")
 
 
 class Evaluation(_Strict):
     slices: List[List[str]] = Field(default_factory=list)
+
+
+class Orchestration(_Strict):
+    """Where a compiled pipeline runs (`mtl compile --target kubeflow|airflow`); flags override these."""
+
+    image: Optional[str] = Field(None, min_length=1, description="kubeflow: the component container image "
+                                 "(built from the project's Dockerfile)")
+    pipeline_root: Optional[str] = Field(None, min_length=1, description="artifact root every step can reach "
+                                         "(gs://..., s3://..., or a shared volume); default: <output>/tfx")
+    schedule: Optional[str] = Field(None, min_length=1, description="airflow: cron expression or preset "
+                                    "(@daily); default: run when triggered")
 
 
 class Config(_Strict):
@@ -264,9 +279,10 @@ class Config(_Strict):
     training: Training = Field(default_factory=Training)
     evaluation: Evaluation = Field(default_factory=Evaluation)
     output: Optional[str] = Field(None, description="run directory; default runs/<name>")
-    beam_args: List[str] = Field(default_factory=lambda: ["--direct_running_mode=in_memory",
-                                                          "--direct_num_workers=1",
-                                                          "--max_cache_memory_usage_mb=0"])
+    beam_args: Optional[List[str]] = Field(
+        None, description="Beam pipeline options of the data components and the Evaluator; default: the "
+        "DirectRunner, in-memory for small inputs, multi-processing on every core for large ones")
+    orchestration: Orchestration = Field(default_factory=Orchestration)
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
@@ -395,6 +411,11 @@ def feature_vocab_name(feature: str) -> str:
     return f"feature_{feature}"
 
 
+def is_uri(path: str) -> bool:
+    """A remote path (gs://bucket/..., s3://..., hdfs://...): read by the components, never checked locally."""
+    return re.match(r"^[a-z][a-z0-9+.-]*://", path) is not None
+
+
 def data_format(path: str) -> str:
     return "tfrecord" if re.search(r"\.tfrecords?(\.gz)?$", path) else "csv"
 
@@ -503,11 +524,14 @@ def check_data(config: Config) -> Dict[str, List[str]]:
     Returns {split: files}. Raises ConfigError naming the path, file and missing columns.
     """
     problems, found = [], {}
-    if config.schema_path and not os.path.isfile(config.schema_path):
+    if config.schema_path and not is_uri(config.schema_path) and not os.path.isfile(config.schema_path):
         problems.append(f"schema: file not found: '{config.schema_path}'")
     for split in ("train", "eval"):
         pattern = getattr(config.data, split)
         if pattern is None:
+            continue
+        if is_uri(pattern):
+            found[split] = [pattern]
             continue
         files = expand_files(pattern)
         if not files:
@@ -526,7 +550,8 @@ def check_data(config: Config) -> Dict[str, List[str]]:
                 where = {c: _where_used(config, c) for c in missing}
                 problems.append(f"data.{split}: '{file}' has no column " + ", ".join(
                     f"'{c}' (used by {where[c]})" for c in missing))
-    if "train" in found and data_format(config.data.train) == "csv" and "eval" in found:
+    local = not any(is_uri(p) for p in (config.data.train, config.data.eval) if p)
+    if local and "train" in found and data_format(config.data.train) == "csv" and "eval" in found:
         headers = {tuple(read_csv_header(f)) for f in found["train"] + found["eval"]}
         if len(headers) > 1:
             problems.append("data: train and eval CSV files must have the same header")

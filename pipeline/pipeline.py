@@ -13,6 +13,7 @@ from tfx import v1 as tfx
 
 from components.evaluation import eval_config
 from components.gates import DataGate
+from pipeline import beam
 from pipeline import config as cfg
 from pipeline.version import DATA_CODE, MODEL_CODE, code_version
 
@@ -26,14 +27,30 @@ def serving_dir(config: cfg.Config, output: str) -> str:
     return os.path.join(output, "serving", config.name)
 
 
+def resolve(path: str) -> str:
+    """Absolute local path; remote URIs (gs://, s3://, ...) as they are."""
+    return path if cfg.is_uri(path) else os.path.abspath(path)
+
+
+def _split_base(paths: List[str]) -> str:
+    """The deepest directory holding every path ('/'-separated, so that it also works for URIs)."""
+    parts = [p.split("/")[:-1] for p in paths]
+    common = []
+    for level in zip(*parts):
+        if len(set(level)) > 1:
+            break
+        common.append(level[0])
+    return "/".join(common) or "/"
+
+
 def example_gen(config: cfg.Config):
     """CsvExampleGen (or ImportExampleGen for tf.Example TFRecords) with a train and an eval split."""
-    patterns = {"train": os.path.abspath(config.data.train)}
+    patterns = {"train": resolve(config.data.train)}
     if config.data.eval:
-        patterns["eval"] = os.path.abspath(config.data.eval)
-    base = os.path.commonpath([os.path.dirname(p) for p in patterns.values()])
+        patterns["eval"] = resolve(config.data.eval)
+    base = _split_base(list(patterns.values()))
     input_config = tfx.proto.Input(splits=[
-        tfx.proto.Input.Split(name=split, pattern=os.path.relpath(path, base))
+        tfx.proto.Input.Split(name=split, pattern=path[len(base):].lstrip("/"))
         for split, path in patterns.items()])
     output_config = None
     if not config.data.eval:
@@ -51,7 +68,7 @@ def data_components(config: cfg.Config) -> List:
     examples = example_gen(config)
     statistics = tfx.components.StatisticsGen(examples=examples.outputs["examples"])
     if config.schema_path:
-        schema = tfx.components.ImportSchemaGen(schema_file=os.path.abspath(config.schema_path))
+        schema = tfx.components.ImportSchemaGen(schema_file=resolve(config.schema_path))
     else:
         schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"], infer_feature_shape=True)
     validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
@@ -68,7 +85,8 @@ def data_components(config: cfg.Config) -> List:
 def trainer_view(config: cfg.Config) -> dict:
     """The config as the trainer sees it: without thresholds, slices and run settings, so that changing
     those re-runs only the Evaluator (and Pusher), never training."""
-    view = config.model_dump(mode="json", by_alias=True, exclude={"evaluation", "output", "beam_args"})
+    view = config.model_dump(mode="json", by_alias=True,
+                             exclude={"evaluation", "output", "beam_args", "orchestration"})
     for task in view["tasks"].values():
         task.pop("thresholds")
     return view
@@ -111,6 +129,7 @@ def create_pipeline(config: cfg.Config, *, pipeline_root: str, output: str, meta
     """The pipeline for a config, through stage `until` (transform | push).
 
     Pass metadata_path (SQLite) or a metadata_connection_config; models are pushed under serving_dir(output).
+    beam_args default to the config's (else in-memory DirectRunner); runners pass beam.beam_args(config).
     """
     if until not in STAGES:
         raise ValueError(f"until must be one of {', '.join(STAGES)}, got {until!r}")
@@ -125,5 +144,5 @@ def create_pipeline(config: cfg.Config, *, pipeline_root: str, output: str, meta
         components=components,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(config.beam_args if beam_args is None else beam_args),
+        beam_pipeline_args=list(beam_args if beam_args is not None else config.beam_args or beam.IN_MEMORY),
     )

@@ -5,6 +5,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from pipeline import beam
 from pipeline import config as cfg
 from pipeline import summary
 
@@ -37,7 +38,7 @@ def stage_schema(config: cfg.Config, output: str) -> cfg.Config:
 
     ImportSchemaGen's cache key is the file *path*: without this, an edited schema would be ignored (the cached
     import of the old content reused)."""
-    if not config.schema_path:
+    if not config.schema_path or cfg.is_uri(config.schema_path):
         return config
     with open(config.schema_path, "rb") as f:
         content = f.read()
@@ -61,8 +62,9 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push"):
 
     paths = RunPaths(os.path.abspath(config.output_dir))
     os.makedirs(paths.output, exist_ok=True)
-    pipeline = create_pipeline(stage_schema(config, paths.output), pipeline_root=paths.pipeline_root, output=paths.output,
-                               metadata_path=paths.metadata, enable_cache=enable_cache, until=until)
+    pipeline = create_pipeline(stage_schema(config, paths.output), pipeline_root=paths.pipeline_root,
+                               output=paths.output, metadata_path=paths.metadata, enable_cache=enable_cache,
+                               until=until, beam_args=beam.beam_args(config))
     disable_in_process_beam_state_cache()
     tfx.orchestration.LocalDagRunner().run(pipeline)
     result = summary.summarize(config, paths.metadata)
