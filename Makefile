@@ -12,7 +12,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
-.PHONY: install install-test run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-support bench-serving
+.PHONY: install install-test run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-support bench-serving bench-scale
 
 install: $(VENV)/.installed
 
@@ -61,6 +61,9 @@ bench-support: install
 
 bench-serving: install
 	$(PY) -m bench.serving
+
+bench-scale: data
+	$(PY) -m bench.scale
 
 # Re-resolve the locks (Python 3.10, Linux x86_64, glibc 2.31+): the test set first, then the run set within it.
 LOCK_TARGET := --python-version 3.10 --python-platform x86_64-manylinux_2_31

@@ -91,8 +91,12 @@ def support(rows, seed, eval_fraction, out):
 def run(config_path, no_cache, until):
     """Run the pipeline locally (LocalDagRunner)."""
     config = _load(config_path)
+    from pipeline import beam
     from pipeline.runners import local
 
+    size = beam.input_bytes(config)
+    click.echo(f"beam: {beam.describe_plan(*beam.plan(config))}"
+               + ("" if config.beam_args is not None or size is None else f" (input {size / 2 ** 20:.0f} MB)"), err=True)
     try:
         result = local.run(config, enable_cache=not no_cache, until=until)
     except cfg.ConfigError as exc:

@@ -68,6 +68,9 @@ class ModelContract:
 
         if not isinstance(row, Mapping):
             raise RequestError(f"row {index}: expected an object of feature values, got {type(row).__name__}")
+        odd = [k for k in row if not isinstance(k, str)]
+        if odd:
+            raise RequestError(f"row {index}: feature names must be text, got {odd[0]!r}")
         unknown = sorted(set(row) - set(self.features))
         if unknown and not ignore_unknown:
             raise RequestError(f"row {index}: {', '.join(repr(k) for k in unknown)} "
@@ -83,7 +86,7 @@ class ModelContract:
             feature = example.features.feature[name]
             kind = spec["kind"]
             if kind == "bytes":
-                feature.bytes_list.value.append(_text(name, value, index).encode("utf-8"))
+                feature.bytes_list.value.append(_bytes(name, value, index))
             elif kind == "int":
                 feature.int64_list.value.append(_integer(name, value, index))
             else:
@@ -173,22 +176,40 @@ def _text(name, value, index) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def _bytes(name, value, index) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    text = _text(name, value, index)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestError(f"row {index}: '{name}' is not valid Unicode text ({exc.reason} at character "
+                           f"{exc.start})") from None
+
+
 def _number(name, value, index) -> float:
     if isinstance(value, bool) or isinstance(value, (list, tuple, dict)):
         raise RequestError(f"row {index}: '{name}' expects a number, got {type(value).__name__} {value!r}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise RequestError(f"row {index}: '{name}' expects a number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise RequestError(f"row {index}: '{name}' expects a number, got {value!r}"[:300]) from None
     if not math.isfinite(number):
         raise RequestError(f"row {index}: '{name}' expects a finite number, got {value!r}")
     return number
 
 
+INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
 def _integer(name, value, index) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    number = _number(name, value, index)
-    if not number.is_integer():
-        raise RequestError(f"row {index}: '{name}' expects a whole number, got {value!r}")
-    return int(number)
+        number = value
+    else:
+        number = _number(name, value, index)
+        if not number.is_integer():
+            raise RequestError(f"row {index}: '{name}' expects a whole number, got {value!r}")
+        number = int(number)
+    if not INT64[0] <= number <= INT64[1]:
+        raise RequestError(f"row {index}: '{name}' expects a 64-bit integer, got {value!r}"[:300])
+    return number

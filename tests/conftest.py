@@ -66,3 +66,14 @@ def four_tasks_run(tmp_path_factory):
     os.chdir(REPO)
     config = load("four_tasks/config.yaml", output=str(tmp_path_factory.mktemp("four-tasks")))
     return config, local.run(config)
+
+
+@pytest.fixture(autouse=True)
+def _seeded(request):
+    """Every test starts from the same Python/NumPy/TensorFlow seeds, so random initial weights and data cannot
+    make a test pass on one run and fail on the next (tests that need variety pass their own seeds)."""
+    if "tensorflow" in sys.modules:
+        import tf_keras
+
+        tf_keras.utils.set_random_seed(1234)
+    yield

@@ -144,6 +144,16 @@ def test_all_four_task_types_end_to_end(four_tasks_run):
     assert all(set(filter(None, labels.split("|"))) <= allowed for labels in answer["keywords_label"])
     assert all(isinstance(m[0], float) and 0 < m[0] < 60 for m in answer["minutes"])
     assert "minutes_label" not in answer
+    assert _distribution(config.output) == {"strategy": "MirroredStrategy", "replicas": 1}  # the CPU
+
+
+def _distribution(output):
+    """What the latest Trainer run recorded about tf.distribute."""
+    from trainer.run import DISTRIBUTION_FILE
+
+    runs = os.path.join(output, "tfx", "Trainer", "model_run")
+    latest = sorted(os.listdir(runs), key=int)[-1]
+    return json.load(open(os.path.join(runs, latest, DISTRIBUTION_FILE)))
 
 
 def _per_class_metrics(output):

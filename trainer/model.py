@@ -15,6 +15,7 @@ from pipeline import config as cfg
 from trainer import heads
 from trainer.architectures import build_architecture
 from trainer.architectures.base import apply
+from trainer.distribute import mean_over_replicas
 from trainer.weighting import SURGERIES, build_weighting
 
 
@@ -173,13 +174,14 @@ class MultiTaskModel(tf_keras.Model):
             weighted = {n: weights[n] * losses[n] for n in losses}  # on the tape: surgery differentiates these
         variables = self.trainable_variables
         if surgery is None:
-            gradients = tape.gradient(total, variables)
+            gradients = mean_over_replicas(tape.gradient(total, variables))
         else:
             gradients = self._surgery_gradients(tape, surgery, total, weighted, variables)
         if self.weighting.needs_gradient_norms:
             last_shared = self.last_shared_variables()
-            self.weighting.update(losses, {n: tf.linalg.global_norm(
-                [g for g in tape.gradient(losses[n], last_shared) if g is not None]) for n in losses})
+            norms = {n: tf.linalg.global_norm([g for g in mean_over_replicas(tape.gradient(losses[n], last_shared))
+                                               if g is not None]) for n in losses}
+            self.weighting.update(losses, norms)
         del tape
         self._apply(gradients, variables)
         return self._record(total, losses, weights)
@@ -191,18 +193,19 @@ class MultiTaskModel(tf_keras.Model):
         shared = self.shared_variables()
         shared_refs = {v.ref() for v in shared}
         rest = [v for v in variables if v.ref() not in shared_refs]
-        per_task = [tape.gradient(loss, shared) for loss in weighted_losses.values()]
+        per_task = [mean_over_replicas(tape.gradient(loss, shared)) for loss in weighted_losses.values()]
         combined = SURGERIES[surgery](per_task, shared, seed=self.mtl_config.training.seed)
         if self.losses:
-            extra = tape.gradient(tf.add_n(self.losses), shared)
+            extra = mean_over_replicas(tape.gradient(tf.add_n(self.losses), shared))
             combined = [c + tf.convert_to_tensor(e) if e is not None else c for c, e in zip(combined, extra)]
         by_ref = dict(zip([v.ref() for v in shared], combined))
-        by_ref.update(zip([v.ref() for v in rest], tape.gradient(total, rest)))
+        by_ref.update(zip([v.ref() for v in rest], mean_over_replicas(tape.gradient(total, rest))))
         return [by_ref[v.ref()] for v in variables]
 
     def _apply(self, gradients, variables):
         """Global-norm clipping (training.clipnorm), then each task with its own learning rate gets its own
-        optimizer for its own variables (Adam ignores a gradient's scale, so scaling gradients would not do)."""
+        optimizer for its own variables (Adam ignores a gradient's scale, so scaling gradients would not do).
+        Gradients arrive averaged over replicas already: the optimizers must not aggregate them again."""
         pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
         if self.mtl_config.training.clipnorm and pairs:
             clipped, _ = tf.clip_by_global_norm([g for g, _ in pairs], self.mtl_config.training.clipnorm)
@@ -211,9 +214,10 @@ class MultiTaskModel(tf_keras.Model):
         for name, optimizer in self.task_optimizers.items():
             own = [(g, v) for g, v in pairs if v.ref() in groups[name]]
             if own:
-                optimizer.apply_gradients(own)
+                optimizer.apply_gradients(own, skip_gradients_aggregation=True)
         claimed = set().union(*groups.values()) if groups else set()
-        self.optimizer.apply_gradients((g, v) for g, v in pairs if v.ref() not in claimed)
+        self.optimizer.apply_gradients([(g, v) for g, v in pairs if v.ref() not in claimed],
+                                       skip_gradients_aggregation=True)
 
     def test_step(self, data):
         losses = self._task_losses(data, training=False)

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -16,9 +17,12 @@ from tfx_bsl.public import tfxio
 
 from pipeline import config as cfg
 from pipeline.summary import HISTORY_FILE
-from trainer import export
+from trainer import distribute, export
 from trainer.architectures.cross_stitch import CrossStitchUnit
 from trainer.model import Vocabularies, build_model, regression_label_stats, split_example
+
+
+DISTRIBUTION_FILE = "distribution.json"  # in the model_run directory: the strategy and replica count used
 
 
 class TrainingDiverged(RuntimeError):
@@ -106,7 +110,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                        label_stats=regression_label_stats(config, train))
     evaluation = make_dataset(config, fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
                               shuffle=False)
-    model = build_model(config, vocabularies)
+    strategy = distribute.strategy(config)
+    logging.info("training with %s (%d replica(s))", type(strategy).__name__, strategy.num_replicas_in_sync)
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, DISTRIBUTION_FILE), "w") as f:
+        json.dump({"strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync}, f)
+    with strategy.scope():  # every variable: model, optimizers, loss-weighting state
+        model = build_model(config, vocabularies)
     callbacks = [tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
                  EpochLog(config.tasks, os.path.join(fn_args.model_run_dir, HISTORY_FILE),
                           GateUsage(model, evaluation))]
@@ -114,4 +124,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         callbacks.append(tf_keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.training.early_stopping_patience, restore_best_weights=True))
     model.fit(train, validation_data=evaluation, epochs=config.training.epochs, callbacks=callbacks, verbose=2)
-    export.export(model, tf_transform_output, fn_args.serving_model_dir)
+    # multi_worker: every worker takes part in saving (collective ops); only the chief writes where TFX looks.
+    target = fn_args.serving_model_dir if distribute.is_chief() else tempfile.mkdtemp(prefix="worker-export-")
+    export.export(model, tf_transform_output, target)

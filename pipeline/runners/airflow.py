@@ -52,11 +52,13 @@ def dag_spec(config: cfg.Config, *, pipeline_root: Optional[str] = None, schedul
     config = absolute(config)
     paths = RunPaths(config.output_dir)
     config = stage_schema(config, paths.output)
+    args, per_component = beam.plan(config)
     return {
         "config": config.model_dump(mode="json", by_alias=True),
         "pipeline_root": pipeline_root or config.orchestration.pipeline_root or paths.pipeline_root,
         "metadata": paths.metadata,
-        "beam_args": beam.beam_args(config),
+        "beam_args": args,
+        "component_beam_args": per_component,
         "schedule": schedule or config.orchestration.schedule,
         "start_date": (start_date or datetime.date.today()).isoformat(),
     }
@@ -91,7 +93,8 @@ def build_dag(spec: dict):
 
     config = cfg.parse_config(spec["config"], "the DAG's embedded config")
     tfx_pipeline = create_pipeline(config, pipeline_root=spec["pipeline_root"], output=config.output_dir,
-                                   metadata_path=spec["metadata"], beam_args=spec["beam_args"])
+                                   metadata_path=spec["metadata"], beam_args=spec["beam_args"],
+                                   component_beam_args=spec.get("component_beam_args"))
     start = datetime.datetime.combine(datetime.date.fromisoformat(spec["start_date"]), datetime.time())
     dag_config = {"schedule": spec["schedule"], "start_date": start, "catchup": False,
                   "max_active_runs": 1,  # one run at a time: runs share the SQLite MLMD

@@ -62,9 +62,10 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push"):
 
     paths = RunPaths(os.path.abspath(config.output_dir))
     os.makedirs(paths.output, exist_ok=True)
+    args, per_component = beam.plan(config)
     pipeline = create_pipeline(stage_schema(config, paths.output), pipeline_root=paths.pipeline_root,
                                output=paths.output, metadata_path=paths.metadata, enable_cache=enable_cache,
-                               until=until, beam_args=beam.beam_args(config))
+                               until=until, beam_args=args, component_beam_args=per_component)
     disable_in_process_beam_state_cache()
     tfx.orchestration.LocalDagRunner().run(pipeline)
     result = summary.summarize(config, paths.metadata)

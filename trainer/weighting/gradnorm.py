@@ -21,9 +21,13 @@ class GradNorm(LossWeighting):
         super().__init__(tasks, training)
         count = len(self.task_names)
         self.alpha = float(training.setting("gradnorm_alpha"))
-        self.task_weights = tf.Variable(self._normalized_prior(), trainable=False, name="task_weights")
-        self.initial_losses = tf.Variable(tf.ones([count]), trainable=False, name="initial_losses")
-        self.started = tf.Variable(False, trainable=False, name="started")
+        # Every replica computes the same update from replica-averaged losses and norms, so the first
+        # replica's write stands for all (tf.distribute).
+        same = tf.VariableAggregation.ONLY_FIRST_REPLICA
+        self.task_weights = tf.Variable(self._normalized_prior(), trainable=False, name="task_weights",
+                                        aggregation=same)
+        self.initial_losses = tf.Variable(tf.ones([count]), trainable=False, name="initial_losses", aggregation=same)
+        self.started = tf.Variable(False, trainable=False, name="started", aggregation=same)
         self.optimizer = tf_keras.optimizers.Adam(learning_rate=training.learning_rate)
 
     def weights(self, losses):
@@ -32,14 +36,18 @@ class GradNorm(LossWeighting):
     def update(self, losses, gradient_norms):
         loss = tf.stack([tf.stop_gradient(losses[n]) for n in self.task_names])
         norms = tf.stack([tf.stop_gradient(gradient_norms[n]) for n in self.task_names])
-        if not self.started:  # L_i(0): the losses of the first step
-            self.initial_losses.assign(tf.maximum(loss, 1e-12))
-            self.started.assign(True)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:  # norms are of averaged gradients already
+            loss = context.all_reduce(tf.distribute.ReduceOp.MEAN, loss)
+        # L_i(0): the losses of the first step. Written unconditionally (no tf.cond): a replica-context variable
+        # write synchronizes, which tf.distribute does not allow inside control flow.
+        self.initial_losses.assign(tf.where(self.started, self.initial_losses, tf.maximum(loss, 1e-12)))
+        self.started.assign(True)
         ratio = loss / self.initial_losses
         relative = ratio / tf.reduce_mean(ratio)
         weighted_norms = self.task_weights * norms
         target = tf.reduce_mean(weighted_norms) * relative ** self.alpha
         gradient = tf.sign(weighted_norms - target) * norms
-        self.optimizer.apply_gradients([(gradient, self.task_weights)])
+        self.optimizer.apply_gradients([(gradient, self.task_weights)], skip_gradients_aggregation=True)
         clipped = tf.maximum(self.task_weights, MIN_WEIGHT)
         self.task_weights.assign(clipped * len(self.task_names) / tf.reduce_sum(clipped))
