@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 HTTP_STATUS = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "NOT_FOUND": 404, "UNIMPLEMENTED": 501,
                "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503, "INTERNAL": 500}
 DEFAULT_MAX_BATCH = 1024
+MAX_REQUEST_BYTES = 64 << 20  # REST bodies and gRPC messages
 
 
 class ServingError(Exception):
@@ -304,13 +305,23 @@ def make_rest_handler(servable: Servable):
             except ServingError as exc:
                 self._send(HTTP_STATUS.get(exc.code, 500), {"error": str(exc)})
 
+        def _content_length(self) -> int:
+            """The declared body size, refused before reading when it is not a size or over the limit."""
+            declared = self.headers.get("Content-Length") or "0"
+            if not declared.isdigit():
+                raise ServingError("INVALID_ARGUMENT", f"Content-Length must be a byte count, got {declared[:40]!r}")
+            if int(declared) > MAX_REQUEST_BYTES:
+                raise ServingError("INVALID_ARGUMENT", f"request body of {int(declared)} bytes exceeds the limit of "
+                                   f"{MAX_REQUEST_BYTES} bytes")
+            return int(declared)
+
         def do_POST(self):
             try:
                 name, version, rest = self._route("POST")
                 if rest not in (":predict", *_METHODS):
                     raise ServingError("UNIMPLEMENTED" if rest is None else "INVALID_ARGUMENT",
                                        f"Malformed request: POST {self.path}")
-                length = int(self.headers.get("Content-Length") or 0)
+                length = self._content_length()
                 try:
                     body = json.loads(self.rfile.read(length) or b"null")
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -453,7 +464,7 @@ def make_grpc_server(servable: Servable, address: str, workers: int = 8):
             return response
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
-                         options=[("grpc.max_receive_message_length", 64 << 20)])
+                         options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Prediction(), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(Models(), server)
     port = server.add_insecure_port(address)

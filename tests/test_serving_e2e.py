@@ -159,6 +159,17 @@ def test_malformed_requests_get_tf_serving_errors_and_the_server_keeps_serving(p
         code, answer = _post(server.rest_port, path, body)
         assert code == status and message in answer["error"], (body[:80], code, answer)
         assert "Graph execution error" not in answer["error"] and "[Op:" not in answer["error"]
+    import http.client
+
+    for declared, message in ((str(100 << 20), "exceeds the limit of 67108864 bytes"),
+                              ("-5", "Content-Length must be a byte count")):
+        connection = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=30)
+        connection.putrequest("POST", path)
+        connection.putheader("Content-Length", declared)  # refused before the (absent) body is read
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 400 and message in json.loads(response.read())["error"]
+        connection.close()
     assert _post(server.rest_port, "/v1/models/other:predict", b"{}")[0] == 404
     assert _post(server.rest_port, "/v1/models/support/versions/7:predict",
                  json.dumps({"instances": [b64(good)]}).encode())[0] == 404
