@@ -11,8 +11,11 @@ from typing import Dict, List, Optional
 
 from tfx import v1 as tfx
 
+from tfx.dsl.components.base import executor_spec
+
 from components.evaluation import eval_config
 from components.gates import DataGate
+from components.pusher import AtomicPusherExecutor
 from pipeline import beam
 from pipeline import config as cfg
 from pipeline.version import DATA_CODE, MODEL_CODE, code_version
@@ -119,6 +122,7 @@ def model_components(config: cfg.Config, examples, transform, push_to: str) -> L
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_to)),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPusherExecutor),  # no half-copied versions
     )
     return [trainer, baseline, evaluator, pusher]
 

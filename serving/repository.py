@@ -1,11 +1,13 @@
 """Model versions under a Pusher directory, loaded the way TF Serving does it: the newest version serves, a newly
 pushed version is picked up by polling, and a version directory is loaded only once its files have stopped
-changing and the load succeeds (a half-copied directory is retried later, never served)."""
+changing and the load succeeds (a half-copied directory is retried later, never served; a version that keeps
+failing with the same files is retried with exponential back-off, and at once when its files change)."""
 from __future__ import annotations
 
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -13,6 +15,7 @@ from typing import Any, Dict, Optional, Tuple
 from serving.contract import CONTRACT_FILE, ModelContract
 
 log = logging.getLogger(__name__)
+MAX_RETRY_SECONDS = 300.0  # a broken version is retried with exponential back-off up to this interval
 
 
 @dataclass
@@ -55,6 +58,7 @@ class ModelRepository:
     _current: Optional[LoadedVersion] = None
     _status: Dict[int, VersionStatus] = field(default_factory=dict)
     _seen: Dict[int, Tuple] = field(default_factory=dict)
+    _failed: Dict[int, Tuple[Tuple, int, float]] = field(default_factory=dict)  # fingerprint, attempts, next try
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -94,14 +98,21 @@ class ModelRepository:
             self._seen[version] = fingerprint
             if require_settled and not settled:
                 continue  # seen for the first time or still changing: look again on the next scan
+            failed = self._failed.get(version)
+            if failed and failed[0] == fingerprint and time.monotonic() < failed[2]:
+                continue  # the same files failed to load: wait out the back-off (changed files retry at once)
             try:
                 loaded = self._load(version, path)
             except Exception as exc:  # a half-written or broken version: keep serving the old one
+                attempts = failed[1] + 1 if failed and failed[0] == fingerprint else 1
+                delay = min(self.poll_seconds * 2 ** attempts, MAX_RETRY_SECONDS)
+                self._failed[version] = (fingerprint, attempts, time.monotonic() + delay)
                 with self._lock:
                     self._status[version] = VersionStatus(version, "START", f"{type(exc).__name__}: {exc}")
-                log.warning("version %s of %s not loaded (will retry): %s", version, self.name, exc)
-                self._seen.pop(version, None)
+                log.warning("version %s of %s not loaded (attempt %d; next in %.0f s, or when its files change): %s",
+                            version, self.name, attempts, delay, exc)
                 continue
+            self._failed.pop(version, None)
             with self._lock:
                 old = self._current
                 self._current = loaded

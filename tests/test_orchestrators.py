@@ -1,5 +1,6 @@
 """`mtl compile`: the Kubeflow v2 spec and the Airflow DAG hold create_pipeline's component graph, offline; the
 Dockerfile builds the image those specs name."""
+import ast
 import json
 import os
 import re
@@ -146,11 +147,8 @@ def test_airflow_dag_embeds_absolute_paths_and_the_staged_schema(tmp_path):
     out = tmp_path / "dag.py"
     result = compile_("--target", "airflow", "--out", str(out))
     assert result.exit_code == 0, result.output + result.stderr
-    namespace = {}
     source = out.read_text()
-    spec_text = source.split("SPEC = ", 1)[1].rsplit("\n\ndag = ", 1)[0]
-    namespace["SPEC"] = eval(spec_text, {})  # a Python literal written by pprint  # noqa: S307
-    spec = namespace["SPEC"]
+    spec = ast.literal_eval(source.split("SPEC = ", 1)[1].rsplit("\n\ndag = ", 1)[0])  # a plain Python literal
     assert spec["config"]["data"]["train"] == os.path.join(REPO, "tests/data/census_sample/train.csv")
     staged = spec["config"]["schema"]
     assert os.path.isabs(staged) and "/schemas/" in staged and os.path.isfile(staged)

@@ -83,6 +83,7 @@ def test_census_sample_ends_blessed_and_pushed(census_run):
     assert set(aucs) == {"income", "never_married"} and all(0.75 <= v <= 1 for v in aucs.values())
     assert summary.pushed_to and summary.pushed_to.startswith(serving_dir(config, config.output))
     assert os.path.isfile(os.path.join(summary.pushed_to, "saved_model.pb"))
+    assert all(name.isdigit() for name in os.listdir(serving_dir(config, config.output)))  # no staging left
     assert json.load(open(os.path.join(config.output, "summary.json")))["verdict"] == "BLESSED"
 
 
