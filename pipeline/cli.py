@@ -99,7 +99,7 @@ def run(config_path, no_cache, until):
                + ("" if config.beam_args is not None or size is None else f" (input {size / 2 ** 20:.0f} MB)"), err=True)
     try:
         result = local.run(config, enable_cache=not no_cache, until=until)
-    except cfg.ConfigError as exc:
+    except (cfg.ConfigError, local.RunLocked) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # a component failed: show its reason, not a TFX stack trace
         from components.gates import DataValidationError

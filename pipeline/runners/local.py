@@ -1,8 +1,11 @@
 """Run a config's pipeline in-process with LocalDagRunner (SQLite MLMD and artifacts under the output dir)."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 
 from pipeline import beam
@@ -21,6 +24,37 @@ class RunPaths:
     @property
     def metadata(self) -> str:
         return os.path.join(self.output, "metadata.sqlite")
+
+
+class RunLocked(RuntimeError):
+    """Another run is using the same output directory."""
+
+
+LOCK_FILE = ".mtl-run.lock"
+
+
+@contextlib.contextmanager
+def output_lock(output: str):
+    """Hold <output>/.mtl-run.lock for the duration: a second run on the same output fails at once, naming the
+    holder, instead of writing into the same MLMD database and artifact folders. The OS releases the lock when
+    the process ends, however it ends (no stale locks after a crash)."""
+    os.makedirs(output, exist_ok=True)
+    handle = open(os.path.join(output, LOCK_FILE), "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunLocked(f"output directory {output} is in use by another run ({holder}); wait for it to end "
+                            "or set a different `output`") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
 
 
 def disable_in_process_beam_state_cache() -> None:
@@ -54,20 +88,21 @@ def stage_schema(config: cfg.Config, output: str) -> cfg.Config:
 def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push"):
     """Checks the data, runs the pipeline, writes <output>/summary.json; returns the RunSummary.
 
-    Raises on any failure (ConfigError before anything is written; a component's error otherwise)."""
+    Raises on any failure (ConfigError before anything is written; RunLocked when another run holds the output
+    directory; a component's error otherwise)."""
     cfg.check_data(config)
     from tfx import v1 as tfx  # heavy: imported only once the config and data are known to be good
 
     from pipeline.pipeline import create_pipeline
 
     paths = RunPaths(os.path.abspath(config.output_dir))
-    os.makedirs(paths.output, exist_ok=True)
-    args, per_component = beam.plan(config)
-    pipeline = create_pipeline(stage_schema(config, paths.output), pipeline_root=paths.pipeline_root,
-                               output=paths.output, metadata_path=paths.metadata, enable_cache=enable_cache,
-                               until=until, beam_args=args, component_beam_args=per_component)
-    disable_in_process_beam_state_cache()
-    tfx.orchestration.LocalDagRunner().run(pipeline)
-    result = summary.summarize(config, paths.metadata)
-    summary.write(result, paths.output)
+    with output_lock(paths.output):
+        args, per_component = beam.plan(config)
+        pipeline = create_pipeline(stage_schema(config, paths.output), pipeline_root=paths.pipeline_root,
+                                   output=paths.output, metadata_path=paths.metadata, enable_cache=enable_cache,
+                                   until=until, beam_args=args, component_beam_args=per_component)
+        disable_in_process_beam_state_cache()
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+        result = summary.summarize(config, paths.metadata)
+        summary.write(result, paths.output)
     return result
