@@ -47,7 +47,9 @@ def plan(config: cfg.Config, data_bytes: Optional[int] = None,
         data_bytes = input_bytes(config)
     cores = cores or os.cpu_count() or 1
     if data_bytes is not None and data_bytes >= SWITCH_BYTES and cores > 1:
-        return list(IN_MEMORY), {component: list(MULTI_PROCESSING) for component in SCALE_OUT}
+        example_gen = "ImportExampleGen" if cfg.data_format(config.data.train) == "tfrecord" else "CsvExampleGen"
+        return list(IN_MEMORY), {component: list(MULTI_PROCESSING) for component in SCALE_OUT
+                                 if component == example_gen or not component.endswith("ExampleGen")}
     return list(IN_MEMORY), {}
 
 

@@ -11,7 +11,7 @@ def test_small_input_runs_in_memory_and_large_input_scales_out_the_per_row_compo
     assert beam.plan(config) == (beam.IN_MEMORY, {})
     assert beam.plan(config, data_bytes=beam.SWITCH_BYTES - 1, cores=8) == (beam.IN_MEMORY, {})
     args, per_component = beam.plan(config, data_bytes=beam.SWITCH_BYTES, cores=2)
-    assert args == beam.IN_MEMORY and set(per_component) == set(beam.SCALE_OUT)
+    assert args == beam.IN_MEMORY and set(per_component) == {"CsvExampleGen", "StatisticsGen", "Evaluator"}
     assert "Transform" not in per_component and all(a == beam.MULTI_PROCESSING for a in per_component.values())
     assert beam.plan(config, data_bytes=10 ** 12, cores=1) == (beam.IN_MEMORY, {})  # one core: nothing to gain
     assert "--direct_num_workers=0" in beam.MULTI_PROCESSING  # 0: one worker per core
@@ -29,7 +29,11 @@ def test_per_component_args_reach_only_those_components_and_win():
     assert modes["CsvExampleGen"] == modes["StatisticsGen"] == modes["Evaluator"] == (
         "DirectRunner multi_processing, one worker per core")
     assert modes["Transform"] == "DirectRunner in_memory, 1 worker(s)"
-    assert "StatisticsGen" in beam.describe_plan(args, per_component)
+    assert beam.describe_plan(args, per_component) == (
+        "DirectRunner multi_processing, one worker per core for CsvExampleGen, StatisticsGen, Evaluator; "
+        "DirectRunner in_memory, 1 worker(s) for the rest")
+    tfrecords = load("census_sample/config.yaml", data={"train": "x/*.tfrecord.gz"})
+    assert "ImportExampleGen" in beam.plan(tfrecords, data_bytes=beam.SWITCH_BYTES, cores=2)[1]
 
 
 def test_input_bytes_sums_every_file_a_glob_matches(tmp_path):
