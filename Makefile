@@ -73,3 +73,8 @@ lock:
 
 clean-runs:
 	rm -rf runs
+
+# Config reference generated from the pydantic models in pipeline/config.py (tests/test_docs.py checks it is current).
+.PHONY: docs
+docs: install
+	$(PY) -m pipeline.docs --write

@@ -10,8 +10,8 @@ execution was running at the time.
     python -m bench.scale --sizes 100000,300000 --modes in_memory,multi_processing --until transform
     python -m bench.scale --report            # the table of bench/results/scale.json
 
---modes takes auto (the pipeline's own choice by input size, pipeline/beam.py), in_memory or
-multi_processing. Comparing the last two is how beam.SWITCH_BYTES was chosen. Training uses the census
+--modes takes auto (the pipeline's own choice, pipeline/beam.py: in-memory since the streaming ExampleGen),
+in_memory or multi_processing (every component); comparing them is how that default was chosen. Training uses the census
 config's model with --epochs epochs and no early stopping, so the Trainer's work is proportional to rows.
 Data are written under data/scale/ and runs under runs/bench-scale/; both are reused or overwritten.
 """

@@ -1,21 +1,29 @@
 """Custom components that stop a run before bad data reaches Transform and the trainer.
 
-`DataGate` reads ExampleValidator's anomalies and the schema, checks the schema against the config (every
-configured column present, numeric features numeric), and either passes the schema on to Transform or fails
-the run with a readable list of (split, column, problem). Anomalies that the model already handles are
-reported as warnings instead: unseen values of a categorical feature (they map to OOV buckets) and anything on
-a column the config does not use.
+`DataGate` reads ExampleValidator's anomalies, the schema and the statistics, checks the schema against the
+config (every configured column present, numeric features numeric), checks what the statistics say about the
+labels (a label column with no value, a binary positive value that never occurs, a single class) and numbers
+(NaN, infinity), and either passes the schema on to Transform or fails the run with a readable list of
+(split, column, problem). Anomalies that the model already handles are reported as warnings instead: unseen
+values of a categorical feature (they map to OOV buckets) and anything on a column the config does not use.
+
+`DriftGate` compares distributions with TFDV's comparators (L-infinity distance of value frequencies for
+text-valued columns, Jensen-Shannon divergence of histograms for number-valued ones): this run's training
+data against the training data of the last run that passed the gate (drift), and the eval split against the
+training split (skew: the eval split stands in for serving traffic). Bounds come from `validation:` in the
+config; it writes a table of every measurement (report.md) and stops the run when one is above its bound.
 """
 
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
-from typing import List
+from typing import Dict, List, Optional
 
 import tensorflow_data_validation as tfdv
 from tensorflow_data_validation.utils import anomalies_util
-from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
@@ -23,6 +31,9 @@ from tfx.utils import io_utils
 from pipeline import config as cfg
 
 SCHEMA_FILE = "schema.pbtxt"
+STATS_FILE = "FeatureStats.pb"
+REPORT_FILE = "report.md"
+TRUE_STRINGS = ("1", "true", "yes", "y", "t")  # binary labels without `positive` (as components/transform.py)
 _TOLERATED_FOR_CATEGORICAL = {anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES}
 _NUMERIC_TYPES = (schema_pb2.INT, schema_pb2.FLOAT)
 
@@ -77,11 +88,122 @@ def anomaly_findings(config: cfg.DataContract, split: str, anomalies: anomalies_
     return findings
 
 
-def check(config: cfg.DataContract, schema: schema_pb2.Schema, anomalies_by_split: dict) -> List[Finding]:
+# ------------------------------------------------------------------------------------------ statistics
+def feature_stats(stats: statistics_pb2.DatasetFeatureStatistics,
+                  column: str) -> Optional[statistics_pb2.FeatureNameStatistics]:
+    return next((f for f in stats.features if (list(f.path.step) or [f.name]) == [column]), None)
+
+
+def _common(feature: statistics_pb2.FeatureNameStatistics) -> statistics_pb2.CommonStatistics:
+    kind = feature.WhichOneof("stats")
+    return getattr(feature, kind).common_stats if kind in ("num_stats", "string_stats") else \
+        statistics_pb2.CommonStatistics()
+
+
+def _values(feature) -> Optional[List[str]]:
+    """Every distinct value of a text-valued column, when the statistics hold all of them (else None)."""
+    if feature.WhichOneof("stats") != "string_stats":
+        return None
+    buckets = [b.label for b in feature.string_stats.rank_histogram.buckets]
+    return buckets if feature.string_stats.unique <= len(buckets) else None
+
+
+def _shown(values: List[str], limit: int = 6) -> str:
+    return ", ".join(repr(v) for v in values[:limit]) + (", ..." if len(values) > limit else "")
+
+
+def label_findings(config: cfg.DataContract, split: str,
+                   stats: statistics_pb2.DatasetFeatureStatistics) -> List[Finding]:
+    """Labels no model can learn from: no value at all, a binary positive that never occurs (or nothing
+    else occurs), a classification label with a single class."""
+    findings = []
+    for name, task in config.tasks.items():
+        feature = feature_stats(stats, task.label)
+        if feature is None:
+            continue
+        if _common(feature).num_non_missing == 0:
+            findings.append(Finding(split, task.label, f"label of task '{name}' has no value in any row", True))
+            continue
+        problem = None
+        if task.type == "binary":
+            problem = _binary_problem(task, feature)
+        elif task.type == "multiclass":
+            problem = _multiclass_problem(task, feature)
+        if problem:
+            findings.append(Finding(split, task.label, f"task '{name}': {problem}", True))
+    return findings
+
+
+def _binary_problem(task: cfg.Task, feature) -> Optional[str]:
+    values = _values(feature)
+    if values is not None:
+        positives = [v for v in values if (v.strip() == task.positive if task.positive is not None
+                                           else v.strip().lower() in TRUE_STRINGS)]
+        wanted = f"the positive value {task.positive!r}" if task.positive is not None else \
+            "a true value (" + "/".join(TRUE_STRINGS) + "; or set `positive`)"
+        if not positives:
+            return f"{wanted} never occurs (values: {_shown(values)})"
+        if len(positives) == len(values):
+            return f"every labelled row is positive ({_shown(values)}): nothing to tell apart"
+        return None
+    if feature.WhichOneof("stats") == "num_stats":
+        low, high = feature.num_stats.min, feature.num_stats.max
+        if task.positive is None:
+            return None if low <= 0.5 < high else f"values range {low:g}..{high:g}: no row is both > 0.5 " \
+                                                    "(positive) and another <= 0.5 (negative)"
+        try:
+            positive = float(task.positive)
+        except ValueError:
+            return f"the positive value {task.positive!r} is not a number, but the column holds numbers"
+        if not low <= positive <= high:
+            return f"the positive value {task.positive!r} never occurs (values range {low:g}..{high:g})"
+        if low == high:
+            return f"every labelled row is {low:g}: nothing to tell apart"
+    return None
+
+
+def _multiclass_problem(task: cfg.Task, feature) -> Optional[str]:
+    values = _values(feature)
+    if values is not None:
+        seen = [v for v in values if v.strip() in task.classes] if task.classes else values
+        if len(seen) < 2:
+            listed = f"of the configured classes ({_shown(task.classes)}) " if task.classes else "class "
+            return f"only {len(seen)} {listed}occurs (values: {_shown(values)}); a classifier needs 2"
+    elif feature.WhichOneof("stats") == "num_stats" and feature.num_stats.min == feature.num_stats.max:
+        return f"every labelled row is {feature.num_stats.min:g}: a classifier needs 2 classes"
+    return None
+
+
+def number_findings(config: cfg.DataContract, split: str,
+                    stats: statistics_pb2.DatasetFeatureStatistics) -> List[Finding]:
+    """NaN or infinite values in numeric features and regression labels (an empty cell is the way to say
+    'missing'; NaN would turn the z-score and the loss into NaN)."""
+    columns = [n for n, f in config.features.items() if f.type == "numeric"]
+    columns += [t.label for t in config.tasks.values() if t.type == "regression"]
+    findings = []
+    for column in dict.fromkeys(columns):
+        feature = feature_stats(stats, column)
+        if feature is None or feature.WhichOneof("stats") != "num_stats":
+            continue
+        nans = max((h.num_nan for h in feature.num_stats.histograms), default=0)
+        if nans:
+            findings.append(Finding(split, column, f"{nans:g} NaN value(s); leave a cell empty for a missing "
+                                                   "value", True))
+        if math.isinf(feature.num_stats.min) or math.isinf(feature.num_stats.max):
+            findings.append(Finding(split, column, f"infinite values (range {feature.num_stats.min:g}.."
+                                                   f"{feature.num_stats.max:g})", True))
+    return findings
+
+
+def check(config: cfg.DataContract, schema: schema_pb2.Schema, anomalies_by_split: dict,
+          statistics_by_split: Optional[Dict[str, statistics_pb2.DatasetFeatureStatistics]] = None
+          ) -> List[Finding]:
     """All findings; raises DataValidationError when any of them blocks the run."""
     findings = schema_findings(config, schema)
     for split, anomalies in sorted(anomalies_by_split.items()):
         findings += anomaly_findings(config, split, anomalies)
+    for split, stats in sorted((statistics_by_split or {}).items()):
+        findings += label_findings(config, split, stats) + number_findings(config, split, stats)
     for finding in findings:
         if not finding.blocking:
             logging.warning("data gate (tolerated): %s", finding)
@@ -93,10 +215,20 @@ def check(config: cfg.DataContract, schema: schema_pb2.Schema, anomalies_by_spli
     return findings
 
 
+def load_statistics(artifact) -> Dict[str, statistics_pb2.DatasetFeatureStatistics]:
+    """{split: statistics} of an ExampleStatistics artifact."""
+    out = {}
+    for split in artifact_utils.decode_split_names(artifact.split_names):
+        path = os.path.join(artifact_utils.get_split_uri([artifact], split), STATS_FILE)
+        out[split] = tfdv.load_stats_binary(path).datasets[0]
+    return out
+
+
 @tfx.dsl.components.component
 def DataGate(  # noqa: N802 (TFX component naming)
     schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
     anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
+    statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
     validated_schema: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Schema],
     contract_json: tfx.dsl.components.Parameter[str],
 ) -> None:
@@ -111,6 +243,131 @@ def DataGate(  # noqa: N802 (TFX component naming)
     for split in artifact_utils.decode_split_names(anomalies.split_names):
         path = os.path.join(artifact_utils.get_split_uri([anomalies], split), "SchemaDiff.pb")
         by_split[split] = anomalies_util.load_anomalies_binary(path)
-    findings = check(contract, schema_proto, by_split)
+    findings = check(contract, schema_proto, by_split, load_statistics(statistics))
     io_utils.copy_file(schema_file, os.path.join(validated_schema.uri, SCHEMA_FILE), overwrite=True)
     validated_schema.set_int_custom_property("tolerated_anomalies", len(findings))
+
+
+# ------------------------------------------------------------------------------------------ distributions
+@dataclass(frozen=True)
+class Measurement:
+    check: str  # drift | skew
+    column: str
+    measure: str  # L-infinity | Jensen-Shannon
+    value: float
+    bound: float
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.bound
+
+    def __str__(self) -> str:
+        verdict = "ok" if self.passed else "ABOVE BOUND"
+        return f"{self.check} {self.column}: {self.measure} {self.value:.4f} (bound {self.bound:g}) {verdict}"
+
+
+_MEASURES = {"L_INFTY": "L-infinity", "JENSEN_SHANNON_DIVERGENCE": "Jensen-Shannon"}
+
+
+def compare(check_name: str, schema: schema_pb2.Schema, bounds: cfg.DistributionBounds, columns: List[str],
+            current: statistics_pb2.DatasetFeatureStatistics,
+            reference: statistics_pb2.DatasetFeatureStatistics) -> List[Measurement]:
+    """Distances between two statistics for each column with a bound, by TFDV's comparators: L-infinity for
+    text-valued columns, Jensen-Shannon divergence for number-valued ones. check_name: drift (reference =
+    earlier training data) or skew (current = training, reference = eval/serving data)."""
+    schema = schema_pb2.Schema.FromString(schema.SerializeToString())  # a copy with comparators set
+    bound_of = {}
+    for column in columns:
+        feature = feature_stats(current, column)
+        if feature is None or feature_stats(reference, column) is None:
+            continue
+        number_valued = feature.WhichOneof("stats") == "num_stats"
+        bound = bounds.bound(column, number_valued)
+        if bound is None:
+            continue
+        schema_feature = next((f for f in schema.feature if f.name == column), None)
+        if schema_feature is None:
+            continue
+        comparator = schema_feature.drift_comparator if check_name == "drift" else schema_feature.skew_comparator
+        if number_valued:
+            comparator.jensen_shannon_divergence.threshold = bound
+        else:
+            comparator.infinity_norm.threshold = bound
+        bound_of[column] = bound
+    if not bound_of:
+        return []
+    wrapped = [statistics_pb2.DatasetFeatureStatisticsList(datasets=[s]) for s in (current, reference)]
+    other = {"previous_statistics" if check_name == "drift" else "serving_statistics": wrapped[1]}
+    anomalies = tfdv.validate_statistics(wrapped[0], schema, **other)
+    measurements = []
+    for info in anomalies.drift_skew_info:
+        column = ".".join(info.path.step)
+        for m in list(info.drift_measurements) + list(info.skew_measurements):
+            kind = type(m).Type.Name(m.type)
+            if column in bound_of and kind in _MEASURES:
+                measurements.append(Measurement(check_name, column, _MEASURES[kind], m.value, bound_of[column]))
+    return sorted(measurements, key=lambda m: (m.check, m.column))
+
+
+def distribution_report(measurements: List[Measurement], notes: List[str]) -> str:
+    """Markdown: every measurement, the ones above their bound first."""
+    lines = ["# Distribution checks", ""] + [f"- {note}" for note in notes] + ([""] if notes else [])
+    if measurements:
+        lines += ["| check | column | measure | value | bound | verdict |", "|---|---|---|---:|---:|---|"]
+        for m in sorted(measurements, key=lambda m: (m.passed, m.check, -m.value)):
+            lines.append(f"| {m.check} | {m.column} | {m.measure} | {m.value:.4f} | {m.bound:g} | "
+                         f"{'ok' if m.passed else '**above bound**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def check_distributions(validation: cfg.Validation, columns: List[str], schema: schema_pb2.Schema,
+                        current: Dict[str, statistics_pb2.DatasetFeatureStatistics],
+                        previous: Optional[Dict[str, statistics_pb2.DatasetFeatureStatistics]]):
+    """(measurements, notes, report); raises DataValidationError (the report) when one is above its bound."""
+    measurements, notes = [], []
+    if validation.drift:
+        if previous is None or "train" not in previous:
+            notes.append("drift: no earlier run passed this gate yet; this run's statistics become the reference")
+        else:
+            measurements += compare("drift", schema, validation.drift, columns, current["train"], previous["train"])
+    if validation.skew:
+        if "eval" not in current:
+            notes.append("skew: no eval split")
+        else:
+            measurements += compare("skew", schema, validation.skew, columns, current["train"], current["eval"])
+    report = distribution_report(measurements, notes)
+    above = [m for m in measurements if not m.passed]
+    if above:
+        raise DataValidationError(
+            f"the data's distribution moved beyond the configured bounds ({len(above)} column(s)); the run stops "
+            "before Transform:\n" + "\n".join(f"  - {m}" for m in above)
+            + "\n(set validation.drift/skew bounds in the config to change what is accepted)")
+    return measurements, notes, report
+
+
+@tfx.dsl.components.component
+def DriftGate(  # noqa: N802 (TFX component naming)
+    statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
+    schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
+    accepted_statistics: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
+    validation_json: tfx.dsl.components.Parameter[str],
+    previous_statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics] = None,
+) -> None:
+    """Drift and skew checks (module docstring). Publishes this run's statistics as accepted_statistics, the
+    reference of the next run's drift check, only when they pass; report.md beside them lists every
+    measurement."""
+    settings = json.loads(validation_json)
+    validation = cfg.Validation.model_validate(settings["validation"])
+    schema_proto = tfdv.load_schema_text(io_utils.get_only_uri_in_dir(schema.uri))
+    current = load_statistics(statistics)
+    previous = load_statistics(previous_statistics) if previous_statistics is not None else None
+    measurements, notes, report = check_distributions(validation, settings["columns"], schema_proto, current,
+                                                      previous)
+    for m in measurements:
+        logging.info("drift gate: %s", m)
+    accepted_statistics.split_names = statistics.split_names
+    for split in current:
+        source = os.path.join(artifact_utils.get_split_uri([statistics], split), STATS_FILE)
+        io_utils.copy_file(source, os.path.join(artifact_utils.get_split_uri([accepted_statistics], split),
+                                                STATS_FILE), overwrite=True)
+    io_utils.write_string_file(os.path.join(accepted_statistics.uri, REPORT_FILE), report)

@@ -104,9 +104,9 @@ def _numeric(name: str, x, feature: cfg.NumericFeature) -> tf.Tensor:
     if feature.fill is not None:
         fill = prepare(tf.constant(feature.fill, tf.float32))
     else:
-        fill = tft.mean(prepare(_present_values(x)), name=f"{name}_fill_mean")
+        fill = tft.mean(prepare(_present_values(x)), name=f"{cfg.safe_name(name)}_fill_mean")
     filled = tf.where(present, values, fill)
-    return tft.scale_to_z_score(filled, name=f"{name}_zscore")
+    return tft.scale_to_z_score(filled, name=f"{cfg.safe_name(name)}_zscore")
 
 
 def _categorical(name: str, x, feature: cfg.CategoricalFeature) -> tf.Tensor:
@@ -114,7 +114,7 @@ def _categorical(name: str, x, feature: cfg.CategoricalFeature) -> tf.Tensor:
     values = tf.where(tf.equal(values, ""), MISSING_TOKEN, values)
     return tft.compute_and_apply_vocabulary(
         values, top_k=feature.vocab_size, num_oov_buckets=feature.oov_buckets,
-        vocab_filename=cfg.feature_vocab_name(name), name=f"{name}_vocab")
+        vocab_filename=cfg.feature_vocab_name(name), name=f"{cfg.safe_name(name)}_vocab")
 
 
 def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
@@ -128,7 +128,7 @@ def _text(name: str, x, feature: cfg.TextFeature) -> tf.Tensor:
     tokens = tokenize(_to_dense(x, ""))[:, : feature.max_tokens]
     ids = tft.compute_and_apply_vocabulary(
         tokens, top_k=feature.vocab_size, num_oov_buckets=feature.oov_buckets,
-        vocab_filename=cfg.feature_vocab_name(name), name=f"{name}_vocab")
+        vocab_filename=cfg.feature_vocab_name(name), name=f"{cfg.safe_name(name)}_vocab")
     padded = ids.to_tensor(default_value=-1, shape=[None, feature.max_tokens])
     return padded + 1  # 0 is padding; vocabulary ids and OOV buckets start at 1
 

@@ -102,11 +102,12 @@ def run(config_path, no_cache, until):
     except (cfg.ConfigError, local.RunLocked) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # a component failed: show its reason, not a TFX stack trace
+        from components.example_gen import DataFileError
         from components.gates import DataValidationError
         from trainer.run import TrainingDiverged
 
-        reason = next((e for e in (exc, exc.__cause__) if isinstance(e, (DataValidationError, TrainingDiverged))),
-                      None)
+        named = (DataFileError, DataValidationError, TrainingDiverged)
+        reason = next((e for e in (exc, exc.__cause__) if isinstance(e, named)), None)
         if reason is None:
             raise
         raise click.ClickException(str(reason)) from None
@@ -282,6 +283,66 @@ def serve(model_dir, name, host, rest_port, grpc_port, poll_seconds, max_batch):
         signal.signal(sig, lambda *_: done.set())
     done.wait()
     server.stop()
+
+
+def _metadata_path(output, config_path):
+    """<output>/metadata.sqlite, the output taken from --output or from the config's `output`."""
+    import os
+
+    if (output is None) == (config_path is None):
+        raise click.UsageError("give exactly one of --output and --config")
+    return os.path.join(output if output is not None else _load(config_path).output_dir, "metadata.sqlite")
+
+
+def _history_options(command):
+    command = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(command)
+    command = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                           help="Take the output directory from this config.")(command)
+    return click.option("--output", type=click.Path(file_okay=False),
+                        help="Output directory of the runs (holds metadata.sqlite).")(command)
+
+
+@main.command()
+@_history_options
+def runs(output, config_path, as_json):
+    """List the runs recorded in an output directory's metadata, newest first: components run and cached,
+    verdict, the metrics that carry thresholds, pushed version."""
+    import json
+
+    from pipeline import history
+
+    path = _metadata_path(output, config_path)
+    try:
+        records = history.list_runs(path)
+    except history.HistoryError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps([r.to_dict(all_metrics=False) for r in records], indent=1))
+    else:
+        click.echo(history.render_runs(records, path))
+
+
+@main.command()
+@click.argument("run_a", default="previous")
+@click.argument("run_b", default="latest")
+@_history_options
+def compare(run_a, run_b, output, config_path, as_json):
+    """Two runs side by side (RUN_A, RUN_B: run ids from `mtl runs`, a unique prefix of one, or latest /
+    previous; default: previous latest): task metrics and their change, verdicts, pushed versions, which
+    components ran or were cached, and the settings that differ."""
+    import json
+
+    from pipeline import history
+
+    path = _metadata_path(output, config_path)
+    try:
+        records = history.list_runs(path)
+        if not records:
+            raise history.HistoryError(f"no pipeline run recorded in {path}")
+        result = history.compare(history.pick(records, run_a), history.pick(records, run_b))
+    except history.HistoryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result.to_dict(), indent=1) if as_json else history.render_comparison(result))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import hashlib
 import math
 import os
 import re
@@ -87,9 +88,11 @@ class _WithOptions(_Strict):
 class NumericFeature(_Strict):
     """Float input, z-scored after the optional log1p, clip and fill steps."""
 
-    type: Literal["numeric"]
-    log: bool = False
-    clip: Optional[Tuple[float, float]] = None
+    type: Literal["numeric"] = Field(description="selects the numeric transform (z-score)")
+    log: bool = Field(False, description="take log1p of the value (negative values count as 0) before clipping "
+                      "and z-scoring")
+    clip: Optional[Tuple[float, float]] = Field(None, description="[low, high]: clip the (logged) value to this "
+                                                "range before z-scoring")
     fill: Optional[float] = Field(None, description="value for missing cells; default: the column mean")
 
     @field_validator("clip")
@@ -103,18 +106,21 @@ class NumericFeature(_Strict):
 class CategoricalFeature(_Strict):
     """String or integer category, mapped to a vocabulary id (most frequent first) plus OOV buckets."""
 
-    type: Literal["categorical"]
+    type: Literal["categorical"] = Field(description="selects the vocabulary transform (id + embedding)")
     vocab_size: Optional[int] = Field(None, gt=0, description="keep the most frequent values only")
-    oov_buckets: int = Field(1, ge=1)
+    oov_buckets: int = Field(1, ge=1, description="hash buckets for values outside the vocabulary (unseen, or "
+                             "cut by vocab_size)")
 
 
 class TextFeature(_Strict):
     """Free text: lower-cased, split into word tokens, mapped to vocabulary ids, padded to max_tokens."""
 
-    type: Literal["text"]
-    max_tokens: int = Field(32, gt=0, le=4096)
-    vocab_size: int = Field(20000, gt=0)
-    oov_buckets: int = Field(1, ge=1)
+    type: Literal["text"] = Field(description="selects the text transform (word tokens -> ids, mean-pooled "
+                                  "embeddings)")
+    max_tokens: int = Field(32, gt=0, le=4096, description="tokens kept per cell (the rest is cut); shorter "
+                            "texts are padded")
+    vocab_size: int = Field(20000, gt=0, description="most frequent tokens kept in the vocabulary")
+    oov_buckets: int = Field(1, ge=1, description="hash buckets for tokens outside the vocabulary")
 
 
 Feature = Annotated[Union[NumericFeature, CategoricalFeature, TextFeature], Field(discriminator="type")]
@@ -124,10 +130,12 @@ Feature = Annotated[Union[NumericFeature, CategoricalFeature, TextFeature], Fiel
 class Threshold(_Strict):
     """Blessing bar for one metric: absolute bounds and allowed change against the last blessed model."""
 
-    min: Optional[float] = None
-    max: Optional[float] = None
-    max_drop: Optional[float] = Field(None, ge=0)
-    max_rise: Optional[float] = Field(None, ge=0)
+    min: Optional[float] = Field(None, description="bless only if the metric is >= min")
+    max: Optional[float] = Field(None, description="bless only if the metric is <= max")
+    max_drop: Optional[float] = Field(None, ge=0, description="higher-is-better metrics: largest allowed drop "
+                                      "against the latest blessed model")
+    max_rise: Optional[float] = Field(None, ge=0, description="lower-is-better metrics (mae, rmse, mse): largest "
+                                      "allowed rise against the latest blessed model")
 
     @model_validator(mode="after")
     def _not_empty(self):
@@ -141,19 +149,22 @@ class Threshold(_Strict):
 class Task(_Strict):
     """One prediction: the label column it learns from, its type, loss weight and blessing thresholds."""
 
-    type: Literal[TASK_TYPES]
-    label: str = Field(min_length=1)
+    type: Literal[TASK_TYPES] = Field(description="what the task predicts; decides the label transform, head, "
+                                      "loss and metrics")
+    label: str = Field(min_length=1, description="column holding the label; an empty cell means the row has no "
+                       "label for this task")
     positive: Optional[str] = Field(None, description="binary: the label value that means 1")
     separator: Optional[str] = Field(None, min_length=1, description="multilabel: separator inside a cell")
     classes: Optional[List[Annotated[str, Field(min_length=1)]]] = Field(
         None, min_length=1, description="multiclass/multilabel: the label values, in order; enables per-class "
                                         "metrics; other values in the data count as unlabelled")
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(1.0, gt=0, description="loss weight (the prior every loss weighting starts from)")
     learning_rate: Optional[float] = Field(None, gt=0, description="learning rate of this task's own layers "
                                            "(tower, head, gates); default: training.learning_rate")
     after: List[str] = Field(default_factory=list, description="hierarchical: tasks whose tower output this "
                              "task's tower also reads (e.g. cvr after ctr)")
-    thresholds: Dict[str, Threshold] = Field(default_factory=dict)
+    thresholds: Dict[str, Threshold] = Field(default_factory=dict, description="metric name -> bar the model "
+                                             "must clear to be pushed; the metric names depend on the type")
 
     @model_validator(mode="after")
     def _fits_type(self):
@@ -196,7 +207,8 @@ class Task(_Strict):
 class Data(_Strict):
     train: str = Field(min_length=1, description="CSV with header (file or glob), or .tfrecord(.gz) files")
     eval: Optional[str] = Field(None, min_length=1, description="optional; else a hash split of train")
-    eval_fraction: float = Field(0.2, gt=0, lt=1)
+    eval_fraction: float = Field(0.2, gt=0, lt=1, description="share of the train rows hash-split off for "
+                                 "evaluation when eval is absent (in hundredths)")
 
     @model_validator(mode="after")
     def _same_format(self):
@@ -210,13 +222,15 @@ class Model(_WithOptions):
     selector: ClassVar[str] = "architecture"
     options: ClassVar[Dict[str, Tuple[str, ...]]] = ARCHITECTURE_OPTIONS
 
-    architecture: Literal[ARCHITECTURES] = "shared_bottom"
+    architecture: Literal[ARCHITECTURES] = Field("shared_bottom", description="how the tasks share layers "
+                                                 "(README, Multi-task methods)")
     shared_units: List[Annotated[int, Field(gt=0)]] = Field(
         default_factory=lambda: [256, 128],
         description="shared MLP (shared_bottom, hierarchical) or each task's column (cross_stitch)")
-    tower_units: List[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [64])
+    tower_units: List[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [64],
+                                                           description="each task's own MLP before its head")
     embedding_dim: Optional[int] = Field(None, gt=0, description="default: 6 * vocabulary_size ** 0.25")
-    dropout: float = Field(0.0, ge=0, lt=1)
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout rate after every hidden Dense layer; 0 = off")
     experts: Optional[int] = Field(None, gt=0, description="mmoe: number of shared experts (default 8)")
     expert_units: Optional[List[Annotated[int, Field(gt=0)]]] = Field(
         None, min_length=1, description="mmoe/ple/cgc: each expert's MLP; default: shared_units")
@@ -235,25 +249,60 @@ class Training(_WithOptions):
     selector: ClassVar[str] = "loss_weighting"
     options: ClassVar[Dict[str, Tuple[str, ...]]] = WEIGHTING_OPTIONS
 
-    epochs: int = Field(5, gt=0)
-    batch_size: int = Field(512, gt=0)
-    learning_rate: float = Field(0.001, gt=0)
-    loss_weighting: Literal[LOSS_WEIGHTINGS] = "fixed"
+    epochs: int = Field(5, gt=0, description="maximum training epochs (early stopping may end sooner)")
+    batch_size: int = Field(512, gt=0, description="global batch size (split across replicas under a "
+                            "distribution strategy)")
+    learning_rate: float = Field(0.001, gt=0, description="Adam learning rate (tasks with their own "
+                                 "learning_rate use it for their own layers)")
+    loss_weighting: Literal[LOSS_WEIGHTINGS] = Field("fixed", description="how the task losses are combined "
+                                                     "(README, Multi-task methods)")
     gradnorm_alpha: Optional[float] = Field(None, ge=0, description="gradnorm: restoring-force strength "
                                             "(default 1.5)")
     dwa_temperature: Optional[float] = Field(None, gt=0, description="dwa: softmax temperature (default 2)")
     gradient_surgery: Optional[Literal[GRADIENT_SURGERIES]] = Field(
         None, description="pcgrad: project away conflicting task gradients on shared layers")
-    clipnorm: Optional[float] = Field(None, gt=0)
+    clipnorm: Optional[float] = Field(None, gt=0, description="clip the global norm of the gradients to this "
+                                      "value")
     early_stopping_patience: int = Field(2, ge=0, description="epochs without eval-loss gain; 0 = off")
-    seed: int = 42
+    seed: int = Field(42, description="seed of weight initialization and training-data shuffling")
     distribution: Literal[DISTRIBUTIONS] = Field(
         "none", description="tf.distribute strategy: mirrored (all local GPUs, else the CPU), multi_worker "
         "(MultiWorkerMirroredStrategy: workers from TF_CONFIG), none")
 
 
 class Evaluation(_Strict):
-    slices: List[List[str]] = Field(default_factory=list)
+    slices: List[List[str]] = Field(default_factory=list, description="column lists to slice the metrics by, "
+                                    "e.g. [[sex], [race]] (reported; thresholds apply to the overall slice only)")
+
+
+class DistributionBounds(_Strict):
+    """Largest allowed distance between two distributions of a column (TFDV comparators)."""
+
+    categorical: Optional[float] = Field(None, gt=0, le=1, description="bound for text-valued columns: "
+                                         "L-infinity distance between value frequencies (0..1)")
+    numeric: Optional[float] = Field(None, gt=0, le=1, description="bound for number-valued columns: "
+                                     "Jensen-Shannon divergence between histograms (0..1)")
+    columns: Dict[str, Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=dict, description="bounds of single columns, overriding the two above")
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if self.categorical is None and self.numeric is None and not self.columns:
+            raise ValueError("set at least one of categorical, numeric, columns")
+        return self
+
+    def bound(self, column: str, number_valued: bool) -> Optional[float]:
+        return self.columns.get(column, self.numeric if number_valued else self.categorical)
+
+
+class Validation(_Strict):
+    """Distribution checks of the DriftGate (after the schema checks); each is off until it has bounds."""
+
+    drift: Optional[DistributionBounds] = Field(
+        None, description="this run's training data against the training data of the last run that passed")
+    skew: Optional[DistributionBounds] = Field(
+        None, description="the eval split against the training split (the eval split stands in for "
+                          "serving traffic: point data.eval at logged requests to check real traffic)")
 
 
 class Orchestration(_Strict):
@@ -270,19 +319,24 @@ class Orchestration(_Strict):
 class Config(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$",
                       description="pipeline name and served model name")
-    data: Data
+    data: Data = Field(description="training and evaluation input")
     schema_path: Optional[str] = Field(None, alias="schema",
                                        description="curated schema.pbtxt; inferred by SchemaGen when absent")
-    features: Dict[str, Feature] = Field(min_length=1)
-    tasks: Dict[str, Task] = Field(min_length=1)
-    model: Model = Field(default_factory=Model)
-    training: Training = Field(default_factory=Training)
-    evaluation: Evaluation = Field(default_factory=Evaluation)
+    features: Dict[str, Feature] = Field(min_length=1, description="column name -> feature; only these columns "
+                                         "are model inputs")
+    tasks: Dict[str, Task] = Field(min_length=1, description="task name (matching `^[a-z][a-z0-9_]{0,63}$`) -> "
+                                   "task; the name also names the model's outputs")
+    model: Model = Field(default_factory=Model, description="the network: architecture, layer sizes, embeddings")
+    training: Training = Field(default_factory=Training, description="optimizer, epochs, loss weighting")
+    evaluation: Evaluation = Field(default_factory=Evaluation, description="how the Evaluator slices metrics")
+    validation: Validation = Field(default_factory=Validation, description="distribution checks: drift "
+                                   "between runs, skew between training and eval data")
     output: Optional[str] = Field(None, description="run directory; default runs/<name>")
     beam_args: Optional[List[str]] = Field(
         None, description="Beam pipeline options of the data components and the Evaluator; default: the "
-        "DirectRunner, in-memory for small inputs, multi-processing on every core for large ones")
-    orchestration: Orchestration = Field(default_factory=Orchestration)
+        "DirectRunner in-memory (flat memory at any input size; README, Scaling)")
+    orchestration: Orchestration = Field(default_factory=Orchestration, description="settings of `mtl "
+                                         "compile` (Kubeflow, Airflow)")
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
@@ -301,6 +355,12 @@ class Config(_Strict):
             if feature in reserved:
                 problems.append(f"features.{feature}: name clashes with a derived task key")
         problems += self._hierarchy_problems()
+        for check_name in ("drift", "skew"):
+            bounds = getattr(self.validation, check_name)
+            for column in (bounds.columns if bounds else {}):
+                if column not in self.columns:
+                    problems.append(f"validation.{check_name}.columns.{column}: not a configured column; "
+                                    "expected one of " + ", ".join(self.columns))
         for i, slice_columns in enumerate(self.evaluation.slices):
             if not slice_columns:
                 problems.append(f"evaluation.slices.{i}: a slice needs at least one column")
@@ -407,8 +467,21 @@ def label_vocab_name(task: str) -> str:
 
 
 def feature_vocab_name(feature: str) -> str:
-    """TFT vocabulary file of a categorical or text feature."""
-    return f"feature_{feature}"
+    """TFT vocabulary file of a categorical or text feature (a plain file name, whatever the column name)."""
+    return f"feature_{safe_name(feature)}"
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def safe_name(column: str) -> str:
+    """A name for TensorFlow ops, Keras layers and files derived from a column: the column itself when it is
+    one already (letters, digits, `_.-`), else a slug of it plus a short hash, so that 'Annual income ($)'
+    works and 'a b' and 'a_b' stay apart. It can never hold a path separator."""
+    if _SAFE_NAME.fullmatch(column):
+        return column
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", column).strip("_.-")[:40] or "column"
+    return f"{slug}_{hashlib.sha1(column.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
 
 
 def is_uri(path: str) -> bool:
@@ -518,6 +591,13 @@ def read_csv_header(path: str) -> List[str]:
     return [h.strip() for h in header] if header else []
 
 
+def has_data_row(path: str) -> bool:
+    """Whether a CSV holds anything but blank lines after its header (reads until the first such line)."""
+    with open(path, "rb") as f:
+        f.readline()
+        return any(line.strip() for line in f)
+
+
 def check_data(config: Config) -> Dict[str, List[str]]:
     """Check the data files (and curated schema) exist and CSV headers hold every configured column.
 
@@ -540,11 +620,18 @@ def check_data(config: Config) -> Dict[str, List[str]]:
         found[split] = files
         if data_format(pattern) != "csv":
             continue
+        if all(os.path.getsize(f) > 0 for f in files) and not any(has_data_row(f) for f in files):
+            problems.append(f"data.{split}: '{pattern}' has a header but no data rows"
+                            + (f" (none of its {len(files)} files)" if len(files) > 1 else ""))
         for file in files:
             header = read_csv_header(file)
             if not header:
                 problems.append(f"data.{split}: '{file}' is empty (a CSV needs a header row)")
                 continue
+            repeated = sorted({c for c in header if header.count(c) > 1})
+            if repeated:
+                problems.append(f"data.{split}: '{file}' names column(s) " + ", ".join(map(repr, repeated))
+                                + " more than once in its header")
             missing = [c for c in config.columns if c not in header]
             if missing:
                 where = {c: _where_used(config, c) for c in missing}

@@ -1,7 +1,8 @@
 """create_pipeline(config, ...) -> tfx Pipeline. Pure: builds components, runs nothing, writes nothing.
 
 Data half: ExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator -> DataGate ->
-Transform. Model half: Trainer -> Evaluator (against the latest blessed model) -> Pusher (only if blessed).
+DriftGate (against the statistics of the last accepted run) -> Transform. Model half: Trainer -> Evaluator
+(against the latest blessed model) -> Pusher (only if blessed).
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from tfx import v1 as tfx
 
 from tfx.dsl.components.base import executor_spec
 
+from components import example_gen as streaming
 from components.evaluation import eval_config
-from components.gates import DataGate
+from components.gates import DataGate, DriftGate
 from components.pusher import AtomicPusherExecutor
 from pipeline import beam
 from pipeline import config as cfg
@@ -47,7 +49,8 @@ def _split_base(paths: List[str]) -> str:
 
 
 def example_gen(config: cfg.Config):
-    """CsvExampleGen (or ImportExampleGen for tf.Example TFRecords) with a train and an eval split."""
+    """CsvExampleGen (or ImportExampleGen for tf.Example TFRecords) with a train and an eval split; their
+    executors stream in bounded memory on the DirectRunner (components/example_gen.py)."""
     patterns = {"train": resolve(config.data.train)}
     if config.data.eval:
         patterns["eval"] = resolve(config.data.eval)
@@ -61,8 +64,8 @@ def example_gen(config: cfg.Config):
         output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
             tfx.proto.SplitConfig.Split(name="train", hash_buckets=train_buckets),
             tfx.proto.SplitConfig.Split(name="eval", hash_buckets=eval_buckets)]))
-    component = (tfx.components.ImportExampleGen if cfg.data_format(config.data.train) == "tfrecord"
-                 else tfx.components.CsvExampleGen)
+    component = (streaming.ImportExampleGen if cfg.data_format(config.data.train) == "tfrecord"
+                 else streaming.CsvExampleGen)
     return component(input_base=base, input_config=input_config, output_config=output_config)
 
 
@@ -78,18 +81,33 @@ def data_components(config: cfg.Config) -> List:
                                                 schema=schema.outputs["schema"])
     contract = cfg.data_contract(config, code_version(DATA_CODE))
     gate = DataGate(schema=schema.outputs["schema"], anomalies=validator.outputs["anomalies"],
-                    contract_json=json.dumps(contract, sort_keys=True))
+                    statistics=statistics.outputs["statistics"], contract_json=json.dumps(contract, sort_keys=True))
+    previous = tfx.dsl.Resolver(  # the statistics of the last run whose data passed the DriftGate
+        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        statistics=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ExampleStatistics,
+                                   producer_component_id="DriftGate", output_key="accepted_statistics"),
+    ).with_id("previous_statistics")
+    drift = DriftGate(statistics=statistics.outputs["statistics"], schema=gate.outputs["validated_schema"],
+                      previous_statistics=previous.outputs["statistics"],
+                      validation_json=json.dumps(drift_settings(config), sort_keys=True))
     transform = tfx.components.Transform(
         examples=examples.outputs["examples"], schema=gate.outputs["validated_schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config=contract, force_tf_compat_v1=True, disable_statistics=True)
-    return [examples, statistics, schema, validator, gate, transform]
+    transform.add_upstream_node(drift)  # no Transform (and no model) on drifted data; its cache key is unchanged
+    return [examples, statistics, schema, validator, gate, previous, drift, transform]
+
+
+def drift_settings(config: cfg.Config) -> dict:
+    """The DriftGate's parameter: the validation bounds and the columns they apply to (not free text)."""
+    columns = [c for c in config.columns if c not in config.features or config.features[c].type != "text"]
+    return {"validation": config.validation.model_dump(mode="json"), "columns": columns}
 
 
 def trainer_view(config: cfg.Config) -> dict:
     """The config as the trainer sees it: without thresholds, slices and run settings, so that changing
     those re-runs only the Evaluator (and Pusher), never training."""
     view = config.model_dump(mode="json", by_alias=True,
-                             exclude={"evaluation", "output", "beam_args", "orchestration"})
+                             exclude={"evaluation", "validation", "output", "beam_args", "orchestration"})
     for task in view["tasks"].values():
         task.pop("thresholds")
     return view

@@ -193,7 +193,10 @@ def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
         node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type_id == node_type)
         component = node.split(".", 1)[-1]
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
-        summary.components.append(ComponentRun(component, _STATES.get(execution.last_known_state, "?"), seconds))
+        state = _STATES.get(execution.last_known_state, "?")
+        if state == "FAILED" and store.get_execution_types_by_id([execution.type_id])[0].name.endswith(".Resolver"):
+            state = "NONE"  # a resolver that found nothing yet (first run): not a failure
+        summary.components.append(ComponentRun(component, state, seconds))
         outputs = _outputs(store, execution.id)
         if component == "Trainer" and "model_run" in outputs:
             summary.training = training_history(config, outputs["model_run"][0].uri)

@@ -5,35 +5,29 @@ from conftest import load
 from pipeline import beam
 
 
-def test_small_input_runs_in_memory_and_large_input_scales_out_the_per_row_components():
+def test_default_is_in_memory_at_every_size():
     config = load("census_sample/config.yaml")
-    assert beam.input_bytes(config) < beam.SWITCH_BYTES
     assert beam.plan(config) == (beam.IN_MEMORY, {})
-    assert beam.plan(config, data_bytes=beam.SWITCH_BYTES - 1, cores=8) == (beam.IN_MEMORY, {})
-    args, per_component = beam.plan(config, data_bytes=beam.SWITCH_BYTES, cores=2)
-    assert args == beam.IN_MEMORY and set(per_component) == {"CsvExampleGen", "StatisticsGen", "Evaluator"}
-    assert "Transform" not in per_component and all(a == beam.MULTI_PROCESSING for a in per_component.values())
-    assert beam.plan(config, data_bytes=10 ** 12, cores=1) == (beam.IN_MEMORY, {})  # one core: nothing to gain
-    assert "--direct_num_workers=0" in beam.MULTI_PROCESSING  # 0: one worker per core
+    large = load("census_sample/config.yaml", data={"train": "data/scale/1000000/train.csv"})
+    assert beam.plan(large) == (beam.IN_MEMORY, {})  # the streaming ExampleGen keeps memory flat (bench/scale.py)
+    assert "--direct_num_workers=0" in beam.MULTI_PROCESSING  # 0: one worker per core, for beam_args
 
 
 def test_per_component_args_reach_only_those_components_and_win():
     from pipeline.pipeline import create_pipeline
 
     config = load("census_sample/config.yaml")
-    args, per_component = beam.plan(config, data_bytes=beam.SWITCH_BYTES, cores=2)
+    args = beam.plan(config)[0]
+    per_component = {"StatisticsGen": beam.MULTI_PROCESSING, "Evaluator": beam.MULTI_PROCESSING}
     pipeline = create_pipeline(config, pipeline_root="/unused", output="/unused", beam_args=args,
                                component_beam_args=per_component)
     modes = {c.id: beam.describe(list(c.executor_spec.beam_pipeline_args)) for c in pipeline.components
              if hasattr(c.executor_spec, "beam_pipeline_args")}
-    assert modes["CsvExampleGen"] == modes["StatisticsGen"] == modes["Evaluator"] == (
-        "DirectRunner multi_processing, one worker per core")
-    assert modes["Transform"] == "DirectRunner in_memory, 1 worker(s)"
+    assert modes["StatisticsGen"] == modes["Evaluator"] == "DirectRunner multi_processing, one worker per core"
+    assert modes["Transform"] == modes["CsvExampleGen"] == "DirectRunner in_memory, 1 worker(s)"
     assert beam.describe_plan(args, per_component) == (
-        "DirectRunner multi_processing, one worker per core for CsvExampleGen, StatisticsGen, Evaluator; "
+        "DirectRunner multi_processing, one worker per core for StatisticsGen, Evaluator; "
         "DirectRunner in_memory, 1 worker(s) for the rest")
-    tfrecords = load("census_sample/config.yaml", data={"train": "x/*.tfrecord.gz"})
-    assert "ImportExampleGen" in beam.plan(tfrecords, data_bytes=beam.SWITCH_BYTES, cores=2)[1]
 
 
 def test_input_bytes_sums_every_file_a_glob_matches(tmp_path):
@@ -46,7 +40,7 @@ def test_input_bytes_sums_every_file_a_glob_matches(tmp_path):
 def test_configured_beam_args_are_used_as_given():
     args = ["--runner=DataflowRunner", "--project=p", "--region=r"]
     config = load("census_sample/config.yaml", beam_args=args)
-    assert beam.plan(config, data_bytes=10 ** 12) == (args, {})
+    assert beam.plan(config) == (args, {})
     assert beam.describe(args) == "DataflowRunner"
 
 

@@ -225,8 +225,11 @@ def test_check_data(tmp_path):
     header = open(os.path.join(SAMPLE, "train.csv")).readline()
     for i in range(2):
         (tmp_path / f"part{i}.csv").write_text(header)
+    with pytest.raises(cfg.ConfigError, match=r"part\*.csv' has a header but no data rows \(none of its 2 files\)"):
+        cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
+    (tmp_path / "part1.csv").write_text(header + open(os.path.join(SAMPLE, "train.csv")).readlines()[1])
     found = cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
-    assert len(found["train"]) == 2
+    assert len(found["train"]) == 2  # a shard with a header only (as Spark writes them) is fine
 
 
 def test_cli_validate(tmp_path):

@@ -3,7 +3,7 @@ import csv
 
 import pytest
 import tensorflow_data_validation as tfdv
-from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components.gates import DataValidationError, check
 from pipeline import config as cfg
@@ -65,3 +65,93 @@ def test_schema_without_configured_column_or_with_text_numeric_blocks():
     message = str(err.value)
     assert "city: configured column is not in the data schema" in message
     assert "age: configured as numeric but the column holds text (schema type BYTES)" in message
+
+
+# ------------------------------------------------------------------ labels and numbers, from real statistics
+def _stats(tmp_path, rows, name="data.csv", header=("age", "city", "churned", "note")):
+    path = tmp_path / name
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([list(header), *rows])
+    return tfdv.generate_statistics_from_csv(str(path)).datasets[0]
+
+
+def _blocking(contract, stats):
+    from components.gates import label_findings, number_findings
+
+    return [str(f) for f in label_findings(contract, "train", stats) + number_findings(contract, "train", stats)]
+
+
+def test_clean_labels_and_numbers_pass(tmp_path):
+    assert _blocking(CONTRACT, _stats(tmp_path, GOOD)) == []
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ([[30, "paris", "", "x"]] * 5, "churned: label of task 'churn' has no value in any row"),
+    ([[30, "paris", "no", "x"], [40, "rome", "nope", "y"]] * 3,
+     "churned: task 'churn': the positive value 'yes' never occurs (values: "),
+    ([[30, "paris", "yes", "x"]] * 4, "churned: task 'churn': every labelled row is positive"),
+    ([[30, "paris", "yes", "x"], ["nan", "rome", "no", "y"]] * 3, "age: 3 NaN value(s)"),
+    ([[30, "paris", "yes", "x"], ["inf", "rome", "no", "y"]] * 3, "age: infinite values (range 30..inf)"),
+])
+def test_label_and_number_problems_are_named(tmp_path, rows, expected):
+    found = _blocking(CONTRACT, _stats(tmp_path, rows))
+    assert any(expected in f for f in found), found
+
+
+def test_numeric_binary_label_and_single_class(tmp_path):
+    numeric = cfg.DataContract.model_validate({
+        "features": {"age": {"type": "numeric"}},
+        "tasks": {"churn": {"type": "binary", "label": "churned", "positive": "2"},
+                  "kind": {"type": "multiclass", "label": "city"}}})
+    found = _blocking(numeric, _stats(tmp_path, [[30, "paris", 0, "x"], [40, "paris", 1, "y"]] * 3))
+    assert "[train] churned: task 'churn': the positive value '2' never occurs (values range 0..1)" in found
+    assert any(f.startswith("[train] city: task 'kind': only 1 class occurs (values: 'paris')") for f in found)
+    classes = cfg.DataContract.model_validate({
+        "features": {"age": {"type": "numeric"}},
+        "tasks": {"kind": {"type": "multiclass", "label": "city", "classes": ["oslo", "rome"]}}})
+    found = _blocking(classes, _stats(tmp_path, [[30, "paris", 0, "x"], [40, "rome", 1, "y"]] * 3))
+    assert any("only 1 of the configured classes ('oslo', 'rome') occurs" in f for f in found), found
+
+
+# ------------------------------------------------------------------------------------- drift and skew
+def test_drift_and_skew_measured_against_bounds(tmp_path):
+    from components.gates import check_distributions
+
+    before = _stats(tmp_path, GOOD * 4, "before.csv")
+    shifted = [[age + 40, "oslo" if i % 2 else city, churned, note]
+               for i, (age, city, churned, note) in enumerate(GOOD * 4)]
+    after = _stats(tmp_path, shifted, "after.csv")
+    schema = tfdv.infer_schema(statistics_pb2.DatasetFeatureStatisticsList(datasets=[before]))
+    validation = cfg.Validation.model_validate({"drift": {"categorical": 0.2, "numeric": 0.3},
+                                                "skew": {"categorical": 0.9, "columns": {"age": 0.99}}})
+    columns = ["age", "city", "churned"]
+    same, notes, report = check_distributions(validation, columns, schema, {"train": before, "eval": before},
+                                              {"train": before})
+    assert {(m.check, m.column) for m in same} == {("drift", c) for c in columns} | {("skew", c) for c in columns}
+    assert all(m.value == pytest.approx(0) for m in same) and "| drift | age | Jensen-Shannon |" in report
+    with pytest.raises(DataValidationError) as err:
+        check_distributions(validation, columns, schema, {"train": after, "eval": after}, {"train": before})
+    message = str(err.value)
+    assert "drift age: Jensen-Shannon" in message and "(bound 0.3) ABOVE BOUND" in message
+    assert "drift city: L-infinity 0.5" in message  # half the rows moved to a new city
+    assert "churned:" not in message and "skew age" not in message  # the label did not move; train == eval
+    with pytest.raises(DataValidationError, match=r"skew age: Jensen-Shannon 1.0000 \(bound 0.99\)"):
+        check_distributions(validation, columns, schema, {"train": after, "eval": before}, None)
+    first, notes, _ = check_distributions(validation, columns, schema, {"train": after}, None)
+    assert first == [] and "no earlier run passed this gate yet" in notes[0] and "skew: no eval split" in notes[1]
+
+
+def test_distribution_bounds_validated():
+    with pytest.raises(cfg.ConfigError, match=r"validation.drift: .*set at least one of categorical, numeric"):
+        cfg.parse_config(_config(validation={"drift": {}}))
+    with pytest.raises(cfg.ConfigError, match=r"validation.skew.columns.height: not a configured column"):
+        cfg.parse_config(_config(validation={"skew": {"columns": {"height": 0.1}}}))
+    with pytest.raises(cfg.ConfigError, match=r"validation.drift.numeric: must be less than or equal to 1"):
+        cfg.parse_config(_config(validation={"drift": {"numeric": 2}}))
+
+
+def _config(**overrides):
+    raw = {"name": "t", "data": {"train": "x.csv"}, "features": {"age": {"type": "numeric"}},
+           "tasks": {"churn": {"type": "binary", "label": "churned", "positive": "yes"}}}
+    raw.update(overrides)
+    return raw

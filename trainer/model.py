@@ -60,11 +60,11 @@ def feature_inputs(config: cfg.Config) -> Dict[str, tf_keras.Input]:
     inputs = {}
     for name, feature in config.features.items():
         if feature.type == "numeric":
-            inputs[name] = tf_keras.Input(shape=(), dtype=tf.float32, name=name)
+            inputs[name] = tf_keras.Input(shape=(), dtype=tf.float32, name=cfg.safe_name(name))
         elif feature.type == "categorical":
-            inputs[name] = tf_keras.Input(shape=(), dtype=tf.int64, name=name)
+            inputs[name] = tf_keras.Input(shape=(), dtype=tf.int64, name=cfg.safe_name(name))
         else:
-            inputs[name] = tf_keras.Input(shape=(feature.max_tokens,), dtype=tf.int64, name=name)
+            inputs[name] = tf_keras.Input(shape=(feature.max_tokens,), dtype=tf.int64, name=cfg.safe_name(name))
     return inputs
 
 
@@ -78,10 +78,10 @@ def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], vocabularies: Vocab
         if feature.type == "numeric":
             continue
         size = vocabularies.feature_sizes[name]
-        layer = tf_keras.layers.Embedding(size, embedding_dim(config.model, size), name=f"{name}_embedding")
+        layer = tf_keras.layers.Embedding(size, embedding_dim(config.model, size), name=f"{cfg.safe_name(name)}_embedding")
         embedded = layer(inputs[name])
         if feature.type == "text":
-            embedded = TokenMeanPool(name=f"{name}_pool")([embedded, inputs[name]])
+            embedded = TokenMeanPool(name=f"{cfg.safe_name(name)}_pool")([embedded, inputs[name]])
         parts.append(embedded)
     return parts[0] if len(parts) == 1 else tf_keras.layers.Concatenate(name="encoded")(parts)
 

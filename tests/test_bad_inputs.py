@@ -1,0 +1,324 @@
+"""The bad-input catalogue: one case per way a config or a dataset goes wrong in practice. Every case runs the
+real `mtl` command and asserts the message names the problem (key, file, line, column or task), that no
+traceback reaches the user, and that nothing was pushed (or written at all, for errors found before a run).
+
+Config cases and data pre-flight cases stop in `mtl validate` and `mtl run` before anything runs; data cases
+that need a pass over the rows stop in the pipeline (ExampleGen, DataGate) before Transform; serving cases use
+the census model that the e2e tests push.
+"""
+from __future__ import annotations
+
+import copy
+import re
+import csv
+import os
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from conftest import DATA, REPO
+from pipeline.cli import main
+
+SAMPLE = os.path.join(DATA, "census_sample")
+BASE = yaml.safe_load(open(os.path.join(SAMPLE, "config.yaml")))
+ROWS = list(csv.reader(open(os.path.join(SAMPLE, "train.csv"))))
+EVAL_ROWS = list(csv.reader(open(os.path.join(SAMPLE, "eval.csv"))))
+
+
+def write_case(tmp_path, mutate=None, train=None, eval_rows=None):
+    """A config (BASE changed by `mutate`) with its own copy of the data; returns (config path, output dir).
+    train: rows (lists) or raw bytes for train.csv."""
+    raw = copy.deepcopy(BASE)
+    raw["data"] = {"train": str(tmp_path / "train.csv"), "eval": str(tmp_path / "eval.csv")}
+    raw["schema"] = os.path.join(REPO, raw["schema"])
+    raw["output"] = str(tmp_path / "run")
+    if mutate:
+        mutate(raw)
+    if isinstance(train, bytes):
+        (tmp_path / "train.csv").write_bytes(train)
+    else:
+        _write(tmp_path / "train.csv", train if train is not None else ROWS[:400])
+    _write(tmp_path / "eval.csv", eval_rows if eval_rows is not None else EVAL_ROWS[:200])
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return str(path), raw["output"]
+
+
+def _write(path, rows):
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def with_column(rows, column, value_of):
+    """Rows with one column's cells replaced: value_of(index, old) for each data row."""
+    index = rows[0].index(column)
+    out = [list(rows[0])]
+    for i, row in enumerate(rows[1:]):
+        row = list(row)
+        row[index] = value_of(i, row[index])
+        out.append(row)
+    return out
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=True)
+    assert "Traceback" not in result.output, result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"unhandled {type(result.exception).__name__}: {result.exception}\n{result.output}")
+    return result
+
+
+def assert_stopped(result, expected, output, *, wrote_nothing=False):
+    assert result.exit_code != 0, result.output
+    for text in ([expected] if isinstance(expected, str) else expected):
+        assert text in result.output, f"expected {text!r} in:\n{result.output}"
+    serving = os.path.join(output, "serving")
+    assert not os.path.exists(serving) or not any(os.scandir(serving)), "something was pushed"
+    if wrote_nothing:
+        assert not os.path.exists(output), f"{output} was written"
+
+
+def _set(path, value):
+    def mutate(raw):
+        node = raw
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return mutate
+
+
+def _drop(path):
+    def mutate(raw):
+        node = raw
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+    return mutate
+
+
+def _both(*mutations):
+    def mutate(raw):
+        for m in mutations:
+            m(raw)
+    return mutate
+
+
+# ----------------------------------------------------------------------- config cases: `mtl validate` and `mtl run`
+CONFIG_CASES = {
+    "unknown top-level key": (_set(["trainig"], {"epochs": 1}), "trainig: unknown key (check the spelling)"),
+    "unknown data key": (_set(["data", "evl"], "x.csv"), "data.evl: unknown key"),
+    "unknown feature key": (_set(["features", "age", "tpye"], "numeric"), "features.age.tpye: unknown key"),
+    "unknown task key": (_set(["tasks", "income", "treshold"], {}), "tasks.income.treshold: unknown key"),
+    "unknown model key": (_set(["model", "architcture"], "mmoe"), "model.architcture: unknown key"),
+    "unknown training key": (_set(["training", "epoch"], 3), "training.epoch: unknown key"),
+    "unknown evaluation key": (_set(["evaluation", "slice"], []), "evaluation.slice: unknown key"),
+    "unknown threshold bound": (_set(["tasks", "income", "thresholds", "auc", "mn"], 0.5),
+                                "tasks.income.thresholds.auc.mn: unknown key"),
+    "unknown validation key": (_set(["validation"], {"drfit": {"numeric": 0.1}}), "validation.drfit: unknown key"),
+    "unknown task type": (_set(["tasks", "income", "type"], "binomial"),
+                          "tasks.income.type: 'binomial' is not one of binary, multiclass, multilabel, regression"),
+    "unknown feature type": (_set(["features", "age", "type"], "numerical"),
+                             "features.age.type: 'numerical' is not one of numeric, categorical, text"),
+    "unknown architecture": (_set(["model", "architecture"], "transformer"),
+                             "model.architecture: 'transformer' is not one of"),
+    "metric the task type lacks": (_both(_set(["tasks", "income", "type"], "regression"),
+                                         _drop(["tasks", "income", "positive"])),
+                                   "tasks.income.thresholds.auc: 'auc' is not a regression metric; expected one of"),
+    "misspelt metric": (_set(["tasks", "income", "thresholds", "acu"], {"min": 0.5}),
+                        "tasks.income.thresholds.acu: 'acu' is not a binary metric"),
+    "label also a feature": (_set(["features", "income"], {"type": "categorical"}),
+                             "features.income: column 'income' is the label of task 'income' and cannot also be "
+                             "a feature"),
+    "not a number": (_set(["training", "epochs"], "many"), "training.epochs: must be a valid integer"),
+    "out of range": (_set(["training", "learning_rate"], -1), "training.learning_rate: must be greater than 0"),
+    "name that escapes the output directory": (_set(["name"], "../../evil"), "name: '../../evil' does not match"),
+    "task name that escapes": (lambda raw: raw["tasks"].update({"../x": raw["tasks"].pop("income")}),
+                               "tasks.../x: task names must match"),
+    "no tasks": (_set(["tasks"], {}), "tasks: "),
+    "label column not in the data": (_set(["tasks", "income", "label"], "salary"),
+                                     "train.csv' has no column 'salary' (used by tasks.income.label)"),
+    "feature column not in the data": (_set(["features", "height"], {"type": "numeric"}),
+                                       "train.csv' has no column 'height' (used by features.height)"),
+    "data file not found": (_set(["data", "train"], "/nonexistent/*.csv"), "data.train: no file matches"),
+    "schema file not found": (_set(["schema"], "/nonexistent/schema.pbtxt"), "schema: file not found"),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_CASES))
+def test_config_case(tmp_path, case):
+    mutate, expected = CONFIG_CASES[case]
+    config, output = write_case(tmp_path, mutate)
+    assert_stopped(invoke("validate", "--config", config), expected, output, wrote_nothing=True)
+    assert_stopped(invoke("run", "--config", config), expected, output, wrote_nothing=True)
+
+
+def test_malformed_yaml(tmp_path):
+    config, output = write_case(tmp_path)
+    with open(config, "a") as f:
+        f.write("training: {epochs: 3\n")
+    assert_stopped(invoke("validate", "--config", config), ["malformed YAML at line", "config.yaml"], output,
+                   wrote_nothing=True)
+
+
+def test_duplicate_yaml_key(tmp_path):
+    config, output = write_case(tmp_path)
+    text = open(config).read().replace("tasks:\n", "tasks:\n  income: {type: binary, label: income}\n", 1)
+    open(config, "w").write(text)
+    assert_stopped(invoke("validate", "--config", config), ["duplicate key 'income'", "line"], output,
+                   wrote_nothing=True)
+
+
+# ----------------------------------------------------------------------- data pre-flight: before anything runs
+HEADER = ",".join(ROWS[0]).encode()
+PREFLIGHT_CASES = {
+    "empty CSV": (b"", "train.csv' is empty (a CSV needs a header row)"),
+    "header only": (HEADER + b"\n\n", "train.csv' has a header but no data rows"),
+    "repeated column": (HEADER + b",age\n" + b"1," * len(ROWS[0]) + b"1\n", "names column(s) 'age' more than once"),
+}
+
+
+@pytest.mark.parametrize("case", list(PREFLIGHT_CASES))
+def test_preflight_case(tmp_path, case):
+    content, expected = PREFLIGHT_CASES[case]
+    config, output = write_case(tmp_path, train=content)
+    assert_stopped(invoke("validate", "--config", config), expected, output, wrote_nothing=True)
+    assert_stopped(invoke("run", "--config", config), expected, output, wrote_nothing=True)
+
+
+def test_train_and_eval_headers_differ(tmp_path):
+    eval_rows = [row[::-1] for row in EVAL_ROWS[:50]]
+    config, output = write_case(tmp_path, eval_rows=eval_rows)
+    assert_stopped(invoke("validate", "--config", config), "train and eval CSV files must have the same header",
+                   output, wrote_nothing=True)
+
+
+# ----------------------------------------------------------------------- data cases: stopped inside the pipeline
+def _no_schema(raw):
+    raw.pop("schema")  # inferred schema: only the gates' own checks can stop these
+
+
+def _race_task(raw):
+    _no_schema(raw)
+    raw["features"].pop("race")
+    raw["tasks"]["race"] = {"type": "multiclass", "label": "race"}
+
+
+def _income_positive(value):
+    return _set(["tasks", "income", "positive"], value)
+
+
+RAGGED = b"\n".join([HEADER] + [",".join(r).encode() for r in ROWS[1:50]] + [b"1,2,3"] +
+                    [",".join(r).encode() for r in ROWS[50:80]]) + b"\n"
+NOT_UTF8 = b"\n".join([HEADER] + [",".join(r).encode() for r in ROWS[1:30]]
+                      + [",".join(r + "\udce9" if i == ROWS[0].index("education") else r
+                                  for i, r in enumerate(ROWS[30])).encode("utf-8", "surrogateescape")]  # a Latin-1 é
+                      + [",".join(r).encode() for r in ROWS[31:60]]) + b"\n"
+
+PIPELINE_CASES = {
+    "ragged row": (None, RAGGED, ["train.csv, line 51: 3 fields, the header has"]),
+    "bytes that are not UTF-8": (None, NOT_UTF8, ["train.csv, line 31: bytes that are not UTF-8"]),
+    "text in a numeric column": (None, with_column(ROWS[:400], "age", lambda i, v: "forty" if i % 7 == 0 else v),
+                                 ["age", "problem(s)"]),
+    "NaN in a numeric column": (_no_schema, with_column(ROWS[:400], "age", lambda i, v: "nan" if i % 9 == 0 else v),
+                                ["[train] age: ", "NaN value(s); leave a cell empty for a missing value"]),
+    "infinity in a numeric column": (_no_schema, with_column(ROWS[:400], "capital_gains",
+                                                             lambda i, v: "inf" if i == 3 else v),
+                                     ["[train] capital_gains: infinite values"]),
+    "label column entirely empty": (_no_schema, with_column(ROWS[:400], "income", lambda i, v: ""),
+                                    ["[train] income: label of task 'income' has no value in any row"]),
+    "binary positive value never occurs": (_both(_no_schema, _income_positive("50000+")), None,
+                                           ["[train] income: task 'income': the positive value '50000+' never "
+                                            "occurs (values: "]),
+    "multiclass label with one class": (_race_task, with_column(ROWS[:400], "race", lambda i, v: "White"),
+                                        ["[train] race: task 'race': only 1 class occurs (values: 'White')"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(PIPELINE_CASES))
+def test_pipeline_case(tmp_path, case):
+    mutate, train, expected = PIPELINE_CASES[case]
+    config, output = write_case(tmp_path, mutate, train=train)
+    result = invoke("run", "--config", config)
+    assert_stopped(result, expected, output)
+    assert not os.path.exists(os.path.join(output, "tfx", "Transform", "transform_graph")), "Transform ran"
+
+
+@pytest.mark.slow
+def test_ten_megabyte_text_cell_is_data(tmp_path):
+    """A 10 MB message goes through ExampleGen and Transform: tokenized and cut to max_tokens like any other."""
+    four = os.path.join(DATA, "four_tasks")
+    rows = list(csv.reader(open(os.path.join(four, "train.csv"))))
+    rows[5][rows[0].index("message")] = "refund " * 1_500_000  # 10.5 MB
+    _write(tmp_path / "train.csv", rows)
+    raw = yaml.safe_load(open(os.path.join(four, "config.yaml")))
+    raw["data"] = {"train": str(tmp_path / "train.csv"), "eval": os.path.join(four, "eval.csv")}
+    raw["output"] = str(tmp_path / "run")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(raw))
+    result = invoke("run", "--config", str(tmp_path / "config.yaml"), "--until", "transform")
+    assert result.exit_code == 0, result.output
+    assert os.path.isdir(os.path.join(raw["output"], "tfx", "Transform", "transform_graph"))
+
+
+# ----------------------------------------------------------------------- serving: the census model the e2e tests push
+@pytest.mark.slow
+def test_unseen_category_served_and_wrong_types_named(census_run):
+    from serving.contract import RequestError
+    from serving.inprocess import LocalModel
+
+    config, summary = census_run
+    model = LocalModel(summary.pushed_to)
+    row = {name: value for name, value in zip(EVAL_ROWS[0], EVAL_ROWS[1]) if name in config.features}
+    unseen = dict(row, education="Doctorate from Mars", sex="Unknown")
+    answers = model.predict([row, unseen])
+    assert all(0.0 <= a["income"]["probability"] <= 1.0 for a in answers)  # OOV bucket: an answer, not an error
+    with pytest.raises(RequestError, match=r"row 0: 'age' .*number"):
+        model.predict([dict(row, age="forty")])
+    with pytest.raises(RequestError, match=r"row 0: 'agee' is not a model feature"):
+        model.predict([dict(row, agee=30)])
+
+
+# ----------------------------------------------------------------------- column names as real CSVs have them
+RENAMED = {"age": "Age (years)", "capital_gains": "capital gains $", "education": "Education/level",
+           "sex": "../../sex", "income": "Income class"}
+
+
+@pytest.mark.slow
+def test_column_names_with_spaces_symbols_and_slashes_train_and_serve(tmp_path):
+    """Columns named like 'Age (years)' or '../../sex' are features, labels and slices like any other: the run is
+    blessed and pushed, nothing is written outside the output directory, and the model answers rows keyed by
+    the original names."""
+    from pipeline.config import safe_name
+    from serving.inprocess import LocalModel
+
+    def rename(raw):
+        raw["features"] = {RENAMED.get(k, k): v for k, v in raw["features"].items()}
+        raw["tasks"]["income"]["label"] = RENAMED["income"]
+        raw["evaluation"]["slices"] = [[RENAMED["sex"]]]
+        raw.pop("schema")  # the curated schema names the original columns
+        raw["training"]["epochs"] = 3
+
+    header = [RENAMED.get(c, c) for c in ROWS[0]]
+    config, output = write_case(tmp_path, rename, train=[header] + ROWS[1:800], eval_rows=[header] + EVAL_ROWS[1:400])
+    before = set(os.listdir(tmp_path.parent))
+    result = invoke("run", "--config", config)
+    assert result.exit_code == 0, result.output
+    assert "verdict: BLESSED" in result.output, result.output
+    assert set(os.listdir(tmp_path.parent)) == before  # nothing escaped next to the case directory
+    assets = [n for _, _, files in os.walk(os.path.join(output, "tfx", "Transform")) for n in files]
+    assert f"feature_{safe_name('../../sex')}" in assets and "/" not in safe_name("../../sex")
+    row = {c: v for c, v in zip(header, EVAL_ROWS[1]) if c in yaml.safe_load(open(config))["features"]}
+    answer = LocalModel(os.path.join(output, "serving", BASE["name"])).predict([row])[0]
+    assert 0.0 <= answer["income"]["probability"] <= 1.0
+
+
+def test_safe_names_are_plain_distinct_and_stable():
+    from pipeline.config import safe_name
+
+    assert safe_name("age") == "age" and safe_name("capital_gains.log-1") == "capital_gains.log-1"
+    odd = ["a b", "a_b ", "a/b", "../../etc/passwd", "Ünïcode", "", " ", "_x", "-x", "a" * 80, "a\\b", "a\x00b"]
+    names = [safe_name(c) for c in odd]
+    assert len(set(names)) == len(odd)  # distinct, also from each other's slugs
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", n) for n in names), names
+    assert safe_name("a b") == safe_name("a b")

@@ -1,0 +1,219 @@
+"""`mtl runs` / `mtl compare` (pipeline/history.py) on real ML Metadata: an empty database, a missing one, and
+the census sample's output after three more runs (data half only, a run that fails at the DataGate, a run with
+a changed threshold)."""
+import json
+import os
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from pipeline import history
+from pipeline.cli import main
+from conftest import DATA, load
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def empty_store(path):
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = str(path)
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    metadata_store.MetadataStore(connection)
+
+
+# ------------------------------------------------------------------------------------------ without a pipeline
+def test_missing_database_is_an_error_with_exit_code_1(tmp_path):
+    for command in (["runs"], ["compare"]):
+        result = invoke(*command, "--output", str(tmp_path / "nowhere"))
+        assert result.exit_code == 1
+        assert f"no ML Metadata database at {tmp_path / 'nowhere' / 'metadata.sqlite'}" in result.output
+
+
+def test_a_file_that_is_not_mlmd_is_named(tmp_path):
+    (tmp_path / "metadata.sqlite").write_text("not a database")
+    result = invoke("runs", "--output", str(tmp_path))
+    assert result.exit_code == 1 and "is not a readable ML Metadata database" in result.output
+
+
+def test_empty_database_lists_nothing(tmp_path):
+    empty_store(tmp_path / "metadata.sqlite")
+    assert history.list_runs(str(tmp_path / "metadata.sqlite")) == []
+    result = invoke("runs", "--output", str(tmp_path))
+    assert result.exit_code == 0 and "no pipeline run recorded in" in result.output
+    assert json.loads(invoke("runs", "--output", str(tmp_path), "--json").output) == []
+    result = invoke("compare", "--output", str(tmp_path))
+    assert result.exit_code == 1 and "no pipeline run recorded" in result.output
+
+
+def test_output_comes_from_output_or_config_never_both(tmp_path):
+    config = tmp_path / "config.yaml"
+    raw = yaml.safe_load(open(os.path.join(DATA, "census_sample", "config.yaml")))
+    raw["output"] = str(tmp_path / "out")
+    config.write_text(yaml.safe_dump(raw))
+    result = invoke("runs", "--config", str(config))
+    assert result.exit_code == 1 and str(tmp_path / "out" / "metadata.sqlite") in result.output
+    assert invoke("runs").exit_code == 2
+    assert invoke("runs", "--config", str(config), "--output", str(tmp_path)).exit_code == 2
+
+
+def test_pick_by_id_prefix_latest_previous():
+    records = [history.RunRecord(run_id, "p", 0.0, 0.0) for run_id in
+               ("2026-01-02T10:00:00.000001", "2026-01-01T10:00:00.000001", "2026-01-01T09:00:00.000001")]
+    assert history.pick(records, "latest") is records[0]
+    assert history.pick(records, "previous") is records[1]
+    assert history.pick(records, "2026-01-01T09") is records[2]
+    assert history.pick(records, records[1].run_id) is records[1]
+    with pytest.raises(history.HistoryError, match="matches 2 runs"):
+        history.pick(records, "2026-01-01")
+    with pytest.raises(history.HistoryError, match="no run 'nope'"):
+        history.pick(records, "nope")
+    with pytest.raises(history.HistoryError, match="no previous run"):
+        history.pick(records[:1], "previous")
+
+
+def test_thresholds_read_back_from_the_eval_config_as_config_keys():
+    """The Evaluator's eval_config exec property (EvalConfig as JSON) gives back the config's thresholds."""
+    from google.protobuf import json_format
+
+    from components.evaluation import eval_config
+
+    config = load("census_sample/config.yaml")
+    raw = config.model_dump(mode="json", by_alias=True)
+    raw["tasks"]["income"]["thresholds"] = {"auc": {"min": 0.7, "max_drop": 0.02}, "recall": {"max": 0.99}}
+    from pipeline import config as cfg
+
+    proto = eval_config(cfg.parse_config(raw))
+    as_exec_property = json_format.MessageToJson(proto, sort_keys=True, preserving_proto_field_name=True)
+    tasks, settings = history.eval_settings(json.loads(as_exec_property))
+    assert tasks == ["income", "never_married"]
+    assert settings == {"tasks.income.thresholds.auc.min": 0.7, "tasks.income.thresholds.auc.max_drop": 0.02,
+                        "tasks.income.thresholds.recall.max": 0.99, "tasks.never_married.thresholds.auc.min": 0.85,
+                        "evaluation.slices": [["sex"]]}
+
+
+def test_flatten_keeps_lists_as_values():
+    assert history.flatten({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a.b": 1, "a.c": [1, 2], "d": None}
+
+
+# ------------------------------------------------------------------------------ the census sample, four runs
+@pytest.fixture(scope="module")
+def census_history(census_run):
+    """Three more runs on the census sample's output: data half only; positive label value that never occurs
+    (fails at the DataGate); the full pipeline with a lower income AUC bar (blessed, so the output keeps a
+    blessed latest summary.json for the tests that read it). Returns (config, first summary, runs before,
+    the three new runs' ids, the last run's summary)."""
+    from pipeline import config as cfg
+    from pipeline.runners import local
+
+    config, first = census_run
+    metadata = os.path.join(config.output, "metadata.sqlite")
+    before = len(history.list_runs(metadata, metrics=False))
+    raw = yaml.safe_load(open(os.path.join(DATA, "census_sample", "config.yaml")))
+    raw["output"] = config.output
+
+    local.run(cfg.parse_config(raw), until="transform")
+    bad = yaml.safe_load(yaml.safe_dump(raw))
+    bad["tasks"]["income"]["positive"] = "50000+"  # the data says "50000+."
+    with pytest.raises(Exception):
+        local.run(cfg.parse_config(bad))
+    raw["tasks"]["income"]["thresholds"] = {"auc": {"min": 0.7}}
+    last = local.run(cfg.parse_config(raw))
+    new = [r.run_id for r in history.list_runs(metadata, metrics=False)[:3]]
+    return config, first, before, new, last
+
+
+@pytest.mark.slow
+def test_runs_lists_every_run_newest_first_with_its_verdict(census_history):
+    config, first, before, new, last = census_history
+    records = history.list_runs(os.path.join(config.output, "metadata.sqlite"))
+    assert len(records) == before + 3
+    assert [r.run_id for r in records[:3]] == new and records[0].run_id == last.run_id
+    assert first.run_id in [r.run_id for r in records[3:]]
+    assert [r.verdict for r in records[:3]] == ["BLESSED", "FAILED at DataGate", "NOT EVALUATED (data half only)"]
+    assert [r.started for r in records] == sorted((r.started for r in records), reverse=True)
+
+    latest, failed, data_half = records[:3]
+    assert {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "Transform"} <= set(data_half.cached)
+    assert not {"Trainer", "Evaluator", "Pusher"} & {c.name for c in data_half.components}
+    assert data_half.metrics == [] and data_half.pushed == "-"
+    assert failed.failed_at == "DataGate" and "DataGate" in failed.ran and "CsvExampleGen" in failed.cached
+    assert "Transform" not in {c.name for c in failed.components}
+    assert {"Transform", "Trainer"} <= set(latest.cached) and "Evaluator" in latest.ran
+
+    original = next(r for r in records if r.run_id == first.run_id)
+    assert original.verdict == "BLESSED" and original.cached == []
+    assert original.pushed_to == first.pushed_to and original.pushed_version == os.path.basename(first.pushed_to)
+    assert latest.pushed_now and latest.pushed_to == last.pushed_to and latest.pushed_version != original.pushed_version
+
+    # the same metrics, bounds and results as the summaries (summary.json holds the latest run's)
+    saved = json.load(open(os.path.join(config.output, "summary.json")))
+    assert saved["run_id"] == latest.run_id
+    assert [vars(m) for m in latest.metrics] == saved["metrics"]
+    assert [vars(m) for m in original.metrics] == [vars(m) for m in first.metrics]
+    assert [(m.task, m.metric, m.bound) for m in latest.headline] == [("income", "auc", ">= 0.7"),
+                                                                      ("never_married", "auc", ">= 0.85")]
+    assert [m.bound for m in original.headline] == [">= 0.75", ">= 0.85"]
+
+
+@pytest.mark.slow
+def test_runs_command_table_and_json(census_history):
+    config, first, before, new, last = census_history
+    result = invoke("runs", "--output", config.output)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    rows = {run_id: next(line for line in lines if line.startswith(run_id)) for run_id in new + [first.run_id]}
+    assert [lines.index(rows[run_id]) for run_id in new] == sorted(lines.index(rows[run_id]) for run_id in new)
+    auc = {m.task: m for m in last.metrics if m.metric == "auc"}
+    assert f"{auc['income'].value:.4f}" in rows[new[0]] and f"{auc['never_married'].value:.4f}" in rows[new[0]]
+    assert rows[new[0]].rstrip().endswith(os.path.basename(last.pushed_to))
+    assert "FAILED at DataGate" in rows[new[1]] and "NOT EVALUATED (data half only)" in rows[new[2]]
+    assert rows[new[2]].rstrip().endswith("-")
+
+    listed = json.loads(invoke("runs", "--output", config.output, "--json").output)
+    assert [r["run_id"] for r in listed[:3]] == new and len(listed) == before + 3
+    assert listed[0]["metrics"] == [m for m in json.loads(last.to_json())["metrics"] if m["bound"]]
+    assert listed[0]["pushed_version"] == os.path.basename(last.pushed_to) and listed[2]["pushed_version"] is None
+    assert "Transform" in listed[2]["cached"] and listed[1]["failed_at"] == "DataGate"
+
+
+@pytest.mark.slow
+def test_compare_shows_metric_changes_components_and_the_changed_threshold(census_history):
+    config, first, before, new, last = census_history
+    records = history.list_runs(os.path.join(config.output, "metadata.sqlite"))
+    a, b = history.pick(records, first.run_id), history.pick(records, "latest")
+    found = history.compare(a, b)
+    assert found.config == [{"key": "tasks.income.thresholds.auc.min", "source": "Evaluator", "a": 0.75, "b": 0.7}]
+    assert found.not_compared == []
+    states = {c["component"]: (c["a"], c["b"]) for c in found.components}
+    assert states["Trainer"] == ("COMPLETE", "CACHED") and states["Evaluator"] == ("COMPLETE", "COMPLETE")
+    rows = {(m["task"], m["metric"]): m for m in found.metrics}
+    assert rows[("income", "auc")]["change"] == rows[("income", "auc")]["b"] - rows[("income", "auc")]["a"]
+    assert rows[("income", "auc")]["b"] == next(m.value for m in last.metrics if (m.task, m.metric) == ("income", "auc"))
+    assert (rows[("income", "auc")]["bound_a"], rows[("income", "auc")]["bound_b"]) == (">= 0.75", ">= 0.7")
+
+    result = invoke("compare", first.run_id, "latest", "--output", config.output)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    changed = [line.split() for line in text.splitlines() if line.startswith("tasks.")]
+    assert changed == [["tasks.income.thresholds.auc.min", "0.75", "0.7"]]
+    assert ">= 0.75 | >= 0.7" in text
+    trainer = next(line for line in text.splitlines() if line.startswith("Trainer "))
+    assert trainer.split()[1] == "ran" and trainer.split()[-1] == "cached"
+    assert f"A  {first.run_id}" in text and f"B  {last.run_id}" in text
+
+    # data half only vs the failed run: nothing evaluated, Trainer/Evaluator settings recorded in neither
+    result = invoke("compare", new[2], new[1], "--output", config.output, "--json")
+    pair = json.loads(result.output)
+    assert pair["a"]["verdict"] == "NOT EVALUATED (data half only)" and pair["b"]["verdict"] == "FAILED at DataGate"
+    assert pair["metrics"] == []
+    assert {"key": "tasks.income.positive", "source": "DataGate", "a": "50000+.", "b": "50000+"} in pair["config"]
+    # latest vs the data half only run: the model-half settings were recorded in one run only
+    result = invoke("compare", "previous", "latest", "--output", config.output)
+    assert history.pick(records, "previous").run_id == new[1]
+    assert "not compared (recorded in one run only): Trainer (B), Evaluator (B), DriftGate (B)" in result.output
