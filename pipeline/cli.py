@@ -88,8 +88,10 @@ def support(rows, seed, eval_fraction, out):
 @click.option("--no-cache", is_flag=True, help="Re-run every component even if its inputs are unchanged.")
 @click.option("--until", type=click.Choice(["transform", "push"]), default="push", show_default=True,
               help="Stop after the data half (transform) or run everything through the Pusher.")
-def run(config_path, no_cache, until):
-    """Run the pipeline locally (LocalDagRunner)."""
+@click.option("--verbose", is_flag=True, help="Show TFX, Beam and TensorFlow logs too (always written to "
+              "<output>/logs/).")
+def run(config_path, no_cache, until, verbose):
+    """Run the pipeline locally (LocalDagRunner), one line per component and per training epoch."""
     config = _load(config_path)
     from pipeline import beam
     from pipeline.runners import local
@@ -98,7 +100,7 @@ def run(config_path, no_cache, until):
     click.echo(f"beam: {beam.describe_plan(*beam.plan(config))}"
                + ("" if config.beam_args is not None or size is None else f" (input {size / 2 ** 20:.0f} MB)"), err=True)
     try:
-        result = local.run(config, enable_cache=not no_cache, until=until)
+        result = local.run(config, enable_cache=not no_cache, until=until, echo=click.echo, verbose=verbose)
     except (cfg.ConfigError, local.RunLocked) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # a component failed: show its reason, not a TFX stack trace

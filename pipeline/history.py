@@ -18,10 +18,10 @@ from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from pipeline import summary as summ
+from pipeline.runners.local import LOCK_FILE  # held by a run for as long as it uses the output directory
 from pipeline.summary import ComponentRun, MetricCheck
 
 MODEL_HALF = ("latest_blessed_model", "Trainer", "Evaluator", "Pusher")  # nodes only a full (--until push) run has
-LOCK_FILE = ".mtl-run.lock"  # written by pipeline.runners.local while a run holds the output directory
 SOURCES = ("Trainer", "Evaluator", "DataGate", "DriftGate")  # where `settings` come from, first wins on a key
 
 

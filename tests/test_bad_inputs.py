@@ -161,6 +161,17 @@ def test_malformed_yaml(tmp_path):
                    wrote_nothing=True)
 
 
+def test_yaml_python_tags_are_refused(tmp_path):
+    config, output = write_case(tmp_path)
+    marker = tmp_path / "pwned"
+    text = open(config).read().replace("name: census-sample",
+                                       f"name: !!python/object/apply:os.system ['touch {marker}']")
+    open(config, "w").write(text)
+    assert_stopped(invoke("validate", "--config", config), ["malformed YAML", "python/object/apply:os.system"],
+                   output, wrote_nothing=True)
+    assert not marker.exists()
+
+
 def test_duplicate_yaml_key(tmp_path):
     config, output = write_case(tmp_path)
     text = open(config).read().replace("tasks:\n", "tasks:\n  income: {type: binary, label: income}\n", 1)
@@ -243,6 +254,8 @@ def test_pipeline_case(tmp_path, case):
     result = invoke("run", "--config", config)
     assert_stopped(result, expected, output)
     assert not os.path.exists(os.path.join(output, "tfx", "Transform", "transform_graph")), "Transform ran"
+    failed = [line.split()[0] for line in result.output.splitlines() if "FAILED after" in line]
+    assert failed and failed[0] in ("CsvExampleGen", "DataGate"), result.output  # the progress names where
 
 
 @pytest.mark.slow
@@ -305,6 +318,15 @@ def test_column_names_with_spaces_symbols_and_slashes_train_and_serve(tmp_path):
     result = invoke("run", "--config", config)
     assert result.exit_code == 0, result.output
     assert "verdict: BLESSED" in result.output, result.output
+    # the run's own progress, not TFX's logs: one line per component and per epoch; the logs are in the file
+    lines = result.output.splitlines()
+    assert any(line.split()[:2] == ["Transform", "done"] for line in lines), result.output
+    assert any(line.split()[:2] == ["Trainer", "done"] for line in lines), result.output
+    assert any(re.match(r"\s+epoch 3/3: loss [\d.]+ val_loss [\d.]+ \| income: loss [\d.]+ auc [\d.]+ \(val [\d.]+\) "
+                        r"w 1.00 \| never_married: loss", line) for line in lines), result.output
+    assert "absl" not in result.output and "WARNING" not in result.output
+    log = next(line[len("log: "):] for line in lines if line.startswith("log: "))
+    assert log.startswith(os.path.join(output, "logs")) and "Component Trainer is running." in open(log).read()
     assert set(os.listdir(tmp_path.parent)) == before  # nothing escaped next to the case directory
     assets = [n for _, _, files in os.walk(os.path.join(output, "tfx", "Transform")) for n in files]
     assert f"feature_{safe_name('../../sex')}" in assets and "/" not in safe_name("../../sex")

@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +38,28 @@ def server(pushed):
     running = ModelServer(os.path.dirname(version_dir), "support", rest_port=0, grpc_port=0).start()
     yield running
     running.stop()
+
+
+def test_server_listens_on_loopback_only_by_default(server):
+    assert server._http.server_address[0] == "127.0.0.1"  # REST
+    assert server.host == "127.0.0.1"  # gRPC binds f"{host}:{port}"
+    with pytest.raises(OSError):  # nothing answers on another interface of this machine
+        socket.create_connection((_outside_address(), server.rest_port), timeout=2).close()
+
+
+def _outside_address():
+    """An address of this machine that is not loopback (the one a route to the outside would use)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent for a UDP connect
+        address = probe.getsockname()[0]
+    except OSError:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    finally:
+        probe.close()
+    if address.startswith("127."):
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    return address
 
 
 def test_saved_model_cli_shows_the_documented_signatures(pushed):

@@ -16,6 +16,7 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from pipeline import config as cfg
+from pipeline.progress import PROGRESS_LOGGER
 from pipeline.summary import HISTORY_FILE
 from trainer import distribute, export
 from trainer.architectures.cross_stitch import CrossStitchUnit
@@ -23,6 +24,7 @@ from trainer.model import Vocabularies, build_model, regression_label_stats, spl
 
 
 DISTRIBUTION_FILE = "distribution.json"  # in the model_run directory: the strategy and replica count used
+PROGRESS = logging.getLogger(PROGRESS_LOGGER)  # `mtl run` shows these lines (pipeline/progress.py)
 
 
 class TrainingDiverged(RuntimeError):
@@ -75,10 +77,9 @@ class EpochLog(tf_keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         self._check_finite(epoch, logs)
         entry = {"epoch": epoch + 1, **logs}
-        parts = [f"{n}: loss {logs.get(f'{n}_loss', float('nan')):.4f} w {logs.get(f'{n}_weight', 0):.2f}"
-                 for n in self.task_names]
-        logging.info("epoch %d: loss %.4f val_loss %.4f | %s", epoch + 1, logs.get("loss", float("nan")),
-                     logs.get("val_loss", float("nan")), " | ".join(parts))
+        PROGRESS.info("epoch %d/%s: loss %.4f val_loss %.4f | %s", epoch + 1, self.params.get("epochs", "?"),
+                      logs.get("loss", float("nan")), logs.get("val_loss", float("nan")),
+                      " | ".join(self._task_part(n, logs) for n in self.task_names))
         if self.gate_usage is not None:
             entry["gates"] = self.gate_usage()
             for name, weights in entry["gates"].items():
@@ -86,6 +87,18 @@ class EpochLog(tf_keras.callbacks.Callback):
         self.history.append(entry)
         with tf.io.gfile.GFile(self.path, "w") as f:
             json.dump(self.history, f, indent=1)
+
+    @staticmethod
+    def _task_part(name: str, logs) -> str:
+        """'income: loss 0.6364 auc 0.4464 (val 0.5114) w 1.00': the task's loss, its metric, its weight."""
+        metric = next((k[len(name) + 1:] for k in logs if k.startswith(f"{name}_")
+                       and k not in (f"{name}_loss", f"{name}_weight")), None)
+        part = f"{name}: loss {logs.get(f'{name}_loss', float('nan')):.4f}"
+        if metric:
+            part += f" {metric} {logs[f'{name}_{metric}']:.4f}"
+            if f"val_{name}_{metric}" in logs:
+                part += f" (val {logs[f'val_{name}_{metric}']:.4f})"
+        return part + f" w {logs.get(f'{name}_weight', 0):.2f}"
 
     def _check_finite(self, epoch, logs):
         """Losses and weights must be finite. Weights are checked too: a NaN weight does not always show in
@@ -123,7 +136,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if config.training.early_stopping_patience:
         callbacks.append(tf_keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.training.early_stopping_patience, restore_best_weights=True))
-    model.fit(train, validation_data=evaluation, epochs=config.training.epochs, callbacks=callbacks, verbose=2)
+    model.fit(train, validation_data=evaluation, epochs=config.training.epochs, callbacks=callbacks,
+              verbose=0)  # EpochLog writes one line per epoch
     # multi_worker: every worker takes part in saving (collective ops); only the chief writes where TFX looks.
     target = fn_args.serving_model_dir if distribute.is_chief() else tempfile.mkdtemp(prefix="worker-export-")
     export.export(model, tf_transform_output, target)

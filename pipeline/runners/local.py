@@ -7,10 +7,11 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 from pipeline import beam
 from pipeline import config as cfg
-from pipeline import summary
+from pipeline import progress, summary
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,13 @@ def stage_schema(config: cfg.Config, output: str) -> cfg.Config:
     return config.model_copy(update={"schema_path": staged})
 
 
-def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push"):
+def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push",
+        echo: Optional[Callable[[str], None]] = None, verbose: bool = False):
     """Checks the data, runs the pipeline, writes <output>/summary.json; returns the RunSummary.
 
-    Raises on any failure (ConfigError before anything is written; RunLocked when another run holds the output
-    directory; a component's error otherwise)."""
+    With echo, progress lines go to it and every log record to <output>/logs/ (pipeline/progress.py; verbose:
+    also to stderr); without, logging is left as it is. Raises on any failure (ConfigError before anything is
+    written; RunLocked when another run holds the output directory; a component's error otherwise)."""
     cfg.check_data(config)
     from tfx import v1 as tfx  # heavy: imported only once the config and data are known to be good
 
@@ -102,7 +105,8 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push"):
                                    output=paths.output, metadata_path=paths.metadata, enable_cache=enable_cache,
                                    until=until, beam_args=args, component_beam_args=per_component)
         disable_in_process_beam_state_cache()
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        with progress.live(paths.output, echo, verbose) if echo else contextlib.nullcontext():
+            tfx.orchestration.LocalDagRunner().run(pipeline)
         result = summary.summarize(config, paths.metadata)
         summary.write(result, paths.output)
     return result
