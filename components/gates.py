@@ -215,11 +215,18 @@ def check(config: cfg.DataContract, schema: schema_pb2.Schema, anomalies_by_spli
     return findings
 
 
+def split_dir(artifact, split: str) -> str:
+    """<uri>/Split-<split>, TFX's layout (artifact_utils.get_split_uri insists on a split_names property)."""
+    return os.path.join(artifact.uri, f"Split-{split}")
+
+
 def load_statistics(artifact) -> Dict[str, statistics_pb2.DatasetFeatureStatistics]:
-    """{split: statistics} of an ExampleStatistics artifact."""
+    """{split: statistics} of an ExampleStatistics or AcceptedStatistics artifact."""
+    names = (artifact.split_names if SPLITS in (artifact.PROPERTIES or {})
+             else artifact.get_string_custom_property(SPLITS))
     out = {}
-    for split in artifact_utils.decode_split_names(artifact.split_names):
-        path = os.path.join(artifact_utils.get_split_uri([artifact], split), STATS_FILE)
+    for split in artifact_utils.decode_split_names(names):
+        path = os.path.join(split_dir(artifact, split), STATS_FILE)
         out[split] = tfdv.load_stats_binary(path).datasets[0]
     return out
 
@@ -345,13 +352,25 @@ def check_distributions(validation: cfg.Validation, columns: List[str], schema: 
     return measurements, notes, report
 
 
+class AcceptedStatistics(tfx.dsl.Artifact):
+    """Statistics of data that passed the DriftGate: the reference of the next run's drift check. A type of its
+    own, so that a resolver on any orchestrator (KFP's matches on the type only) finds these and never
+    StatisticsGen's statistics of data that was refused."""
+
+    TYPE_NAME = "mtl.AcceptedStatistics"  # <namespace>.<Name>: what KFP v2 accepts for a custom type
+    # No PROPERTIES (KFP's generic artifact schema has none): the split names are the custom property SPLITS.
+
+
+SPLITS = "split_names"
+
+
 @tfx.dsl.components.component
 def DriftGate(  # noqa: N802 (TFX component naming)
     statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
     schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
-    accepted_statistics: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
+    accepted_statistics: tfx.dsl.components.OutputArtifact[AcceptedStatistics],
     validation_json: tfx.dsl.components.Parameter[str],
-    previous_statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics] = None,
+    previous_statistics: tfx.dsl.components.InputArtifact[AcceptedStatistics] = None,
 ) -> None:
     """Drift and skew checks (module docstring). Publishes this run's statistics as accepted_statistics, the
     reference of the next run's drift check, only when they pass; report.md beside them lists every
@@ -365,9 +384,9 @@ def DriftGate(  # noqa: N802 (TFX component naming)
                                                       previous)
     for m in measurements:
         logging.info("drift gate: %s", m)
-    accepted_statistics.split_names = statistics.split_names
+    accepted_statistics.set_string_custom_property(SPLITS, statistics.split_names)
     for split in current:
-        source = os.path.join(artifact_utils.get_split_uri([statistics], split), STATS_FILE)
-        io_utils.copy_file(source, os.path.join(artifact_utils.get_split_uri([accepted_statistics], split),
+        source = os.path.join(split_dir(statistics, split), STATS_FILE)
+        io_utils.copy_file(source, os.path.join(split_dir(accepted_statistics, split),
                                                 STATS_FILE), overwrite=True)
     io_utils.write_string_file(os.path.join(accepted_statistics.uri, REPORT_FILE), report)

@@ -16,7 +16,7 @@ from tfx.dsl.components.base import executor_spec
 
 from components import example_gen as streaming
 from components.evaluation import eval_config
-from components.gates import DataGate, DriftGate
+from components.gates import AcceptedStatistics, DataGate, DriftGate
 from components.pusher import AtomicPusherExecutor
 from pipeline import beam
 from pipeline import config as cfg
@@ -84,8 +84,7 @@ def data_components(config: cfg.Config) -> List:
                     statistics=statistics.outputs["statistics"], contract_json=json.dumps(contract, sort_keys=True))
     previous = tfx.dsl.Resolver(  # the statistics of the last run whose data passed the DriftGate
         strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
-        statistics=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ExampleStatistics,
-                                   producer_component_id="DriftGate", output_key="accepted_statistics"),
+        statistics=tfx.dsl.Channel(type=AcceptedStatistics),
     ).with_id("previous_statistics")
     drift = DriftGate(statistics=statistics.outputs["statistics"], schema=gate.outputs["validated_schema"],
                       previous_statistics=previous.outputs["statistics"],
