@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
 
@@ -10,6 +11,8 @@ import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports
 from pipeline import config as cfg
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Google client libraries warn at import about Python 3.10 and their own versions: not the user's concern.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
 
 
 def _load(path: str) -> cfg.Config:
@@ -113,7 +116,7 @@ def run(config_path, no_cache, until, verbose):
         if reason is None:
             raise
         raise click.ClickException(str(reason)) from None
-    click.echo(result.render())
+    click.echo("\n" + result.render())
     total = sum(c.seconds for c in result.components)
     click.echo(f"\npipeline '{config.name}' finished ({total:.0f} s in components); outputs under "
                f"{config.output_dir} (summary.json)")

@@ -24,6 +24,7 @@ PROGRESS_LOGGER = "mtl.progress"
 ANNOUNCE_SECONDS = 2.0  # quicker components (cached ones, gates) only get their end line
 HEARTBEAT_SECONDS = 30.0
 LOG_DIR = "logs"
+OWN_HANDLERS = ("tensorflow",)  # tf.get_logger() has a stderr handler of its own and does not propagate
 _RUNNING = re.compile(r"Component (\S+) is running\.")
 _FINISHED = re.compile(r"Component (\S+) is finished\.")
 _CACHED = re.compile(r"A cached execution \d+ is used\.")
@@ -104,6 +105,10 @@ def live(output: str, echo: Callable[[str], None], verbose: bool = False) -> Ite
         handlers.append(stream)
     root, absl = logging.getLogger(), logging.getLogger("absl")
     saved = (root.handlers[:], root.level, absl.handlers[:], absl.propagate, absl.level)
+    own = [logging.getLogger(name) for name in OWN_HANDLERS]  # loggers that print to stderr themselves
+    saved_own = [(logger.handlers[:], logger.propagate) for logger in own]
+    for logger in own:
+        logger.handlers, logger.propagate = [], True
     root.handlers, absl.handlers = handlers, []
     root.setLevel(logging.INFO)
     absl.setLevel(logging.INFO)
@@ -131,6 +136,8 @@ def live(output: str, echo: Callable[[str], None], verbose: bool = False) -> Ite
         for logger in (root, absl):
             del logger.setLevel  # back to logging.Logger.setLevel
         root.handlers, absl.handlers, absl.propagate = saved[0], saved[2], saved[3]
+        for logger, (own_handlers, propagate) in zip(own, saved_own):
+            logger.handlers, logger.propagate = own_handlers, propagate
         root.setLevel(saved[1])
         absl.setLevel(saved[4])
         file_handler.close()

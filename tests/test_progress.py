@@ -1,5 +1,6 @@
 """`mtl run`'s progress lines from the runner's real log records, and the log file that takes everything else."""
 import logging
+import sys
 import warnings
 
 from absl import logging as absl_logging
@@ -59,9 +60,13 @@ def test_component_lines_quick_ones_only_at_the_end_long_ones_announced_and_repe
 def test_live_sends_everything_to_the_log_file_and_restores_logging(tmp_path):
     root = logging.getLogger()
     before = root.handlers[:]
+    tf_logger = logging.getLogger("tensorflow")  # as tf.get_logger() sets it up: own stderr handler
+    tf_stream = logging.StreamHandler(sys.stderr)
+    tf_logger.handlers, tf_logger.propagate = [tf_stream], False
     shown = []
     with progress.live(str(tmp_path), shown.append) as path:
         absl_logging.warning("a TFX warning")
+        tf_logger.warning("a TensorFlow warning")
         logging.getLogger("apache_beam").info("a Beam line")
         warnings.warn("a Python warning")
         absl_logging.set_verbosity(absl_logging.WARNING)  # as a library does during the Trainer
@@ -74,3 +79,4 @@ def test_live_sends_everything_to_the_log_file_and_restores_logging(tmp_path):
     assert shown[0] == f"log: {path}" and shown[1].split()[:2] == ["Pusher", "done"]
     assert not any("warning" in line for line in shown)  # logs stay out of the progress
     assert root.handlers == before and "setLevel" not in vars(root)
+    assert "a TensorFlow warning" in text and tf_logger.handlers == [tf_stream] and not tf_logger.propagate
