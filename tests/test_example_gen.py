@@ -2,7 +2,6 @@
 (types, empty cells, quoting), the same hash split, a deterministic shuffle, and named errors for bad files."""
 from __future__ import annotations
 
-import gzip
 import os
 
 import pytest
