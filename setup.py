@@ -17,7 +17,10 @@ setup(
         "pydantic>=2",
         "pyyaml",
         "click",
+        "matplotlib",  # report plots
+        "jinja2",  # report HTML
     ],
+    package_data={"pipeline.report": ["templates/*.j2"]},
     extras_require={
         # Compiling for an orchestrator (`mtl compile`); pinned versions are in requirements-test.lock.
         "kubeflow": ["kfp-pipeline-spec>=0.2.2,<0.3"],

@@ -32,6 +32,7 @@ import psutil
 import yaml
 
 from bench.common import table, write_results
+from pipeline.files import atomic_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CENSUS = os.path.join(REPO, "data", "census")
@@ -44,10 +45,9 @@ MODES = {"in_memory": ["--direct_running_mode=in_memory", "--direct_num_workers=
 
 def write_rows(source: str, target: str, rows: int) -> None:
     """`rows` data rows from `source` (repeated from the top when it runs out), header kept; streamed."""
-    tmp = target + ".tmp"
     with open(source, newline="") as f:
         header = next(csv.reader(f))
-    with open(tmp, "w", newline="") as out:
+    with atomic_file(target, "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(header)
         written = 0
@@ -58,7 +58,6 @@ def write_rows(source: str, target: str, rows: int) -> None:
                 for row in itertools.islice(reader, rows - written):
                     writer.writerow(row)
                     written += 1
-    os.replace(tmp, target)
 
 
 def scaled_data(rows: int) -> Dict[str, str]:

@@ -42,6 +42,11 @@ PER_CLASS: Dict[str, Dict[str, Tuple[str, dict]]] = {
     "multiclass": {"macro_auc": ("AUC", {"num_thresholds": 1000}), "macro_f1": ("F1Score", {})},
     "multilabel": {"macro_auc": ("AUC", {"num_thresholds": 1000})},
 }
+# Plots for the run report (pipeline/report): reliability of binary scores, confusion of multiclass ones.
+PLOTS: Dict[str, Dict[str, Tuple[str, dict]]] = {
+    "binary": {"calibration_plot": ("CalibrationPlot", {"num_buckets": 10})},
+    "multiclass": {"confusion_matrix_plot": ("MultiClassConfusionMatrixPlot", {})},
+}
 assert {k: (*METRICS[k], *PER_CLASS.get(k, {})) for k in METRICS} == cfg.TASK_METRICS, "metric tables out of sync"
 
 
@@ -74,10 +79,12 @@ def _metric_configs(task: cfg.Task, table: Dict[str, Tuple[str, dict]], threshol
 
 
 def task_metrics_specs(name: str, task: cfg.Task) -> List[tfma.MetricsSpec]:
-    """The task's metrics; with declared classes also per-class values (reported) and their macro average
+    """The task's metrics and plots; with declared classes also per-class values (reported) and their macro average
     (thresholded). Separate specs, so that a macro threshold never applies to each class."""
     spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
-                                     *_metric_configs(task, METRICS[task.type])], output_names=[name])
+                                     *_metric_configs(task, METRICS[task.type]),
+                                     *_metric_configs(task, PLOTS.get(task.type, {}), thresholds=False)],
+                            output_names=[name])
     if task.type == "multilabel":
         spec.aggregate.micro_average = True
     specs = [spec]

@@ -11,8 +11,7 @@ grows with the data: the runner process holds what passes between stages (Evalua
 """
 from __future__ import annotations
 
-import os
-from typing import Dict, List, Optional, Tuple
+from typing import List
 
 from pipeline import config as cfg
 
@@ -23,40 +22,10 @@ MULTI_PROCESSING = ["--direct_running_mode=multi_processing", "--direct_num_work
                     "--max_cache_memory_usage_mb=0"]  # 0 workers = one per core
 
 
-def input_bytes(config: cfg.Config) -> Optional[int]:
-    """Total size of the configured data files; None when any is remote (not measured)."""
-    total = 0
-    for pattern in (config.data.train, config.data.eval):
-        if not pattern:
-            continue
-        if cfg.is_uri(pattern):
-            return None
-        total += sum(os.path.getsize(f) for f in cfg.expand_files(pattern))
-    return total
-
-
-def plan(config: cfg.Config) -> Tuple[List[str], Dict[str, List[str]]]:
-    """(pipeline-wide Beam args, {component id: args added for that component}): the config's beam_args
-    everywhere when set, else in-memory everywhere, whatever the input size (module docstring). No component
-    gets args of its own today; create_pipeline still applies them for runners that want to."""
-    if config.beam_args is not None:
-        return list(config.beam_args), {}
-    return list(IN_MEMORY), {}
-
-
-def beam_args(config: cfg.Config) -> List[str]:
-    """The pipeline-wide part of plan()."""
-    return plan(config)[0]
-
-
-def describe_plan(args: List[str], per_component: Dict[str, List[str]]) -> str:
-    if not per_component:
-        return describe(args)
-    groups: Dict[str, List[str]] = {}
-    for component, extra in per_component.items():
-        groups.setdefault(describe(args + extra), []).append(component)
-    return "; ".join([f"{text} for {', '.join(names)}" for text, names in groups.items()]
-                     + [f"{describe(args)} for the rest"])
+def plan(config: cfg.Config) -> List[str]:
+    """The pipeline's Beam args: the config's beam_args when set, else in-memory, whatever the input size
+    (module docstring)."""
+    return list(config.beam_args) if config.beam_args is not None else list(IN_MEMORY)
 
 
 def describe(args: List[str]) -> str:

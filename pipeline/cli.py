@@ -99,9 +99,7 @@ def run(config_path, no_cache, until, verbose):
     from pipeline import beam
     from pipeline.runners import local
 
-    size = beam.input_bytes(config)
-    click.echo(f"beam: {beam.describe_plan(*beam.plan(config))}"
-               + ("" if config.beam_args is not None or size is None else f" (input {size / 2 ** 20:.0f} MB)"), err=True)
+    click.echo(f"beam: {beam.describe(beam.plan(config))}", err=True)
     try:
         result = local.run(config, enable_cache=not no_cache, until=until, echo=click.echo, verbose=verbose)
     except (cfg.ConfigError, local.RunLocked) as exc:
@@ -113,6 +111,7 @@ def run(config_path, no_cache, until, verbose):
 
         named = (DataFileError, DataValidationError, TrainingDiverged)
         reason = next((e for e in (exc, exc.__cause__) if isinstance(e, named)), None)
+        _report(config.output_dir)  # what the failed run got done: statistics, findings
         if reason is None:
             raise
         raise click.ClickException(str(reason)) from None
@@ -120,6 +119,48 @@ def run(config_path, no_cache, until, verbose):
     total = sum(c.seconds for c in result.components)
     click.echo(f"\npipeline '{config.name}' finished ({total:.0f} s in components); outputs under "
                f"{config.output_dir} (summary.json)")
+    _report(config.output_dir)
+
+
+def _report(output_dir: str) -> None:
+    """The latest run's report, written at the end of `mtl run`; a report that fails never fails the run."""
+    import logging
+    import time
+
+    from pipeline import report
+
+    started = time.monotonic()
+    try:
+        written = report.write_report(output_dir)
+    except Exception as exc:  # noqa: BLE001 (the run's own outcome has been said; this is an extra)
+        logging.getLogger(__name__).debug("report failed", exc_info=True)
+        click.echo(f"report: not written ({type(exc).__name__}: {exc}); try `mtl report --run {output_dir}`",
+                   err=True)
+        return
+    click.echo(f"report: {written.html} ({written.figures} plots, {time.monotonic() - started:.1f} s; Markdown: "
+               f"{os.path.basename(written.markdown)} beside it)")
+
+
+@main.command("report")
+@click.option("--run", "output", required=True, type=click.Path(file_okay=False),
+              help="Output directory of the runs (the config's `output`, holding metadata.sqlite).")
+@click.option("--run-id", "which", default="latest", show_default=True,
+              help="Which run: a run id from `mtl runs`, a unique prefix of one, latest or previous.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for report.html, report.md and report_files/ [default: <run>/reports/<run id>].")
+def report_(output, which, out):
+    """Write one run's report: report.html (self-contained, opens offline) and report.md with its plots. Data
+    statistics and data-gate findings, per-task metrics per slice against their thresholds, the verdict and
+    the change against the last blessed model, training curves, loss weights, expert-gate usage, calibration
+    (binary tasks) and confusion matrices (multiclass tasks)."""
+    from pipeline import history, report
+
+    try:
+        written = report.write_report(output, which, out)
+    except history.HistoryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{written.verdict}: {written.html} ({written.figures} plots)")
+    click.echo(f"Markdown: {written.markdown}")
 
 
 def _read_rows(json_text, input_path):

@@ -48,6 +48,8 @@ class RunRecord:
     settings: Dict[str, Dict[str, object]] = field(default_factory=dict)  # source -> dotted key -> value
     resolvers: List[str] = field(default_factory=list)  # components that are Resolver nodes (not counted as run)
     notes: List[str] = field(default_factory=list)
+    executions: Dict[str, int] = field(default_factory=dict)  # component -> its MLMD execution id in this run
+    outputs: Dict[str, Dict[str, List[str]]] = field(default_factory=dict)  # component -> output key -> URIs
 
     @property
     def verdict(self) -> str:
@@ -90,10 +92,38 @@ class RunRecord:
             found["metrics"] = [asdict(m) for m in self.headline]
         if not settings:
             del found["settings"]
+        del found["executions"], found["outputs"]
         return found
 
 
 # ----------------------------------------------------------------------------------------------- reading MLMD
+STATES = {1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}  # Execution.State
+
+
+def read_only_store(metadata_path: str):
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(connection)
+
+
+def outputs_of(store, execution_id: int) -> Dict[str, list]:
+    """{output key: [artifacts]} of one execution."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    events = [e for e in store.get_events_by_execution_ids([execution_id])
+              if e.type == metadata_store_pb2.Event.OUTPUT]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    by_key: Dict[str, list] = {}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else ""
+        by_key.setdefault(key, []).append(artifacts[event.artifact_id])
+    return by_key
+
+
 def _when(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
@@ -103,7 +133,7 @@ def open_store(metadata_path: str):
     if not os.path.isfile(metadata_path):
         raise HistoryError(f"no ML Metadata database at {metadata_path} (no pipeline has run with this output)")
     try:
-        store = summ._store(metadata_path)
+        store = read_only_store(metadata_path)
         store.get_context_types()
     except Exception as exc:  # ml_metadata raises its own errors (and RuntimeError) for a foreign file
         found = re.search(r"executing query: (.+?) query:", str(exc))  # SQLite's words, not MLMD's DDL
@@ -237,12 +267,15 @@ def _read_run(store, run, node_type: Optional[int], pipeline_type: Optional[int]
         component = node.split(".", 1)[-1]
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
         last = max(last, execution.last_update_time_since_epoch)
-        state = summ._STATES.get(execution.last_known_state, "?")
+        state = STATES.get(execution.last_known_state, "?")
         if execution_types.get(execution.type_id, "").endswith(".Resolver"):
             record.resolvers.append(component)
             if state == "FAILED":
                 state = "NONE"  # a resolver that found nothing yet (first run): not a failure
         record.components.append(ComponentRun(component, state, seconds))
+        record.executions[component] = execution.id
+        outputs = outputs_of(store, execution.id)
+        record.outputs[component] = {key: [a.uri for a in found] for key, found in outputs.items()}
         if state == "FAILED" and not record.failed_at:
             record.failed_at = component
         if state in ("NEW", "RUNNING") and not record.unfinished:
@@ -255,7 +288,6 @@ def _read_run(store, run, node_type: Optional[int], pipeline_type: Optional[int]
         elif component == "Evaluator":
             tasks, settings = eval_settings(_json_property(execution, "eval_config") or {})
             record.settings["Evaluator"] = settings
-            outputs = summ._outputs(store, execution.id)
             if "blessing" in outputs:
                 blessing = outputs["blessing"][0].custom_properties.get("blessed")
                 record.blessed = bool(blessing and blessing.int_value)
@@ -266,7 +298,7 @@ def _read_run(store, run, node_type: Optional[int], pipeline_type: Optional[int]
                 else:
                     record.metrics = summ.task_metrics(_shim_config(tasks, settings), uri)
         elif component == "Pusher":
-            pushed = summ._outputs(store, execution.id).get("pushed_model", [None])[0]
+            pushed = outputs.get("pushed_model", [None])[0]
             props = pushed.custom_properties if pushed is not None else {}
             if props.get("pushed") and props["pushed"].int_value:
                 record.pushed_to = props["pushed_destination"].string_value
@@ -285,9 +317,10 @@ def _read_run(store, run, node_type: Optional[int], pipeline_type: Optional[int]
     return record
 
 
-def list_runs(metadata_path: str, metrics: bool = True) -> List[RunRecord]:
+def list_runs(metadata_path: str, metrics: bool = True, metrics_of: Optional[Sequence[str]] = None
+              ) -> List[RunRecord]:
     """Every pipeline run recorded in the database, newest first. metrics=False skips reading the Evaluator
-    outputs (no TFMA import)."""
+    outputs (no TFMA import); metrics_of reads them only for these run ids ('latest': the newest run)."""
     store = open_store(metadata_path)
     if _context_type_id(store, "pipeline_run") is None:
         return []
@@ -295,7 +328,9 @@ def list_runs(metadata_path: str, metrics: bool = True) -> List[RunRecord]:
                   reverse=True)
     node_type, pipeline_type = _context_type_id(store, "node"), _context_type_id(store, "pipeline")
     execution_types = {t.id: t.name for t in store.get_execution_types()}
-    records = [_read_run(store, run, node_type, pipeline_type, execution_types, metrics) for run in runs]
+    wanted = None if metrics_of is None else {runs[0].name if r == "latest" and runs else r for r in metrics_of}
+    records = [_read_run(store, run, node_type, pipeline_type, execution_types,
+                         metrics and (wanted is None or run.name in wanted)) for run in runs]
     if records and records[0].unfinished:
         records[0].running = _holder_alive(os.path.dirname(os.path.abspath(metadata_path)))
     return records

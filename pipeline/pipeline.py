@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from tfx import v1 as tfx
 
@@ -145,24 +145,18 @@ def model_components(config: cfg.Config, examples, transform, push_to: str) -> L
 
 
 def create_pipeline(config: cfg.Config, *, pipeline_root: str, output: str, metadata_path: Optional[str] = None,
-                    beam_args: Optional[List[str]] = None, component_beam_args: Optional[Dict[str, List[str]]] = None,
-                    enable_cache: bool = True, metadata_connection_config=None,
+                    beam_args: Optional[List[str]] = None, enable_cache: bool = True, metadata_connection_config=None,
                     until: str = "push") -> tfx.dsl.Pipeline:
     """The pipeline for a config, through stage `until` (transform | push).
 
     Pass metadata_path (SQLite) or a metadata_connection_config; models are pushed under serving_dir(output).
-    beam_args default to the config's (else in-memory DirectRunner); component_beam_args add args to single
-    components by id (the later value of a flag wins). Runners pass beam.plan(config).
+    beam_args default to beam.plan(config): the config's, else the in-memory DirectRunner.
     """
     if until not in STAGES:
         raise ValueError(f"until must be one of {', '.join(STAGES)}, got {until!r}")
     components = data_components(config)
     if until == "push":
         components += model_components(config, components[0], components[-1], serving_dir(config, output))
-    for component in components:
-        extra = (component_beam_args or {}).get(component.id)
-        if extra:
-            component.with_beam_pipeline_args(extra)
     if metadata_connection_config is None and metadata_path is not None:
         metadata_connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
     return tfx.dsl.Pipeline(
@@ -171,5 +165,5 @@ def create_pipeline(config: cfg.Config, *, pipeline_root: str, output: str, meta
         components=components,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_args if beam_args is not None else config.beam_args or beam.IN_MEMORY),
+        beam_pipeline_args=list(beam_args if beam_args is not None else beam.plan(config)),
     )

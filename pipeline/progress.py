@@ -11,6 +11,7 @@ PROGRESS_LOGGER, which trainer/run.py's EpochLog writes to.
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import re
@@ -27,17 +28,20 @@ LOG_DIR = "logs"
 OWN_HANDLERS = ("tensorflow",)  # tf.get_logger() has a stderr handler of its own and does not propagate
 _RUNNING = re.compile(r"Component (\S+) is running\.")
 _FINISHED = re.compile(r"Component (\S+) is finished\.")
-_CACHED = re.compile(r"A cached execution \d+ is used\.")
+_NEW = re.compile(r"Going to run a new execution: ExecutionInfo\(execution_id=(\d+)")
+_CACHED = re.compile(r"A cached execution (\d+) is used\.")
 _FAILED = re.compile(r"Execution \d+ failed\.")
 
 
 class ComponentProgress(logging.Handler):
     """Turns the runner's log records into progress lines (see the module docstring)."""
 
-    def __init__(self, echo: Callable[[str], None], clock: Callable[[], float] = time.monotonic):
+    def __init__(self, echo: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
+                 artifact_root: Optional[str] = None):
         super().__init__(level=logging.INFO)
-        self.echo, self.clock = echo, clock
+        self.echo, self.clock, self.artifact_root = echo, clock, artifact_root
         self.component: Optional[str] = None
+        self.execution: Optional[str] = None
         self.started = self.next_line = 0.0
         self.cached = self.failed = False
         self.lines = []
@@ -58,15 +62,32 @@ class ComponentProgress(logging.Handler):
         if match := _RUNNING.search(message):
             self.component, self.started, self.cached, self.failed = match.group(1), self.clock(), False, False
             self.next_line = self.started + ANNOUNCE_SECONDS
-        elif _CACHED.search(message):
-            self.cached = True
+            self.execution = None
+        elif match := _NEW.search(message):
+            self.execution = match.group(1)
+        elif match := _CACHED.search(message):
+            self.cached, self.execution = True, match.group(1)
         elif _FAILED.search(message) and self.component:
             self.failed = True
             self._say(f"  {self.component:<22} FAILED after {self.clock() - self.started:.1f} s")
         elif (match := _FINISHED.search(message)) and match.group(1) == self.component:
             state = "cached" if self.cached else "done"
-            self._say(f"  {self.component:<22} {state:<7} {self.clock() - self.started:6.1f} s")
+            self._say(f"  {self.component:<22} {state:<7} {self.clock() - self.started:6.1f} s"
+                      + self._artifacts())
             self.component = None
+
+    def _artifacts(self) -> str:
+        """'  -> tfx/Trainer/{model,model_run}/7': where the component's outputs are (TFX's layout
+        <pipeline root>/<component>/<output key>/<execution id>; a cached component's are the earlier run's)."""
+        if not self.artifact_root or not self.execution:
+            return ""
+        keys = sorted(os.path.basename(os.path.dirname(path)) for path in
+                      glob.glob(os.path.join(self.artifact_root, glob.escape(self.component), "*", self.execution)))
+        if not keys:
+            return ""
+        shown = keys[0] if len(keys) == 1 else "{" + ",".join(keys) + "}"
+        root = os.path.basename(os.path.normpath(self.artifact_root))
+        return f"  -> {root}/{self.component}/{shown}/{self.execution}"
 
     def tick(self) -> None:
         """Called about every second: a 'running' line when the component in progress is due one."""
@@ -90,14 +111,16 @@ def log_path(output: str) -> str:
 
 
 @contextlib.contextmanager
-def live(output: str, echo: Callable[[str], None], verbose: bool = False) -> Iterator[str]:
+def live(output: str, echo: Callable[[str], None], verbose: bool = False,
+         artifact_root: Optional[str] = None) -> Iterator[str]:
     """Route every log record to <output>/logs/run-<time>.log and progress lines to `echo` for the duration;
-    with verbose, the full log goes to stderr too. Yields the log file's path."""
+    with verbose, the full log goes to stderr too. Component lines name their outputs under artifact_root
+    (the pipeline root) when given. Yields the log file's path."""
     path = log_path(output)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     file_handler = logging.FileHandler(path, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    progress = ComponentProgress(echo)
+    progress = ComponentProgress(echo, artifact_root=artifact_root)
     handlers = [file_handler, progress]
     if verbose:
         stream = logging.StreamHandler(sys.stderr)

@@ -10,7 +10,6 @@ from pipeline import config as cfg
 
 HISTORY_FILE = "history.json"  # written by the trainer under the Trainer's model_run
 BASELINE = "baseline"  # TFMA's model name for the latest blessed model
-_STATES = {1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
 
 
 @dataclass
@@ -74,29 +73,6 @@ class RunSummary:
         lines += ["", f"verdict: {self.verdict}"]
         lines.append(f"pushed: {self.pushed_to}" if self.pushed_to else "pushed: nothing (serving directory unchanged)")
         return "\n".join(lines)
-
-
-def _store(metadata_path: str):
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = metadata_path
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    return metadata_store.MetadataStore(connection)
-
-
-def _outputs(store, execution_id: int) -> Dict[str, list]:
-    from ml_metadata.proto import metadata_store_pb2
-
-    events = [e for e in store.get_events_by_execution_ids([execution_id])
-              if e.type == metadata_store_pb2.Event.OUTPUT]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-    by_key: Dict[str, list] = {}
-    for event in events:
-        key = event.path.steps[0].key if event.path.steps else ""
-        by_key.setdefault(key, []).append(artifacts[event.artifact_id])
-    return by_key
 
 
 def _thresholds(config: cfg.Config, task: str, metric: str) -> str:
@@ -180,35 +156,22 @@ def training_history(config: cfg.Config, model_run_uri: str) -> Dict[str, object
 
 
 def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
-    """Summary of the latest run recorded in the MLMD database."""
-    store = _store(metadata_path)
-    runs = sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
-    if not runs:
+    """Summary of the latest run recorded in the MLMD database (read by pipeline.history, as `mtl runs` reads
+    every run), with the per-class metrics and training history of its Evaluator and Trainer outputs."""
+    from pipeline import history
+
+    records = history.list_runs(metadata_path, metrics_of=["latest"])
+    if not records:
         raise RuntimeError(f"no pipeline run recorded in {metadata_path}")
-    run = runs[-1]
-    summary = RunSummary(config.name, run.name)
-    node_type = store.get_context_type("node").id
-    executions = sorted(store.get_executions_by_context(run.id), key=lambda e: (e.create_time_since_epoch, e.id))
-    for execution in executions:
-        node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type_id == node_type)
-        component = node.split(".", 1)[-1]
-        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
-        state = _STATES.get(execution.last_known_state, "?")
-        if state == "FAILED" and store.get_execution_types_by_id([execution.type_id])[0].name.endswith(".Resolver"):
-            state = "NONE"  # a resolver that found nothing yet (first run): not a failure
-        summary.components.append(ComponentRun(component, state, seconds))
-        outputs = _outputs(store, execution.id)
-        if component == "Trainer" and "model_run" in outputs:
-            summary.training = training_history(config, outputs["model_run"][0].uri)
-        if component == "Evaluator" and "blessing" in outputs:
-            blessing = outputs["blessing"][0].custom_properties.get("blessed")
-            summary.blessed = bool(blessing and blessing.int_value)
-            summary.metrics = task_metrics(config, outputs["evaluation"][0].uri)
-            summary.per_class = per_class_metrics(config, outputs["evaluation"][0].uri)
-        if component == "Pusher" and "pushed_model" in outputs:
-            pushed = outputs["pushed_model"][0].custom_properties
-            if pushed.get("pushed") and pushed["pushed"].int_value:
-                summary.pushed_to = pushed["pushed_destination"].string_value
+    record = records[0]
+    summary = RunSummary(config.name, record.run_id, record.components, record.metrics, record.blessed,
+                         record.pushed_to)
+    model_run = record.outputs.get("Trainer", {}).get("model_run")
+    if model_run:
+        summary.training = training_history(config, model_run[0])
+    evaluation = record.outputs.get("Evaluator", {}).get("evaluation")
+    if evaluation and os.path.isdir(evaluation[0]):
+        summary.per_class = per_class_metrics(config, evaluation[0])
     return summary
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import csv
+import html
 import os
 
 import pytest
@@ -256,6 +257,14 @@ def test_pipeline_case(tmp_path, case):
     assert not os.path.exists(os.path.join(output, "tfx", "Transform", "transform_graph")), "Transform ran"
     failed = [line.split()[0] for line in result.output.splitlines() if "FAILED after" in line]
     assert failed and failed[0] in ("CsvExampleGen", "DataGate"), result.output  # the progress names where
+    page = html.unescape(open(_report(result), encoding="utf-8").read())  # the failed run's report says why
+    assert f'<p class="bad" id="verdict-verdict">FAILED at {failed[0]}</p>' in page
+    if failed[0] == "DataGate":
+        assert expected[0] in page and "blocking" in page
+
+
+def _report(result):
+    return next(line.split()[1] for line in result.output.splitlines() if line.startswith("report: "))
 
 
 @pytest.mark.slow
@@ -327,6 +336,7 @@ def test_column_names_with_spaces_symbols_and_slashes_train_and_serve(tmp_path):
     assert "absl" not in result.output and "WARNING" not in result.output
     log = next(line[len("log: "):] for line in lines if line.startswith("log: "))
     assert log.startswith(os.path.join(output, "logs")) and "Component Trainer is running." in open(log).read()
+    assert "Age (years)" in html.unescape(open(_report(result), encoding="utf-8").read())
     assert set(os.listdir(tmp_path.parent)) == before  # nothing escaped next to the case directory
     assets = [n for _, _, files in os.walk(os.path.join(output, "tfx", "Transform")) for n in files]
     assert f"feature_{safe_name('../../sex')}" in assets and "/" not in safe_name("../../sex")

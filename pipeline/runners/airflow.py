@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime
 import os
 import pprint
-import tempfile
 from typing import Optional
 
 import pipeline
 from pipeline import beam
 from pipeline import config as cfg
 from pipeline.runners.kubeflow import CompileError
+from pipeline.files import write_atomically
 from pipeline.runners.local import RunPaths, stage_schema
 
 DAG_FILE = '''"""Airflow DAG of the tfx-mtl pipeline {name!r}: {tasks}.
@@ -52,13 +52,11 @@ def dag_spec(config: cfg.Config, *, pipeline_root: Optional[str] = None, schedul
     config = absolute(config)
     paths = RunPaths(config.output_dir)
     config = stage_schema(config, paths.output)
-    args, per_component = beam.plan(config)
     return {
         "config": config.model_dump(mode="json", by_alias=True),
         "pipeline_root": pipeline_root or config.orchestration.pipeline_root or paths.pipeline_root,
         "metadata": paths.metadata,
-        "beam_args": args,
-        "component_beam_args": per_component,
+        "beam_args": beam.plan(config),
         "schedule": schedule or config.orchestration.schedule,
         "start_date": (start_date or datetime.date.today()).isoformat(),
     }
@@ -73,15 +71,7 @@ def compile_dag(config: cfg.Config, out: str, *, source: str, pipeline_root: Opt
     text = DAG_FILE.format(name=config.name, tasks=", ".join(config.tasks), source=source,
                            version=pipeline.__version__, spec=pprint.pformat(spec, width=110))
     out = os.path.abspath(out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=".dag-", suffix=".tmp", dir=os.path.dirname(out))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(staging, out)
-    except BaseException:
-        os.unlink(staging)
-        raise
+    write_atomically(out, text)
     return out
 
 
@@ -93,8 +83,7 @@ def build_dag(spec: dict):
 
     config = cfg.parse_config(spec["config"], "the DAG's embedded config")
     tfx_pipeline = create_pipeline(config, pipeline_root=spec["pipeline_root"], output=config.output_dir,
-                                   metadata_path=spec["metadata"], beam_args=spec["beam_args"],
-                                   component_beam_args=spec.get("component_beam_args"))
+                                   metadata_path=spec["metadata"], beam_args=spec["beam_args"])
     start = datetime.datetime.combine(datetime.date.fromisoformat(spec["start_date"]), datetime.time())
     dag_config = {"schedule": spec["schedule"], "start_date": start, "catchup": False,
                   "max_active_runs": 1,  # one run at a time: runs share the SQLite MLMD

@@ -85,13 +85,11 @@ def compile_pipeline(config: cfg.Config, out: str, *, image: Optional[str] = Non
     if not out.endswith((".yaml", ".yml", ".json")):
         raise CompileError(f"kubeflow: output file must end in .yaml (PipelineSpec) or .json (PipelineJob): {out}")
     pod_config, warnings = container_config(config)
-    args, per_component = beam.plan(config)
+    args = beam.plan(config)
     if config.beam_args is None:
-        warnings.append(f"beam_args not set: the data steps and the Evaluator run Beam's "
-                        f"{beam.describe_plan(args, per_component)} inside their pods; set beam_args for a "
-                        "Dataflow/Flink/Spark cluster on large data")
-    pipeline = create_pipeline(pod_config, pipeline_root=root, output=root, beam_args=args,
-                               component_beam_args=per_component)
+        warnings.append(f"beam_args not set: the data steps and the Evaluator run Beam's {beam.describe(args)} "
+                        "inside their pods; set beam_args for a Dataflow/Flink/Spark cluster on large data")
+    pipeline = create_pipeline(pod_config, pipeline_root=root, output=root, beam_args=args)
     runner_config = kfp_runner.KubeflowV2DagRunnerConfig(default_image=image, display_name=config.name)
     out = os.path.abspath(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)

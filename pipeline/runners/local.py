@@ -12,6 +12,7 @@ from typing import Callable, Optional
 from pipeline import beam
 from pipeline import config as cfg
 from pipeline import progress, summary
+from pipeline.files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,7 @@ def stage_schema(config: cfg.Config, output: str) -> cfg.Config:
         content = f.read()
     staged = os.path.join(output, "schemas", hashlib.sha256(content).hexdigest()[:16], "schema.pbtxt")
     if not os.path.exists(staged):
-        os.makedirs(os.path.dirname(staged), exist_ok=True)
-        with open(staged + ".tmp", "wb") as f:
-            f.write(content)
-        os.replace(staged + ".tmp", staged)
+        write_atomically(staged, content)
     return config.model_copy(update={"schema_path": staged})
 
 
@@ -100,12 +98,11 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push",
 
     paths = RunPaths(os.path.abspath(config.output_dir))
     with output_lock(paths.output):
-        args, per_component = beam.plan(config)
         pipeline = create_pipeline(stage_schema(config, paths.output), pipeline_root=paths.pipeline_root,
                                    output=paths.output, metadata_path=paths.metadata, enable_cache=enable_cache,
-                                   until=until, beam_args=args, component_beam_args=per_component)
+                                   until=until, beam_args=beam.plan(config))
         disable_in_process_beam_state_cache()
-        with progress.live(paths.output, echo, verbose) if echo else contextlib.nullcontext():
+        with progress.live(paths.output, echo, verbose, paths.pipeline_root) if echo else contextlib.nullcontext():
             tfx.orchestration.LocalDagRunner().run(pipeline)
         result = summary.summarize(config, paths.metadata)
         summary.write(result, paths.output)

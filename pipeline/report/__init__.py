@@ -1,0 +1,72 @@
+"""`mtl report`: one run as report.html (self-contained, opens offline) and report.md with its PNGs.
+
+collect.py reads the run back (MLMD, statistics, anomalies, TFMA metrics and plots, the training history),
+layout.py turns it into sections of text, tables and figures (plots.py draws them), render.py writes HTML and
+Markdown from the same sections.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+
+from pipeline.files import write_atomically
+
+REPORTS_DIR = "reports"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: str
+    markdown: str
+    figures: int
+    verdict: str
+
+
+def default_dir(output_dir: str, run_id: str) -> str:
+    """<output>/reports/<run id>, the id's colons (an ISO time) made dashes: a plain folder name anywhere."""
+    return os.path.join(output_dir, REPORTS_DIR, run_id.replace(":", "-"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_report(output_dir: str, which: str = "latest", out_dir: str = None) -> ReportFiles:
+    """Write the report of one run (`which`: run id, unique prefix, latest or previous) into out_dir (default
+    <output>/reports/<run id>/). The figures folder is swapped in whole and each file replaced in one rename:
+    a failure leaves the previous report as it was. Raises history.HistoryError for a missing run or database."""
+    import pipeline
+    from pipeline.report import collect, layout, render
+
+    data = collect.collect(output_dir, which)
+    sections = layout.build(data)
+    target = out_dir or default_dir(output_dir, data.run.run_id)
+    os.makedirs(target, exist_ok=True)
+    title = f"{data.run.pipeline}: run {data.run.run_id}"
+    written = time.strftime("%Y-%m-%d %H:%M:%S")
+    html = render.html(title, sections, pipeline.__version__, written)
+    markdown = render.markdown(title, sections, pipeline.__version__, written)
+    figures = layout.figures(sections)
+    staging = tempfile.mkdtemp(prefix=".report-files-", dir=target)
+    os.chmod(staging, 0o777 & ~_umask())
+    try:
+        for name, figure in figures.items():
+            with open(os.path.join(staging, f"{name}.png"), "wb") as f:
+                f.write(figure.png)
+        final = os.path.join(target, render.FIGURES_DIR)
+        if os.path.isdir(final):
+            old = final + f".old-{os.getpid()}"
+            os.replace(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_atomically(os.path.join(target, "report.md"), markdown)
+    write_atomically(os.path.join(target, "report.html"), html)
+    return ReportFiles(os.path.join(target, "report.html"), os.path.join(target, "report.md"), len(figures),
+                       data.run.verdict)
