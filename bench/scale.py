@@ -103,9 +103,9 @@ class TreeSampler(threading.Thread):
 
 def component_windows(metadata: str) -> List[dict]:
     """(component, start, end) of each execution of the latest run, from MLMD."""
-    from pipeline.summary import _store
+    from pipeline.history import read_only_store
 
-    store = _store(metadata)
+    store = read_only_store(metadata)
     run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
     node_type = store.get_context_type("node").id
     windows = []

@@ -48,9 +48,9 @@ def test_sigkill_during_training_then_rerun_completes_from_the_cache(tmp_path):
 
     from ml_metadata.proto import metadata_store_pb2
 
-    from pipeline.summary import _store
+    from pipeline.history import read_only_store
 
-    store = _store(str(tmp_path / "run" / "metadata.sqlite"))  # still a readable, consistent store
+    store = read_only_store(str(tmp_path / "run" / "metadata.sqlite"))  # still a readable, consistent store
     trainer = next(t for t in store.get_execution_types() if t.name.endswith(".Trainer"))
     states = sorted(metadata_store_pb2.Execution.State.Name(e.last_known_state)
                     for e in store.get_executions_by_type(trainer.name))

@@ -2,6 +2,7 @@
 compared with the first's blessed model; the HTML rendered in headless Chromium (screenshot + DOM), the
 numbers in it checked against what the pipeline itself wrote (summary.json, history.json, `mtl runs`)."""
 import base64
+import csv
 import html
 import io
 import json
@@ -154,6 +155,9 @@ def test_report_renders_in_chromium_with_the_runs_own_numbers(two_runs, tmp_path
         assert src.startswith("data:image/png;base64,")
         assert Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).size[0] > 300
     text = "".join(dom.text)
+    tiers = {row["tier"] for row in csv.DictReader(open(os.path.join(DATA, "four_tasks", "eval.csv")))}
+    slices = {r[0] for r in dom.rows if r and r[0].startswith("tier = ")}
+    assert slices == {f"tier = {t}" for t in tiers}  # raw values, not vocabulary ids
     assert "skew" in text and "message" in text  # DriftGate's measurements are in the data section
     assert "intent_accuracy" not in text  # metrics are named as in the config, not Keras' log keys
 
@@ -193,7 +197,7 @@ def test_html_escapes_every_value_and_markdown_escapes_pipes():
 
     sections = [layout.Section("Data", "data", [
         layout.Text("<script>alert(1)</script>"),
-        layout.Table(["column", "value"], [["a|b", "<img src=x onerror=alert(1)>"]], [[False, True]])])]
+        layout.Table(["column", "value"], [["a|b", "<img src=x onerror=alert(1)>"]], [["", "bad"]])])]
     page = render.html("t", sections, "0", "now")
     assert "<script>alert" not in page and "<img src=x" not in page
     assert html.escape("<script>alert(1)</script>", quote=False) in page

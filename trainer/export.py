@@ -3,8 +3,9 @@
 - `serving_default`: serialized tf.Example strings (raw features only, no labels) -> per task the scores under
   the task's name, plus `<task>_label` (decoded label string) for classification tasks.
 - `scores`: the same input -> only the per-task scores (what TFMA evaluates).
-- `transform_features`: serialized tf.Example with labels -> transformed features, targets and masks, with
-  multilabel targets as dense multi-hot (TFMA's preprocessing function).
+- `transform_features`: serialized tf.Example with labels -> each task's target and label mask, multilabel
+  targets as dense multi-hot (TFMA's preprocessing function). Transformed features are left out, so that TFMA
+  slices on the raw values (`sex = Female`, not the vocabulary id of Female).
 - per task, for TF Serving's Classify / Regress APIs: `classify_<task>` (inputs -> classes, scores) for binary,
   multiclass and multilabel tasks, `regress_<task>` (inputs -> outputs) for regression tasks.
 
@@ -95,11 +96,13 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
     @tf.function(input_signature=[examples])
     def transform_features(serialized):
         transformed = dict(model.tft_layer(tf.io.parse_example(serialized, eval_spec)))
+        found = {}
         for name, task in config.tasks.items():
+            target, mask = cfg.label_key(name), cfg.mask_key(name)
+            found[target], found[mask] = transformed[target], transformed[mask]
             if task.type == "multilabel":
-                key = cfg.label_key(name)
-                transformed[key] = heads.prepare_target(task, transformed[key], vocabularies.num_classes(name))
-        return transformed
+                found[target] = heads.prepare_target(task, found[target], vocabularies.num_classes(name))
+        return found
 
     found = {
         "serving_default": serve.get_concrete_function(),

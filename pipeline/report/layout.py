@@ -25,7 +25,8 @@ class Text:
 class Table:
     header: List[str]
     rows: List[List[str]]
-    bad: List[List[bool]] = field(default_factory=list)  # cells to mark (a failed threshold, a blocking finding)
+    marks: List[List[str]] = field(default_factory=list)  # per cell "", "bad" (a failed threshold, a blocking
+    # finding) or "warn" (worth a look)
 
 
 @dataclass
@@ -87,7 +88,7 @@ def overview(report: ReportData) -> Section:
     checks = report.evaluation.checks if report.evaluation is not None else run.metrics
     if checks:
         baseline = report.evaluation.baseline if report.evaluation is not None else {}
-        rows, bad = [], []
+        rows, marks = [], []
         for check in checks:
             if check.metric == "example_count":
                 continue
@@ -95,9 +96,9 @@ def overview(report: ReportData) -> Section:
             rows.append([check.task, check.metric, number(check.value),
                          number(baseline.get(check.task, {}).get(check.metric)),
                          f"{check.change:+.4f}" if check.change is not None else "", check.bound, result])
-            bad.append([False] * 6 + [check.passed is False])
+            marks.append([""] * 6 + ["bad" if check.passed is False else ""])
         section.blocks.append(Table(["task", "metric", "value", "blessed model", "change", "threshold", "result"],
-                                    rows, bad))
+                                    rows, marks))
     for name, why in report.missing.items():
         section.blocks.append(Text(f"No {name} section: {why}.", "note"))
     return section
@@ -110,25 +111,23 @@ def data(report: ReportData) -> Optional[Section]:
     section = Section("Data", "data")
     section.blocks.append(Text("Examples per split: " + ", ".join(f"{s} {n:,}" for s, n in part.examples.items())))
     if part.findings:
+        css = {"blocking": "bad", "tolerated": "warn"}
         section.blocks.append(Table(["data gate", "finding"], [[kind, text] for kind, text in part.findings],
-                                    [[kind == "blocking", kind == "blocking"] for kind, _ in part.findings]))
+                                    [[css[kind]] * 2 for kind, _ in part.findings]))
     else:
         section.blocks.append(Text("Data gate: no anomaly, no label or number problem.", "good"))
-    for split, rows in part.features.items():
-        table = Table(["column", "role", "type", "missing", "mean", "std", "min", "median", "max", "unique / top",
-                       "look at"], [])
-        for row in rows:
-            n = row.numbers
-            top = f"{row.unique} / {row.top[0][0][:24]}" if row.top else (str(row.unique) if row.unique else "")
-            whole = row.kind == "INT"
-            table.rows.append([row.name, row.role, row.kind, f"{row.missing:.1%}", number(n.get("mean"), 3),
-                               number(n.get("std"), 3), number(n.get("min"), 3, whole),
-                               number(n.get("median"), 3, whole), number(n.get("max"), 3, whole), top,
-                               "; ".join(row.notes)])
-            table.bad.append([False] * 10 + [bool(row.notes)])
-        section.blocks.append(Text(f"Columns of split '{split}'"))
-        section.blocks.append(table)
-    train = part.features.get("train") or next(iter(part.features.values()), [])
+    main = "train" if "train" in part.features else next(iter(part.features), None)
+    for split, rows in sorted(part.features.items(), key=lambda item: item[0] != main):
+        shown = rows if split == main else [row for row in rows if row.notes]
+        if split == main:
+            section.blocks.append(Text(f"Columns of split '{split}'", "heading"))
+        elif shown:
+            section.blocks.append(Text(f"Columns of split '{split}' that deserve a look", "heading"))
+        else:
+            section.blocks.append(Text(f"Split '{split}': no column deserves a look.", "note"))
+            continue
+        section.blocks.append(feature_table(shown))
+    train = part.features.get(main, [])
     by_name = {row.name: row for row in train}
     for task, column in part.labels.items():
         row = by_name.get(column)
@@ -137,6 +136,24 @@ def data(report: ReportData) -> Optional[Section]:
                     plots.label_distribution(task, column, row.top, row.histogram))
     section.blocks += drift_blocks(part.drift_report)
     return section
+
+
+def feature_table(rows) -> Table:
+    table = Table(["column", "role", "type", "missing", "mean", "std", "min", "median", "max", "distinct",
+                   "most frequent", "look at"], [])
+    for row in rows:
+        n, whole = row.numbers, row.kind == "INT"
+        table.rows.append([row.name, row.role, row.kind, f"{row.missing:.1%}", number(n.get("mean"), 3),
+                           number(n.get("std"), 3), number(n.get("min"), 3, whole),
+                           number(n.get("median"), 3, whole), number(n.get("max"), 3, whole),
+                           str(row.unique) if row.unique is not None else "",
+                           _short(row.top[0][0]) if row.top else "", "; ".join(row.notes)])
+        table.marks.append([""] * 11 + ["warn" if row.notes else ""])
+    return table
+
+
+def _short(text: str, limit: int = 28) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def drift_blocks(report_md: str) -> List[Block]:
@@ -150,7 +167,8 @@ def drift_blocks(report_md: str) -> List[Block]:
     blocks += [Text(note) for note in notes]
     if len(cells) > 2:
         rows = [[c.replace("**", "") for c in row] for row in cells[2:]]
-        blocks.append(Table(cells[0], rows, [[False] * (len(row) - 1) + [row[-1] != "ok"] for row in rows]))
+        blocks.append(Table(cells[0], rows, [[""] * (len(row) - 1) + ["bad" if row[-1] != "ok" else ""]
+                                             for row in rows]))
     return blocks
 
 
@@ -173,10 +191,10 @@ def evaluation(report: ReportData) -> Optional[Section]:
         for entry in slices[:MAX_TABLE_SLICES]:
             values = entry.values[task]
             table.rows.append([entry.slice, *(number(values.get(m), whole=m == "example_count") for m in metrics)])
-            table.bad.append([False, *((task, m) in entry.failed for m in metrics)])
+            table.marks.append(["", *("bad" if (task, m) in entry.failed else "" for m in metrics)])
         if any(bounds.get((task, m)) for m in metrics):
             table.rows.append(["threshold", *(bounds.get((task, m), "") for m in metrics)])
-            table.bad.append([False] * (len(metrics) + 1))
+            table.marks.append([""] * (len(metrics) + 1))
         section.blocks.append(Text(f"{task}", "heading"))
         section.blocks.append(table)
         if len(slices) > MAX_TABLE_SLICES:
@@ -259,7 +277,7 @@ def components(report: ReportData) -> Section:
         rows.append([component.name, component.state, f"{component.seconds:.1f}",
                      "; ".join(f"{key}: {uris[0]}" for key, uris in outputs.items() if uris)])
     section.blocks.append(Table(["component", "state", "seconds", "outputs"], rows,
-                                [[False, c.state == "FAILED", False, False] for c in report.run.components]))
+                                [["", "bad" if c.state == "FAILED" else "", "", ""] for c in report.run.components]))
     return section
 
 

@@ -17,7 +17,7 @@ def _kind(block) -> dict:
     if isinstance(block, Text):
         return {"kind": "text", "text": block.text, "css": block.css}
     if isinstance(block, Table):
-        return {"kind": "table", "header": block.header, "rows": block.rows, "bad": block.bad}
+        return {"kind": "table", "header": block.header, "rows": block.rows, "marks": block.marks}
     if isinstance(block, Figure):
         return {"kind": "figure", "name": block.name, "title": block.title,
                 "data": base64.b64encode(block.png).decode("ascii")}
@@ -51,11 +51,11 @@ def markdown(title: str, sections: List[Section], version: str, written: str) ->
                         "heading": f"### {plain}"}.get(block.css, plain)
                 lines += [text, ""]
             elif isinstance(block, Table):
-                marks = block.bad or [[]] * len(block.rows)
+                marks = block.marks or [[]] * len(block.rows)
                 lines.append("| " + " | ".join(_cell(h) for h in block.header) + " |")
                 lines.append("|" + "---|" * len(block.header))
-                for row, bad in zip(block.rows, marks):
-                    cells = [f"**{_cell(c)}**" if i < len(bad) and bad[i] and str(c).strip() else _cell(c)
+                for row, marked in zip(block.rows, marks):
+                    cells = [f"**{_cell(c)}**" if i < len(marked) and marked[i] and str(c).strip() else _cell(c)
                              for i, c in enumerate(row)]
                     lines.append("| " + " | ".join(cells) + " |")
                 lines.append("")
