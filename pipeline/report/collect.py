@@ -278,7 +278,7 @@ def _confusion(matrix, task: Optional[cfg.Task]) -> Tuple[List[str], List[List[f
     """Dense [actual][predicted] counts; predicted -1 (no prediction above threshold) is left out."""
     size = max([e.actual_class_id for e in matrix.entries] + [e.predicted_class_id for e in matrix.entries] + [-1]) + 1
     classes = list(task.classes) if task is not None and task.classes else []
-    classes = (classes + [f"class {i}" for i in range(len(classes), size)])[:max(size, len(classes))]
+    classes += [f"class {i}" for i in range(len(classes), size)]  # ids beyond the known names
     dense = [[0.0] * len(classes) for _ in classes]
     for entry in matrix.entries:
         if 0 <= entry.actual_class_id < len(classes) and 0 <= entry.predicted_class_id < len(classes):
