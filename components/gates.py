@@ -327,10 +327,10 @@ def distribution_report(measurements: List[Measurement], notes: List[str]) -> st
     return "\n".join(lines) + "\n"
 
 
-def check_distributions(validation: cfg.Validation, columns: List[str], schema: schema_pb2.Schema,
-                        current: Dict[str, statistics_pb2.DatasetFeatureStatistics],
-                        previous: Optional[Dict[str, statistics_pb2.DatasetFeatureStatistics]]):
-    """(measurements, notes, report); raises DataValidationError (the report) when one is above its bound."""
+def measure_distributions(validation: cfg.Validation, columns: List[str], schema: schema_pb2.Schema,
+                          current: Dict[str, statistics_pb2.DatasetFeatureStatistics],
+                          previous: Optional[Dict[str, statistics_pb2.DatasetFeatureStatistics]]):
+    """(measurements, notes): every drift and skew measurement the bounds ask for."""
     measurements, notes = [], []
     if validation.drift:
         if previous is None or "train" not in previous:
@@ -342,6 +342,14 @@ def check_distributions(validation: cfg.Validation, columns: List[str], schema: 
             notes.append("skew: no eval split")
         else:
             measurements += compare("skew", schema, validation.skew, columns, current["train"], current["eval"])
+    return measurements, notes
+
+
+def check_distributions(validation: cfg.Validation, columns: List[str], schema: schema_pb2.Schema,
+                        current: Dict[str, statistics_pb2.DatasetFeatureStatistics],
+                        previous: Optional[Dict[str, statistics_pb2.DatasetFeatureStatistics]]):
+    """(measurements, notes, report); raises DataValidationError (the report) when one is above its bound."""
+    measurements, notes = measure_distributions(validation, columns, schema, current, previous)
     report = distribution_report(measurements, notes)
     above = [m for m in measurements if not m.passed]
     if above:

@@ -100,6 +100,7 @@ def run(config_path, no_cache, until, verbose):
     from pipeline.runners import local
 
     click.echo(f"beam: {beam.describe(beam.plan(config))}", err=True)
+    before = _latest_run(config.output_dir)
     try:
         result = local.run(config, enable_cache=not no_cache, until=until, echo=click.echo, verbose=verbose)
     except (cfg.ConfigError, local.RunLocked) as exc:
@@ -111,7 +112,9 @@ def run(config_path, no_cache, until, verbose):
 
         named = (DataFileError, DataValidationError, TrainingDiverged)
         reason = next((e for e in (exc, exc.__cause__) if isinstance(e, named)), None)
-        _report(config.output_dir)  # what the failed run got done: statistics, findings
+        failed_run = _latest_run(config.output_dir)
+        if failed_run and failed_run != before:  # what the failed run got done: statistics, findings
+            _report(config.output_dir, failed_run)
         if reason is None:
             raise
         raise click.ClickException(str(reason)) from None
@@ -119,11 +122,21 @@ def run(config_path, no_cache, until, verbose):
     total = sum(c.seconds for c in result.components)
     click.echo(f"\npipeline '{config.name}' finished ({total:.0f} s in components); outputs under "
                f"{config.output_dir} (summary.json)")
-    _report(config.output_dir)
+    _report(config.output_dir, result.run_id)
 
 
-def _report(output_dir: str) -> None:
-    """The latest run's report, written at the end of `mtl run`; a report that fails never fails the run."""
+def _latest_run(output_dir: str):
+    """The newest run id recorded under an output directory (None: no database or no run yet)."""
+    from pipeline import history
+
+    try:
+        return history.latest_run_id(os.path.join(output_dir, "metadata.sqlite"))
+    except history.HistoryError:
+        return None
+
+
+def _report(output_dir: str, run_id: str) -> None:
+    """The run's report, written at the end of `mtl run`; a report that fails never fails the run."""
     import logging
     import time
 
@@ -131,7 +144,7 @@ def _report(output_dir: str) -> None:
 
     started = time.monotonic()
     try:
-        written = report.write_report(output_dir)
+        written = report.write_report(output_dir, run_id)
     except Exception as exc:  # noqa: BLE001 (the run's own outcome has been said; this is an extra)
         logging.getLogger(__name__).debug("report failed", exc_info=True)
         click.echo(f"report: not written ({type(exc).__name__}: {exc}); try `mtl report --run {output_dir}`",

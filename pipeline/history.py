@@ -336,6 +336,17 @@ def list_runs(metadata_path: str, metrics: bool = True, metrics_of: Optional[Seq
     return records
 
 
+def latest_run_id(metadata_path: str) -> Optional[str]:
+    """The newest pipeline run's id, or None when there is no database or no run yet."""
+    if not os.path.isfile(metadata_path):
+        return None
+    store = open_store(metadata_path)
+    if _context_type_id(store, "pipeline_run") is None:
+        return None
+    runs = store.get_contexts_by_type("pipeline_run")
+    return max(runs, key=lambda c: (c.create_time_since_epoch, c.id)).name if runs else None
+
+
 def pick(records: Sequence[RunRecord], which: str) -> RunRecord:
     """A run by id, by a unique prefix of its id, or `latest` / `previous` (records newest first)."""
     if which in ("latest", "previous"):

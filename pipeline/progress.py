@@ -5,13 +5,14 @@ training epoch
 <output>/logs/ instead; `--verbose` shows them on the terminal too.
 
 The component lines come from LocalDagRunner's own log records ("Component X is running." / "is finished.",
-the launcher's "A cached execution N is used." and "Execution N failed."); epoch lines from the logger
-PROGRESS_LOGGER, which trainer/run.py's EpochLog writes to.
+the launcher's "Going to run a new execution N", "A cached execution N is used." and "Execution N failed.");
+a finished component's line ends with its output folders, read from MLMD by that execution id (a cached
+component's are an earlier run's). Epoch lines come from the logger PROGRESS_LOGGER, which trainer/run.py's
+EpochLog writes to.
 """
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import os
 import re
@@ -28,7 +29,7 @@ LOG_DIR = "logs"
 OWN_HANDLERS = ("tensorflow",)  # tf.get_logger() has a stderr handler of its own and does not propagate
 _RUNNING = re.compile(r"Component (\S+) is running\.")
 _FINISHED = re.compile(r"Component (\S+) is finished\.")
-_NEW = re.compile(r"Going to run a new execution: ExecutionInfo\(execution_id=(\d+)")
+_NEW = re.compile(r"Going to run a new execution:? (?:ExecutionInfo\(execution_id=)?(\d+)")
 _CACHED = re.compile(r"A cached execution (\d+) is used\.")
 _FAILED = re.compile(r"Execution \d+ failed\.")
 
@@ -37,15 +38,17 @@ class ComponentProgress(logging.Handler):
     """Turns the runner's log records into progress lines (see the module docstring)."""
 
     def __init__(self, echo: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
-                 artifact_root: Optional[str] = None):
+                 output: Optional[str] = None):
         super().__init__(level=logging.INFO)
-        self.echo, self.clock, self.artifact_root = echo, clock, artifact_root
+        self.echo, self.clock, self.output = echo, clock, output
+        self._store = None
         self.component: Optional[str] = None
         self.execution: Optional[str] = None
         self.started = self.next_line = 0.0
         self.cached = self.failed = False
         self.lines = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._busy = False  # handling a record: records logged meanwhile (MLMD logs on connect) are not ours
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -53,7 +56,13 @@ class ComponentProgress(logging.Handler):
         except Exception:  # a malformed record must not break the run
             return
         with self._lock:
-            self._handle(record.name, message)
+            if self._busy:
+                return
+            self._busy = True
+            try:
+                self._handle(record.name, message)
+            finally:
+                self._busy = False
 
     def _handle(self, logger: str, message: str) -> None:
         if logger == PROGRESS_LOGGER:
@@ -77,17 +86,19 @@ class ComponentProgress(logging.Handler):
             self.component = None
 
     def _artifacts(self) -> str:
-        """'  -> tfx/Trainer/{model,model_run}/7': where the component's outputs are (TFX's layout
-        <pipeline root>/<component>/<output key>/<execution id>; a cached component's are the earlier run's)."""
-        if not self.artifact_root or not self.execution:
+        """'  -> tfx/Trainer/{model,model_run}/7': the execution's output folders, relative to the output
+        directory, from <output>/metadata.sqlite (empty when they cannot be read: progress never fails a run)."""
+        if not self.output or not self.execution:
             return ""
-        keys = sorted(os.path.basename(os.path.dirname(path)) for path in
-                      glob.glob(os.path.join(self.artifact_root, glob.escape(self.component), "*", self.execution)))
-        if not keys:
+        try:
+            from pipeline.history import outputs_of, read_only_store
+
+            if self._store is None:
+                self._store = read_only_store(os.path.join(self.output, "metadata.sqlite"))
+            uris = [a.uri for found in outputs_of(self._store, int(self.execution)).values() for a in found]
+        except Exception:  # noqa: BLE001
             return ""
-        shown = keys[0] if len(keys) == 1 else "{" + ",".join(keys) + "}"
-        root = os.path.basename(os.path.normpath(self.artifact_root))
-        return f"  -> {root}/{self.component}/{shown}/{self.execution}"
+        return f"  -> {shown_paths(uris, self.output)}" if uris else ""
 
     def tick(self) -> None:
         """Called about every second: a 'running' line when the component in progress is due one."""
@@ -102,6 +113,16 @@ class ComponentProgress(logging.Handler):
         self.echo(line)
 
 
+def shown_paths(uris, base: str) -> str:
+    """URIs relative to base, TFX's <root>/<component>/<key>/<id> folders of one execution folded into
+    <root>/<component>/{key1,key2}/<id>."""
+    relative = sorted(os.path.relpath(u, base) if "://" not in u else u for u in uris)
+    parts = [path.split("/") for path in relative]
+    if len(parts) > 1 and all(len(p) > 2 and p[:-2] == parts[0][:-2] and p[-1] == parts[0][-1] for p in parts):
+        return "/".join(parts[0][:-2] + ["{" + ",".join(p[-2] for p in parts) + "}", parts[0][-1]])
+    return ", ".join(relative)
+
+
 def _keep_level(level) -> None:
     """setLevel of the root and absl loggers while a run is live: ignored."""
 
@@ -111,16 +132,14 @@ def log_path(output: str) -> str:
 
 
 @contextlib.contextmanager
-def live(output: str, echo: Callable[[str], None], verbose: bool = False,
-         artifact_root: Optional[str] = None) -> Iterator[str]:
+def live(output: str, echo: Callable[[str], None], verbose: bool = False) -> Iterator[str]:
     """Route every log record to <output>/logs/run-<time>.log and progress lines to `echo` for the duration;
-    with verbose, the full log goes to stderr too. Component lines name their outputs under artifact_root
-    (the pipeline root) when given. Yields the log file's path."""
+    with verbose, the full log goes to stderr too. Yields the log file's path."""
     path = log_path(output)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     file_handler = logging.FileHandler(path, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    progress = ComponentProgress(echo, artifact_root=artifact_root)
+    progress = ComponentProgress(echo, output=output)
     handlers = [file_handler, progress]
     if verbose:
         stream = logging.StreamHandler(sys.stderr)

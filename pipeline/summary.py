@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from pipeline import config as cfg
 
@@ -140,6 +140,15 @@ def per_class_metrics(config: cfg.Config, evaluation_uri: str) -> Dict[str, Dict
             for task in sorted(found, key=order.get)}
 
 
+def logged_metric(task: str, keys: Sequence[str], tasks: Sequence[str] = ()) -> Optional[str]:
+    """The metric a task logs as '<task>_<metric>' (not its loss or weight), skipping keys of another task
+    whose name extends this one ('age_group_auc' is not a metric of 'age')."""
+    longer = [t for t in tasks if t != task and t.startswith(f"{task}_")]
+    return next((k[len(task) + 1:] for k in keys if k.startswith(f"{task}_")
+                 and k not in (f"{task}_loss", f"{task}_weight")
+                 and not any(k.startswith(f"{t}_") for t in longer)), None)
+
+
 def training_history(config: cfg.Config, model_run_uri: str) -> Dict[str, object]:
     """Epoch count, each task's loss weight per epoch and the last epoch's gate usage, from the Trainer's
     history.json (empty when there is none)."""
@@ -176,7 +185,8 @@ def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
 
 
 def write(summary: RunSummary, output_dir: str) -> str:
+    from pipeline.files import write_atomically
+
     path = os.path.join(output_dir, "summary.json")
-    with open(path, "w") as f:
-        f.write(summary.to_json())
+    write_atomically(path, summary.to_json())
     return path

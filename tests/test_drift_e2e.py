@@ -1,8 +1,10 @@
 """Drift and skew gates in real runs: the reference is the training data of the last run that passed, so
 re-running drifted data keeps failing, and returning to the accepted data passes again."""
 import csv
+import html
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -55,6 +57,11 @@ def test_drift_blocks_until_the_data_returns_and_skew_is_measured(tmp_path):
         assert "drift age: Jensen-Shannon" in drifted.output and "ABOVE BOUND" in drifted.output, drifted.output
         assert "drift education" not in drifted.output  # only age moved
         assert len(_accepted_reports(raw["output"])) == 1, attempt
+        report_line = next(line for line in drifted.output.splitlines() if line.startswith("report: "))
+        page = html.unescape(open(report_line.split()[1], encoding="utf-8").read())
+        assert '<p class="bad" id="verdict-verdict">FAILED at DriftGate</p>' in page
+        assert re.search(r"<td>drift</td><td>age</td><td>Jensen-Shannon</td><td>[\d.]+</td><td>0.1</td>"
+                         r'<td class="bad">above bound</td>', page), "the failed gate's measurements are reported"
 
     write(os.path.join(sample, "train.csv"))
     back = _run(config)

@@ -1,5 +1,5 @@
 """Files written whole or not at all (pipeline/files.py), used by the data preparers, the DAG compiler, the
-schema staging, the report and the scale bench."""
+schema staging, the summary, the report and the scale bench; and which files the code version covers."""
 import os
 import stat
 
@@ -31,3 +31,12 @@ def test_a_finished_write_replaces_the_file_with_umask_permissions(tmp_path):
     write_atomically(target, "tekst ü")
     assert target.read_text(encoding="utf-8") == "tekst ü"
     assert os.listdir(target.parent) == ["out.bin"]
+
+
+def test_code_version_covers_what_computes_and_not_what_reports():
+    from pipeline import version
+
+    files = {p.relative_to(version.ROOT).as_posix() for p in version.fingerprinted(version.DATA_CODE + ("trainer",))}
+    assert {"pipeline/config.py", "pipeline/pipeline.py", "components/transform.py", "components/gates.py",
+            "trainer/model.py", "trainer/run.py"} <= files
+    assert not any(f.startswith(("pipeline/report/", "pipeline/history.py", "pipeline/cli.py")) for f in files)

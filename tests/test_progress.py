@@ -57,22 +57,46 @@ def test_component_lines_quick_ones_only_at_the_end_long_ones_announced_and_repe
         ["DataGate", "FAILED", "after", "0.5", "s"]]
 
 
-def test_component_lines_name_the_outputs_of_the_execution_new_or_cached(tmp_path):
-    for path in ("Trainer/model/7", "Trainer/model_run/7", "Trainer/model/4", "StatisticsGen/statistics/3"):
-        (tmp_path / "tfx" / path).mkdir(parents=True)
+def test_output_folders_of_one_execution_are_folded():
+    base = "/runs/x"
+    assert progress.shown_paths(["/runs/x/tfx/Trainer/model_run/7", "/runs/x/tfx/Trainer/model/7"], base) == (
+        "tfx/Trainer/{model,model_run}/7")
+    assert progress.shown_paths(["/runs/x/tfx/CsvExampleGen/examples/1"], base) == "tfx/CsvExampleGen/examples/1"
+    assert progress.shown_paths(["/elsewhere/a/1", "/runs/x/tfx/T/b/2"], base) == "../../elsewhere/a/1, tfx/T/b/2"
+    assert progress.shown_paths(["gs://b/root/T/k/3"], base) == "gs://b/root/T/k/3"
+
+
+def test_reading_the_outputs_does_not_deadlock_on_mlmd_own_log_record(tmp_path):
+    """Opening the MLMD store logs a record while the handler is handling one; that must not block the run."""
+    import threading
+
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = str(tmp_path / "metadata.sqlite")
+    metadata_store.MetadataStore(connection)  # a real, empty database
     lines = []
-    handler = progress.ComponentProgress(lines.append, Clock(), artifact_root=str(tmp_path / "tfx"))
-    say = lambda message: handler._handle("absl", message)  # noqa: E731
-    say("Component Trainer is running.")
-    say('Going to run a new execution: ExecutionInfo(execution_id=7, input_dict={}, output_dict=...')
-    say("Component Trainer is finished.")
-    say("Component StatisticsGen is running.")
-    say("A cached execution 3 is used.")
-    say("Component StatisticsGen is finished.")
-    say("Component latest_model is running.")  # a resolver: no output directory
-    say("Component latest_model is finished.")
-    assert [line.split("->")[-1].strip() if "->" in line else None for line in lines] == [
-        "tfx/Trainer/{model,model_run}/7", "tfx/StatisticsGen/statistics/3", None]
+    handler = progress.ComponentProgress(lines.append, Clock(), output=str(tmp_path))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+
+    def component():
+        absl_logging.info("Component %s is running.", "StatisticsGen")
+        absl_logging.info("A cached execution %d is used.", 1)
+        absl_logging.info("Component %s is finished.", "StatisticsGen")
+
+    try:
+        worker = threading.Thread(target=component, daemon=True)
+        worker.start()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "the progress handler deadlocked"
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert [line.split()[:2] for line in lines] == [["StatisticsGen", "cached"]]
 
 
 def test_live_sends_everything_to_the_log_file_and_restores_logging(tmp_path):

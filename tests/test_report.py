@@ -7,6 +7,7 @@ import html
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -163,6 +164,16 @@ def test_report_renders_in_chromium_with_the_runs_own_numbers(two_runs, tmp_path
 
 
 @pytest.mark.slow
+def test_progress_lines_name_the_output_folders_of_new_and_cached_components(two_runs):
+    output, _, run_output = two_runs
+    lines = {line.split()[0]: line for line in run_output.splitlines() if " -> " in line}
+    assert lines["CsvExampleGen"].split()[1] == "cached"  # the first run's folder, not this run's execution id
+    assert lines["CsvExampleGen"].endswith("-> tfx/CsvExampleGen/examples/1")
+    trainer = re.search(r"-> tfx/Trainer/\{model,model_run\}/(\d+)$", lines["Trainer"])
+    assert trainer and os.path.isdir(os.path.join(output, "tfx", "Trainer", "model", trainer.group(1)))
+
+
+@pytest.mark.slow
 def test_markdown_says_what_the_html_says_and_links_its_plots(two_runs):
     output, run_ids, run_output = two_runs
     report = _report_path(run_output)
@@ -224,3 +235,24 @@ def test_many_slices_and_classes_are_cut_to_the_largest_with_a_note():
     notes = [b.text for b in section.blocks if isinstance(b, layout.Text) and b.css == "note"]
     assert "51 smaller slices not shown" in notes[0] and "30 classes with the most examples (of 40)" in notes[1]
     assert [b.name for b in section.blocks if isinstance(b, layout.Figure)] == ["confusion-t"]
+
+
+def test_a_failed_trainer_still_shows_the_epochs_it_trained(tmp_path):
+    """A diverged Trainer publishes nothing, but its history.json (written every epoch) explains the failure."""
+    from pipeline import history
+    from pipeline.report import collect
+    from pipeline.summary import ComponentRun
+
+    folder = tmp_path / "tfx" / "Trainer" / "model_run" / "7"
+    folder.mkdir(parents=True)
+    (folder / "history.json").write_text(json.dumps([{"epoch": 1, "loss": 0.7, "a_loss": 0.7, "a_auc": 0.6,
+                                                      "a_weight": 1.0}]))
+    record = history.RunRecord("r", "p", 0.0, 0.0, components=[ComponentRun("Trainer", "FAILED", 3.0)],
+                               executions={"Trainer": 7})
+    part, why = collect.training_part(record, None, str(tmp_path))
+    assert why == "" and part.epochs[0]["a_auc"] == 0.6 and list(part.tasks) == ["a"]
+    (folder / "history.json").unlink()
+    part, why = collect.training_part(record, None, str(tmp_path))
+    assert part is None and why.startswith("Trainer failed in this run")
+    assert collect.training_part(history.RunRecord("r", "p", 0.0, 0.0, data_half_only=True), None,
+                                 str(tmp_path))[1] == "Trainer did not run in this run (`--until transform`)"

@@ -17,7 +17,7 @@ from tfx_bsl.public import tfxio
 
 from pipeline import config as cfg
 from pipeline.progress import PROGRESS_LOGGER
-from pipeline.summary import HISTORY_FILE
+from pipeline.summary import HISTORY_FILE, logged_metric
 from trainer import distribute, export
 from trainer.architectures.cross_stitch import CrossStitchUnit
 from trainer.model import Vocabularies, build_model, regression_label_stats, split_example
@@ -79,7 +79,7 @@ class EpochLog(tf_keras.callbacks.Callback):
         entry = {"epoch": epoch + 1, **logs}
         PROGRESS.info("epoch %d/%s: loss %.4f val_loss %.4f | %s", epoch + 1, self.params.get("epochs", "?"),
                       logs.get("loss", float("nan")), logs.get("val_loss", float("nan")),
-                      " | ".join(self._task_part(n, logs) for n in self.task_names))
+                      " | ".join(self._task_part(n, logs, self.task_names) for n in self.task_names))
         if self.gate_usage is not None:
             entry["gates"] = self.gate_usage()
             for name, weights in entry["gates"].items():
@@ -89,10 +89,9 @@ class EpochLog(tf_keras.callbacks.Callback):
             json.dump(self.history, f, indent=1)
 
     @staticmethod
-    def _task_part(name: str, logs) -> str:
+    def _task_part(name: str, logs, task_names=()) -> str:
         """'income: loss 0.6364 auc 0.4464 (val 0.5114) w 1.00': the task's loss, its metric, its weight."""
-        metric = next((k[len(name) + 1:] for k in logs if k.startswith(f"{name}_")
-                       and k not in (f"{name}_loss", f"{name}_weight")), None)
+        metric = logged_metric(name, list(logs), task_names)
         part = f"{name}: loss {logs.get(f'{name}_loss', float('nan')):.4f}"
         if metric:
             part += f" {metric} {logs[f'{name}_{metric}']:.4f}"

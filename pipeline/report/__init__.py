@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 from pipeline.files import write_atomically
 
@@ -36,7 +37,7 @@ def _umask() -> int:
     return mask
 
 
-def write_report(output_dir: str, which: str = "latest", out_dir: str = None) -> ReportFiles:
+def write_report(output_dir: str, which: str = "latest", out_dir: Optional[str] = None) -> ReportFiles:
     """Write the report of one run (`which`: run id, unique prefix, latest or previous) into out_dir (default
     <output>/reports/<run id>/). The figures folder is swapped in whole and each file replaced in one rename:
     a failure leaves the previous report as it was. Raises history.HistoryError for a missing run or database."""
@@ -59,11 +60,16 @@ def write_report(output_dir: str, which: str = "latest", out_dir: str = None) ->
             with open(os.path.join(staging, f"{name}.png"), "wb") as f:
                 f.write(figure.png)
         final = os.path.join(target, render.FIGURES_DIR)
+        old = final + f".old-{os.getpid()}"
         if os.path.isdir(final):
-            old = final + f".old-{os.getpid()}"
             os.replace(final, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(staging, final)
+        try:
+            os.replace(staging, final)
+        except OSError:
+            if os.path.isdir(old):
+                os.replace(old, final)  # put the previous figures back
+            raise
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_atomically(os.path.join(target, "report.md"), markdown)

@@ -40,8 +40,9 @@ class DataPart:
     examples: Dict[str, int] = field(default_factory=dict)  # split -> number of examples
     features: Dict[str, List[FeatureRow]] = field(default_factory=dict)  # split -> rows
     findings: List[Tuple[str, str]] = field(default_factory=list)  # (blocking|tolerated, what the data gate says)
-    drift_report: str = ""  # DriftGate's report.md
+    drift_report: str = ""  # DriftGate's report.md (recomputed from the statistics when the gate failed)
     labels: Dict[str, str] = field(default_factory=dict)  # task -> label column
+    gate_state: str = ""  # the DataGate's state in this run ("" when it did not run)
 
 
 @dataclass
@@ -75,7 +76,6 @@ class TrainingPart:
 @dataclass
 class ReportData:
     run: history.RunRecord
-    previous_runs: int  # how many runs the database holds before this one
     data: Optional[DataPart] = None
     evaluation: Optional[EvaluationPart] = None
     training: Optional[TrainingPart] = None
@@ -110,9 +110,72 @@ def _baseline_run(store, evaluator_execution: int) -> Optional[str]:
     return min(runs, key=lambda c: c.create_time_since_epoch).name if runs else None
 
 
+def state(record: history.RunRecord, component: str) -> str:
+    """The component's state in this run ("" when it has no execution in it)."""
+    return next((c.state for c in record.components if c.name == component), "")
+
+
+def absent(record: history.RunRecord, component: str) -> str:
+    """Why a component's output is not in the report, in words."""
+    found = state(record, component)
+    if found == "FAILED":
+        return f"{component} failed in this run (its error is at the end of the run's log, <output>/logs/)"
+    if found in ("NEW", "RUNNING"):
+        return f"{component} was still running or was interrupted"
+    if found:
+        return f"{component} wrote no output"
+    return f"{component} did not run in this run" + (" (`--until transform`)" if record.data_half_only else "")
+
+
+def _input_uri(store, execution_id: int, key: str) -> Optional[str]:
+    """URI of an execution's input artifact (inputs are recorded even when the execution fails)."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    events = [e for e in store.get_events_by_execution_ids([execution_id])
+              if e.type == metadata_store_pb2.Event.INPUT and e.path.steps and e.path.steps[0].key == key]
+    return store.get_artifacts_by_id([events[0].artifact_id])[0].uri if events else None
+
+
 # ------------------------------------------------------------------------------------------------------- data
 def _splits(uri: str) -> Dict[str, str]:
     return {os.path.basename(path)[len("Split-"):]: path for path in sorted(glob.glob(os.path.join(uri, "Split-*")))}
+
+
+def load_split_statistics(uri: str) -> dict:
+    """{split: DatasetFeatureStatistics} under an ExampleStatistics or AcceptedStatistics folder."""
+    import tensorflow_data_validation as tfdv
+
+    from components import gates
+
+    found = {}
+    for split, path in _splits(uri).items():
+        stats_file = os.path.join(path, gates.STATS_FILE)
+        if os.path.isfile(stats_file):
+            found[split] = tfdv.load_stats_binary(stats_file).datasets[0]
+    return found
+
+
+def _schema(uri: str):
+    import tensorflow_data_validation as tfdv
+
+    files = glob.glob(os.path.join(uri, "*.pbtxt"))
+    return tfdv.load_schema_text(files[0]) if files else None
+
+
+def _failed_drift_report(record: history.RunRecord, store, current: dict, schema) -> str:
+    """A failed DriftGate publishes nothing: measure again from its recorded inputs and parameter."""
+    from components import gates
+
+    execution = record.executions["DriftGate"]
+    raw = _property(_execution(store, execution), "validation_json")
+    if not raw or schema is None:
+        return ""
+    settings = json.loads(raw)
+    previous_uri = _input_uri(store, execution, "previous_statistics")
+    previous = load_split_statistics(previous_uri) if previous_uri else None
+    measurements, notes = gates.measure_distributions(cfg.Validation.model_validate(settings["validation"]),
+                                                      settings["columns"], schema, current, previous)
+    return gates.distribution_report(measurements, notes)
 
 
 def _roles(contract: Optional[cfg.DataContract]) -> Dict[str, str]:
@@ -161,27 +224,23 @@ def feature_row(feature, role: str, examples: int) -> FeatureRow:
 
 
 def data_part(record: history.RunRecord, store) -> Tuple[Optional[DataPart], str]:
-    import tensorflow_data_validation as tfdv
-
     from components import gates
 
     statistics = record.outputs.get("StatisticsGen", {}).get("statistics")
     if not statistics:
-        return None, "StatisticsGen did not run in this run"
+        return None, absent(record, "StatisticsGen")
+    if not os.path.isdir(statistics[0]):
+        return None, f"the statistics {statistics[0]} are gone"
     contract = None
     if "DataGate" in record.executions:
         raw = _property(_execution(store, record.executions["DataGate"]), "contract_json")
         if raw:
             contract = cfg.DataContract.model_validate(json.loads(raw))
-    part = DataPart(labels={name: task.label for name, task in (contract.tasks.items() if contract else [])})
+    part = DataPart(labels={name: task.label for name, task in (contract.tasks.items() if contract else [])},
+                    gate_state=state(record, "DataGate"))
     roles = _roles(contract)
-    by_split = {}
-    for split, path in _splits(statistics[0]).items():
-        stats_file = os.path.join(path, gates.STATS_FILE)
-        if not os.path.isfile(stats_file):
-            continue
-        stats = tfdv.load_stats_binary(stats_file).datasets[0]
-        by_split[split] = stats
+    by_split = load_split_statistics(statistics[0])
+    for split, stats in by_split.items():
         part.examples[split] = int(stats.num_examples)
         rows = [feature_row(f, roles.get(".".join(f.path.step) or f.name, ""), int(stats.num_examples))
                 for f in stats.features]
@@ -189,10 +248,10 @@ def data_part(record: history.RunRecord, store) -> Tuple[Optional[DataPart], str
         part.features[split] = sorted(rows, key=lambda r: (order.get(r.name, len(order)), r.name))
     anomalies = record.outputs.get("ExampleValidator", {}).get("anomalies")
     schema_uri = (record.outputs.get("ImportSchemaGen") or record.outputs.get("SchemaGen") or {}).get("schema")
-    if contract is not None and schema_uri:
+    schema = _schema(schema_uri[0]) if schema_uri else None
+    if contract is not None and schema is not None:
         from tensorflow_data_validation.utils import anomalies_util
 
-        schema = tfdv.load_schema_text(glob.glob(os.path.join(schema_uri[0], "*.pbtxt"))[0])
         findings = gates.schema_findings(contract, schema)
         for split, path in (_splits(anomalies[0]).items() if anomalies else []):
             diff = os.path.join(path, "SchemaDiff.pb")
@@ -206,6 +265,8 @@ def data_part(record: history.RunRecord, store) -> Tuple[Optional[DataPart], str
     if report and os.path.isfile(report):
         with open(report, encoding="utf-8") as f:
             part.drift_report = f.read()
+    elif state(record, "DriftGate") == "FAILED":
+        part.drift_report = _failed_drift_report(record, store, by_split, schema)
     return part, ""
 
 
@@ -226,8 +287,7 @@ def evaluation_part(record: history.RunRecord, store, config: Optional[cfg.Confi
 
     uris = record.outputs.get("Evaluator", {}).get("evaluation")
     if not uris:
-        return None, ("the Evaluator did not run in this run" if "Evaluator" not in record.executions
-                      else "the Evaluator wrote no evaluation")
+        return None, absent(record, "Evaluator")
     uri = uris[0]
     if not os.path.isdir(uri):
         return None, f"the evaluation output {uri} is gone"
@@ -312,10 +372,18 @@ def trainer_config(record: history.RunRecord, store) -> Optional[cfg.Config]:
         return None
 
 
-def training_part(record: history.RunRecord, config: Optional[cfg.Config]) -> Tuple[Optional[TrainingPart], str]:
+def training_part(record: history.RunRecord, config: Optional[cfg.Config], output_dir: str
+                  ) -> Tuple[Optional[TrainingPart], str]:
     runs = record.outputs.get("Trainer", {}).get("model_run")
+    if not runs and state(record, "Trainer") == "FAILED":  # e.g. training diverged: the epochs before still tell
+        from pipeline.runners.local import RunPaths
+
+        runs = [os.path.join(RunPaths(output_dir).pipeline_root, "Trainer", "model_run",
+                             str(record.executions["Trainer"]))]
+        if not os.path.isfile(os.path.join(runs[0], summ.HISTORY_FILE)):
+            return None, absent(record, "Trainer")
     if not runs:
-        return None, "the Trainer did not run in this run"
+        return None, absent(record, "Trainer")
     path = os.path.join(runs[0], summ.HISTORY_FILE)
     if not os.path.isfile(path):
         return None, f"no training history at {path}"
@@ -342,18 +410,18 @@ def collect(output_dir: str, which: str = "latest") -> ReportData:
     records = history.list_runs(metadata, metrics_of=[chosen])  # TFMA output read for this run only
     record = next(r for r in records if r.run_id == chosen)
     store = history.open_store(metadata)
-    report = ReportData(record, previous_runs=len(records) - 1 - records.index(record))
+    report = ReportData(record)
     report.config = trainer_config(record, store)
     if report.config is not None:  # class names learnt from the data come from the exported model's contract
         learnt = {n: c for n, c in _vocabulary_classes(record, report.config).items()
-                  if c and not report.config.tasks[n].classes and n in report.config.tasks}
+                  if c and n in report.config.tasks and not report.config.tasks[n].classes}
         if learnt:
             tasks = {n: t.model_copy(update={"classes": learnt[n]}) if n in learnt else t
                      for n, t in report.config.tasks.items()}
             report.config = report.config.model_copy(update={"tasks": tasks})
     for name, build in (("data", lambda: data_part(record, store)),
                         ("evaluation", lambda: evaluation_part(record, store, report.config)),
-                        ("training", lambda: training_part(record, report.config))):
+                        ("training", lambda: training_part(record, report.config, output_dir))):
         part, why = build()
         setattr(report, name, part)
         if part is None:

@@ -18,7 +18,7 @@ MAX_CLASSES = 30  # classes in a confusion matrix (those with the most examples)
 @dataclass
 class Text:
     text: str
-    css: str = ""  # "good", "bad", "note"
+    css: str = ""  # "good", "bad", "note", "heading"
 
 
 @dataclass
@@ -114,8 +114,13 @@ def data(report: ReportData) -> Optional[Section]:
         css = {"blocking": "bad", "tolerated": "warn"}
         section.blocks.append(Table(["data gate", "finding"], [[kind, text] for kind, text in part.findings],
                                     [[css[kind]] * 2 for kind, _ in part.findings]))
-    else:
+    elif part.gate_state in ("COMPLETE", "CACHED"):
         section.blocks.append(Text("Data gate: no anomaly, no label or number problem.", "good"))
+    elif part.gate_state == "FAILED":
+        section.blocks.append(Text("Data gate failed; its error is at the end of the run's log.", "bad"))
+    else:
+        section.blocks.append(Text("The data gate did not run in this run: its checks are not in this report.",
+                                   "note"))
     main = "train" if "train" in part.features else next(iter(part.features), None)
     for split, rows in sorted(part.features.items(), key=lambda item: item[0] != main):
         shown = rows if split == main else [row for row in rows if row.notes]
@@ -254,7 +259,7 @@ def training(report: ReportData) -> Optional[Section]:
                                f"validation loss {number(last.get('val_loss'))}."))
     for task in part.tasks:
         _figure(section.blocks, f"training-{task}", f"training curves of {task}",
-                plots.training_curves(task, part.epochs))
+                plots.training_curves(task, part.epochs, list(part.tasks)))
     _figure(section.blocks, "loss-weights", "task loss weights per epoch",
             plots.loss_weights(list(part.tasks), part.epochs, part.loss_weighting))
     gates = last.get("gates") or {}

@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
+from pipeline.summary import logged_metric  # noqa: E402
+
 DPI = 96
 WIDTH = 7.5  # inches: 720 px at DPI
 
@@ -27,13 +29,12 @@ def _finite(values: Sequence[float]) -> List[float]:
     return [v if v is not None and math.isfinite(v) else float("nan") for v in values]
 
 
-def training_curves(task: str, epochs: List[dict]) -> Optional[bytes]:
+def training_curves(task: str, epochs: List[dict], tasks: Sequence[str] = ()) -> Optional[bytes]:
     """Loss (train, validation) and the task's metric (train, validation) per epoch."""
     if not epochs:
         return None
     x = [e.get("epoch", i + 1) for i, e in enumerate(epochs)]
-    metric = next((k[len(task) + 1:] for k in epochs[-1] if k.startswith(f"{task}_")
-                   and k not in (f"{task}_loss", f"{task}_weight")), None)
+    metric = logged_metric(task, list(epochs[-1]), tasks)
     figure, axes = plt.subplots(1, 2 if metric else 1, figsize=(WIDTH, 2.6), squeeze=False)
     for axis, key, title in ((axes[0][0], "loss", "loss"), *(((axes[0][1], metric, metric),) if metric else ())):
         axis.plot(x, _finite([e.get(f"{task}_{key}") for e in epochs]), marker="o", label="train")
@@ -75,14 +76,14 @@ def gate_usage(gates: Dict[str, list]) -> Optional[bytes]:
     width = max(len(values) for _, values in rows)
     grid = [values + [float("nan")] * (width - len(values)) for _, values in rows]
     figure, axis = plt.subplots(figsize=(WIDTH, 0.5 + 0.42 * len(rows)))
-    image = axis.imshow(grid, cmap="viridis", vmin=0, vmax=max(1e-9, max(v for r in grid for v in r if v == v)),
-                        aspect="auto")
+    finite = [v for r in grid for v in r if math.isfinite(v)]
+    image = axis.imshow(grid, cmap="viridis", vmin=0, vmax=max([1e-9, *finite]), aspect="auto")
     axis.set_yticks(range(len(rows)), [name for name, _ in rows])
     axis.set_xticks(range(width), [str(i) for i in range(width)])
     axis.set_xlabel("expert")
     for y, values in enumerate(grid):
         for x, value in enumerate(values):
-            if value == value:
+            if math.isfinite(value):
                 axis.text(x, y, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.5 else "black",
                           fontsize=8)
     figure.colorbar(image, ax=axis)
@@ -157,12 +158,22 @@ def label_distribution(task: str, column: str, top: List[Tuple[str, float]],
     return _png(figure)
 
 
+def _distinct(names: List[str]) -> List[str]:
+    """Bar labels made unique (cut names can collide, and matplotlib would merge their bars)."""
+    seen: Dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
 def metric_by_slice(task: str, metric: str, values: List[Tuple[str, float]], bound: Optional[float]) -> Optional[bytes]:
     """One metric across slices, with the threshold as a line (thresholds apply to the overall slice)."""
     if len(values) < 2:
         return None
     figure, axis = plt.subplots(figsize=(WIDTH, 0.8 + 0.28 * len(values)))
-    names = [name if len(name) <= 40 else name[:39] + "…" for name, _ in values][::-1]
+    names = _distinct([name if len(name) <= 40 else name[:39] + "…" for name, _ in values])[::-1]
     axis.barh(names, [v for _, v in values][::-1], color=["#1f77b4" if n != "Overall" else "#444" for n in names])
     if bound is not None:
         axis.axvline(bound, color="red", linestyle="--", label=f"threshold {bound:g}")

@@ -102,7 +102,7 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push",
                                    output=paths.output, metadata_path=paths.metadata, enable_cache=enable_cache,
                                    until=until, beam_args=beam.plan(config))
         disable_in_process_beam_state_cache()
-        with progress.live(paths.output, echo, verbose, paths.pipeline_root) if echo else contextlib.nullcontext():
+        with progress.live(paths.output, echo, verbose) if echo else contextlib.nullcontext():
             tfx.orchestration.LocalDagRunner().run(pipeline)
         result = summary.summarize(config, paths.metadata)
         summary.write(result, paths.output)
