@@ -78,9 +78,12 @@ def test_reading_the_outputs_does_not_deadlock_on_mlmd_own_log_record(tmp_path):
     metadata_store.MetadataStore(connection)  # a real, empty database
     lines = []
     handler = progress.ComponentProgress(lines.append, Clock(), output=str(tmp_path))
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.INFO)
+    root, absl = logging.getLogger(), logging.getLogger("absl")
+    levels = [(logger, logger.level) for logger in (root, absl)]
+    for logger, _ in levels:  # earlier tests in the session may have raised them
+        logger.setLevel(logging.INFO)
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
     root.addHandler(handler)
 
     def component():
@@ -95,7 +98,9 @@ def test_reading_the_outputs_does_not_deadlock_on_mlmd_own_log_record(tmp_path):
         assert not worker.is_alive(), "the progress handler deadlocked"
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        for logger, level in levels:
+            logger.setLevel(level)
+        absl_logging.set_verbosity(verbosity)
     assert [line.split()[:2] for line in lines] == [["StatisticsGen", "cached"]]
 
 
