@@ -97,12 +97,10 @@ def _baseline_run(store, evaluator_execution: int) -> Optional[str]:
     """The pipeline_run that produced the Evaluator's baseline model (its latest blessed model)."""
     from ml_metadata.proto import metadata_store_pb2
 
-    inputs = [e for e in store.get_events_by_execution_ids([evaluator_execution])
-              if e.type == metadata_store_pb2.Event.INPUT and e.path.steps and e.path.steps[0].key == "baseline_model"]
-    if not inputs:
+    model = _input_artifact_id(store, evaluator_execution, "baseline_model")
+    if model is None:
         return None
-    producers = [e for e in store.get_events_by_artifact_ids([inputs[0].artifact_id])
-                 if e.type == metadata_store_pb2.Event.OUTPUT]
+    producers = [e for e in store.get_events_by_artifact_ids([model]) if e.type == metadata_store_pb2.Event.OUTPUT]
     if not producers:
         return None
     run_type = history._context_type_id(store, "pipeline_run")
@@ -127,13 +125,17 @@ def absent(record: history.RunRecord, component: str) -> str:
     return f"{component} did not run in this run" + (" (`--until transform`)" if record.data_half_only else "")
 
 
-def _input_uri(store, execution_id: int, key: str) -> Optional[str]:
-    """URI of an execution's input artifact (inputs are recorded even when the execution fails)."""
+def _input_artifact_id(store, execution_id: int, key: str) -> Optional[int]:
+    """Id of an execution's input artifact under `key` (inputs are recorded even when the execution fails)."""
     from ml_metadata.proto import metadata_store_pb2
 
-    events = [e for e in store.get_events_by_execution_ids([execution_id])
-              if e.type == metadata_store_pb2.Event.INPUT and e.path.steps and e.path.steps[0].key == key]
-    return store.get_artifacts_by_id([events[0].artifact_id])[0].uri if events else None
+    return next((e.artifact_id for e in store.get_events_by_execution_ids([execution_id])
+                 if e.type == metadata_store_pb2.Event.INPUT and e.path.steps and e.path.steps[0].key == key), None)
+
+
+def _input_uri(store, execution_id: int, key: str) -> Optional[str]:
+    artifact = _input_artifact_id(store, execution_id, key)
+    return store.get_artifacts_by_id([artifact])[0].uri if artifact is not None else None
 
 
 # ------------------------------------------------------------------------------------------------------- data
