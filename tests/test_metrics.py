@@ -4,12 +4,10 @@ out by hand: F1 of the top-1 predicted class, macro averages over the classes pr
 bounds of a threshold enforced."""
 import math
 
-import apache_beam as beam
-import pyarrow as pa
 import pytest
 import tensorflow_model_analysis as tfma
 
-from components.evaluation import eval_config
+from helpers import tfma_rows
 from pipeline import config as cfg
 
 # (slice, label, softmax scores, weight): rows whose winning class scores below 0.5, so that one-vs-rest at 0.5
@@ -37,20 +35,9 @@ def evaluated(tmp_path_factory):
         "tasks": {"species": {"type": "multiclass", "label": "species", "classes": ["x", "y", "z"],
                               "thresholds": {"macro_f1": {"min": 0.5}, "accuracy": {"min": 0.5, "max": 0.6}}}},
         "evaluation": {"slices": [["group"]]}})
-    evaluation = eval_config(config)
-    spec = evaluation.model_specs[0]  # no model: TFMA reads labels, predictions and weights from the rows
-    for field in ("signature_name", "preprocessing_function_names", "label_keys", "example_weight_keys"):
-        spec.ClearField(field)
-    spec.label_keys["species"], spec.prediction_keys["species"] = "label", "scores"
-    spec.example_weight_keys["species"] = "weight"
-    batch = pa.RecordBatch.from_arrays(
-        [pa.array([[r[0]] for r in ROWS]), pa.array([[r[1]] for r in ROWS]),
-         pa.array([r[2] for r in ROWS], type=pa.list_(pa.float32())),
-         pa.array([[r[3]] for r in ROWS], type=pa.list_(pa.float32()))], ["group", "label", "scores", "weight"])
-    out = str(tmp_path_factory.mktemp("tfma"))
-    with beam.Pipeline() as pipeline:
-        _ = pipeline | beam.Create([batch]) | tfma.ExtractEvaluateAndWriteResults(eval_config=evaluation,
-                                                                                   output_path=out)
+    out = tfma_rows.evaluate(config, {"group": [r[0] for r in ROWS], "species_label": [r[1] for r in ROWS],
+                                      "species_scores": [r[2] for r in ROWS],
+                                      "species_weight": [r[3] for r in ROWS]}, str(tmp_path_factory.mktemp("tfma")))
     values, per_class = {}, {}
     for metrics in tfma.load_metrics(out):
         name = ",".join(k.bytes_value.decode() for k in metrics.slice_key.single_slice_keys) or "overall"
