@@ -17,6 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.summary import is_count
 from conftest import DATA, REPO
 
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -114,8 +115,6 @@ def _report_path(run_output):
 def test_report_renders_in_chromium_with_the_runs_own_numbers(two_runs, tmp_path):
     output, run_ids, run_output = two_runs
     report = _report_path(run_output)
-    assert report == os.path.join(str(output), "reports", run_ids[-1], "report.html")  # the id as `mtl runs` says
-    assert ":" not in run_ids[-1] and f"run {run_ids[-1]} of pipeline" in run_output
     shot = tmp_path / "shot.png"
     chromium(tmp_path, "--window-size=1280,2400", f"--screenshot={shot}", f"file://{report}")
     from PIL import Image
@@ -123,13 +122,28 @@ def test_report_renders_in_chromium_with_the_runs_own_numbers(two_runs, tmp_path
     image = Image.open(shot)
     assert image.size == (1280, 2400)
     assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or []) > 200  # text, tables and plots, not blank
-    dom = Dom(chromium(tmp_path, "--dump-dom", f"file://{report}").stdout)
+    check_content(Dom(chromium(tmp_path, "--dump-dom", f"file://{report}").stdout), output, run_ids)
+
+
+@pytest.mark.slow
+def test_report_file_holds_the_runs_own_numbers(two_runs):
+    """The same checks on the HTML file as written (no browser needed), and the run id spelled one way."""
+    output, run_ids, run_output = two_runs
+    report = _report_path(run_output)
+    assert report == os.path.join(str(output), "reports", run_ids[-1], "report.html")  # the id as `mtl runs` says
+    assert ":" not in run_ids[-1] and f"run {run_ids[-1]} of pipeline" in run_output
+    check_content(Dom(open(report, encoding="utf-8").read()), output, run_ids)
+
+
+def check_content(dom, output, run_ids):
+    """The report's numbers against what the pipeline wrote (summary.json, history.json), its plots, slices."""
+    from PIL import Image
 
     summary = json.load(open(os.path.join(output, "summary.json")))
     assert dom.ids["verdict-verdict"] == summary["verdict"] == "BLESSED"
     table = {(r[0], r[1]): r for r in dom.rows if len(r) == 7}  # task, metric, value, blessed, change, bar, result
     for metric in summary["metrics"]:
-        if metric["metric"] == "example_count":
+        if is_count(metric["metric"]):  # example_count, <macro>_classes: in the evaluation tables
             continue
         row = table[(metric["task"], metric["metric"])]
         assert float(row[2]) == pytest.approx(metric["value"], abs=6e-5)
@@ -161,6 +175,12 @@ def test_report_renders_in_chromium_with_the_runs_own_numbers(two_runs, tmp_path
     tiers = {row["tier"] for row in csv.DictReader(open(os.path.join(DATA, "four_tasks", "eval.csv")))}
     slices = {r[0].removesuffix(" ⚠") for r in dom.rows if r and r[0].startswith("tier = ")}
     assert slices == {f"tier = {t}" for t in tiers}  # raw values, not vocabulary ids
+    assert "escalate by tier" in text and "minutes by tier" in text  # one table per slicing
+    counted = [r for r in dom.rows if r and r[0].startswith("tier = ")]
+    assert any(r[0].endswith(" ⚠") for r in counted)  # the fixture's eval split has ~100 rows per tier
+    assert all(r[0].endswith(" ⚠") == (int(r[1]) < 100) for r in counted)  # example_count is the first column
+    header = next(r for r in dom.rows if r[:1] == ["slice"] and "macro_f1" in r)
+    assert header.index("macro_f1_classes") == header.index("macro_f1") + 1
     assert "skew" in text and "message" in text  # DriftGate's measurements are in the data section
     assert "intent_accuracy" not in text  # metrics are named as in the config, not Keras' log keys
     assert "The exported model is that of epoch" in text and "last epoch loss" not in text

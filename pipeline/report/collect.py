@@ -44,7 +44,7 @@ def _baseline_run(store, evaluator_execution: int) -> Optional[str]:
         return None
     run_type = history._context_type_id(store, "pipeline_run")
     runs = [c for c in store.get_contexts_by_execution(producers[0].execution_id) if c.type_id == run_type]
-    return min(runs, key=lambda c: c.create_time_since_epoch).name if runs else None
+    return history.shown_id(min(runs, key=lambda c: c.create_time_since_epoch).name) if runs else None
 
 
 def state(record: history.RunRecord, component: str) -> str:
@@ -323,7 +323,7 @@ def kept_epoch(epochs: List[dict], patience: int, planned: int) -> Tuple[Optiona
         return None, ""
     best = min(range(len(losses)), key=lambda i: (losses[i], i))
     stopped = f"; training stopped early after {len(epochs)} of {planned} epochs" if len(epochs) < planned else ""
-    return number[best], f"lowest validation loss, restored by early stopping (patience {patience}{stopped})"
+    return number[best], f"lowest validation loss, restored by early stopping with patience {patience}{stopped}"
 
 
 def training_part(record: history.RunRecord, config: Optional[cfg.Config], output_dir: str

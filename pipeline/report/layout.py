@@ -239,7 +239,14 @@ def slice_blocks(task: str, slicing: tuple, slices: list, part, bounds: Dict, sm
     """One slicing's table of a task (Overall first, then its slices by size; the threshold row last) and a
     chart per thresholded metric."""
     metrics = list(dict.fromkeys(m for s in slices for m in s.values.get(task, {})))
-    metrics.sort(key=lambda m: (m != "example_count", (task, m) not in bounds, _macro_order(m)))
+    first = {m: i for i, m in enumerate(metrics)}
+
+    def order(metric):  # counts, thresholded, the rest; a macro value's class count right after it
+        base = metric.removesuffix(summ.CLASS_COUNT_SUFFIX)
+        base = base if base in first else metric
+        return base != "example_count", (task, base) not in bounds, first[base], metric != base
+
+    metrics.sort(key=order)
     blocks: List[Block] = [Text(f"{task} by {' × '.join(slicing)}" if slicing else f"{task} (no slices configured)")]
     table = Table(["slice", *metrics], [])
     for entry in slices:
@@ -267,20 +274,15 @@ def slice_blocks(task: str, slicing: tuple, slices: list, part, bounds: Dict, sm
     return blocks
 
 
-def _macro_order(metric: str) -> tuple:
-    """macro_auc, macro_auc_classes, macro_f1, ...: each class count right after its macro value."""
-    base = metric[:-len(summ.CLASS_COUNT_SUFFIX)] if metric.endswith(summ.CLASS_COUNT_SUFFIX) else metric
-    return (base, metric != base)
-
-
 def task_blocks(task: str, part) -> List[Block]:
     """The task's overall-slice tables and plots: per class, calibration, ROC and PR, confusion, regression."""
     blocks: List[Block] = []
     if task in part.per_class:
         classes = part.per_class[task]
         names = list(dict.fromkeys(m for v in classes.values() for m in v))
-        blocks.append(Text(f"{task} per class (Overall; F1 of the predicted class, AUC of the class against the "
-                           "rest; nan: the class is not in the evaluation data)"))
+        blocks.append(Text(f"{task} per class (Overall; AUC of the class against the rest"
+                           + (", F1 of the predicted class" if "f1" in names else "")
+                           + "; nan: the class is not in the evaluation data)"))
         blocks.append(Table(["class", *names], [[c, *(number(v.get(m)) for m in names)] for c, v in classes.items()]))
     if task in part.calibration:
         _figure(blocks, f"calibration-{task}", f"calibration of {task}", plots.calibration(task, part.calibration[task]))
