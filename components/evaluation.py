@@ -3,6 +3,8 @@
 One ModelSpec evaluates the `scores` signature; each task output has its label key and, as example weight,
 its label-presence mask (rows without a label weigh 0 and never count in that task's metrics). Thresholds
 apply to the overall slice only (small slices would otherwise block a good model); slices are reported.
+Tasks that declare `classes` get components/metrics.py's per-class metrics: F1 of the predicted (top-1) class
+and one-vs-rest AUC per class, macro-averaged over the classes present in each slice.
 """
 from __future__ import annotations
 

@@ -25,11 +25,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import binary_confusion_matrices, metric_types, metric_util
 
-CLASSES_SUFFIX = "_classes"  # <name>_classes: how many classes the macro value averages
+from pipeline.summary import CLASS_COUNT_SUFFIX  # <name>_classes: how many classes a macro value averages
 
 
 def classes_key(key: metric_types.MetricKey) -> metric_types.MetricKey:
-    return key._replace(name=key.name + CLASSES_SUFFIX)
+    return key._replace(name=key.name + CLASS_COUNT_SUFFIX)
 
 
 def _auc_judged(matrices) -> bool:

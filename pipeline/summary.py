@@ -140,8 +140,8 @@ def task_metrics(config: cfg.Config, evaluation_uri: str) -> List[MetricCheck]:
 
 
 def per_class_metrics(config: cfg.Config, evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """Overall-slice per-class values of the candidate model: task -> class name -> {auc, f1} (the binarized
-    metrics behind macro_auc / macro_f1), for tasks that declare their classes."""
+    """Overall-slice per-class values of the candidate model: task -> class name -> {auc, f1} (the per-class
+    values behind macro_auc / macro_f1, components/metrics.py), for tasks that declare their classes."""
     import tensorflow_model_analysis as tfma
 
     found: Dict[str, Dict[str, Dict[str, float]]] = {}

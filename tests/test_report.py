@@ -179,6 +179,9 @@ def check_content(dom, output, run_ids):
     counted = [r for r in dom.rows if r and r[0].startswith("tier = ")]
     assert any(r[0].endswith(" ⚠") for r in counted)  # the fixture's eval split has ~100 rows per tier
     assert all(r[0].endswith(" ⚠") == (int(r[1]) < 100) for r in counted)  # example_count is the first column
+    columns = next(r for r in dom.rows if r[:2] == ["column", "role"])
+    label = dict(zip(columns, next(r for r in dom.rows if r[:2] == ["escalate", "label of escalate"])))
+    assert label["mean"] == "" and label["distinct"] == "2"  # a 0/1 INT label: value counts, not a mean
     header = next(r for r in dom.rows if r[:1] == ["slice"] and "macro_f1" in r)
     assert header.index("macro_f1_classes") == header.index("macro_f1") + 1
     assert "skew" in text and "message" in text  # DriftGate's measurements are in the data section

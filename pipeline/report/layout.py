@@ -210,7 +210,7 @@ def evaluation(report: ReportData) -> Optional[Section]:
         overall = [s for s in slices if s.slice == OVERALL]
         for slicing in _slicings(slices, report.config.evaluation.slices if report.config is not None else ()):
             cut = [s for s in slices if s.slice != OVERALL and _slicing(s) == slicing]
-            section.blocks += slice_blocks(task, slicing, overall + cut[:MAX_TABLE_SLICES], part, bounds, small)
+            section.blocks += slice_blocks(task, slicing, overall + cut[:MAX_TABLE_SLICES], bounds, small)
             if len(cut) > MAX_TABLE_SLICES:
                 section.blocks.append(Text(f"{len(cut) - MAX_TABLE_SLICES} smaller slices by {' × '.join(slicing)} "
                                            "not shown (all are in the Evaluator's output: tfma.load_metrics).",
@@ -235,7 +235,7 @@ def _slicings(slices: list, configured: Sequence[Sequence[str]] = ()) -> List[tu
     return found or [()]
 
 
-def slice_blocks(task: str, slicing: tuple, slices: list, part, bounds: Dict, small: set) -> List[Block]:
+def slice_blocks(task: str, slicing: tuple, slices: list, bounds: Dict, small: set) -> List[Block]:
     """One slicing's table of a task (Overall first, then its slices by size; the threshold row last) and a
     chart per thresholded metric."""
     metrics = list(dict.fromkeys(m for s in slices for m in s.values.get(task, {})))
