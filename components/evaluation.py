@@ -3,6 +3,8 @@
 One ModelSpec evaluates the `scores` signature; each task output has its label key and, as example weight,
 its label-presence mask (rows without a label weigh 0 and never count in that task's metrics). Thresholds
 apply to the overall slice only (small slices would otherwise block a good model); slices are reported.
+Tasks that declare `classes` get components/metrics.py's per-class metrics: F1 of the predicted (top-1) class
+and one-vs-rest AUC per class, macro-averaged over the classes present in each slice.
 """
 from __future__ import annotations
 
@@ -37,14 +39,19 @@ METRICS: Dict[str, Dict[str, Tuple[str, dict]]] = {
         "mse": ("MeanSquaredError", {}),
     },
 }
-# Computed per class (binarized) and macro-averaged, for tasks that declare `classes`.
+# Computed per class and macro-averaged over the classes present in each slice, for tasks that declare
+# `classes` (components/metrics.py: F1 of the top-1 predicted class, AUC of each class against the rest).
+METRICS_MODULE = "components.metrics"
 PER_CLASS: Dict[str, Dict[str, Tuple[str, dict]]] = {
-    "multiclass": {"macro_auc": ("AUC", {"num_thresholds": 1000}), "macro_f1": ("F1Score", {})},
-    "multilabel": {"macro_auc": ("AUC", {"num_thresholds": 1000})},
+    "multiclass": {"macro_auc": ("MacroAUC", {"num_thresholds": 1000}), "macro_f1": ("MacroF1", {})},
+    "multilabel": {"macro_auc": ("MacroAUC", {"num_thresholds": 1000})},
 }
-# Plots for the run report (pipeline/report): reliability of binary scores, confusion of multiclass ones.
+# Plots for the run report (pipeline/report): reliability, ROC and precision-recall of binary scores (the
+# confusion matrices at 1,000 thresholds are rebinned from the histogram the AUC already computes), confusion of
+# multiclass ones.
 PLOTS: Dict[str, Dict[str, Tuple[str, dict]]] = {
-    "binary": {"calibration_plot": ("CalibrationPlot", {"num_buckets": 10})},
+    "binary": {"calibration_plot": ("CalibrationPlot", {"num_buckets": 10}),
+               "confusion_plot": ("ConfusionMatrixPlot", {"num_thresholds": 1000})},
     "multiclass": {"confusion_matrix_plot": ("MultiClassConfusionMatrixPlot", {})},
 }
 assert {k: (*METRICS[k], *PER_CLASS.get(k, {})) for k in METRICS} == cfg.TASK_METRICS, "metric tables out of sync"
@@ -67,10 +74,12 @@ def metric_threshold(metric: str, bar: cfg.Threshold) -> tfma.MetricThreshold:
     return threshold
 
 
-def _metric_configs(task: cfg.Task, table: Dict[str, Tuple[str, dict]], thresholds: bool = True):
+def _metric_configs(task: cfg.Task, table: Dict[str, Tuple[str, dict]], thresholds: bool = True,
+                    module: str = "", **extra) -> List[tfma.MetricConfig]:
     configs = []
     for metric, (class_name, options) in table.items():
-        metric_config = tfma.MetricConfig(class_name=class_name, config=json.dumps({"name": metric, **options}))
+        metric_config = tfma.MetricConfig(class_name=class_name, module=module,
+                                          config=json.dumps({"name": metric, **options, **extra}))
         if thresholds and metric in task.thresholds:
             metric_config.per_slice_thresholds.add(
                 slicing_specs=[tfma.SlicingSpec()], threshold=metric_threshold(metric, task.thresholds[metric]))
@@ -79,8 +88,9 @@ def _metric_configs(task: cfg.Task, table: Dict[str, Tuple[str, dict]], threshol
 
 
 def task_metrics_specs(name: str, task: cfg.Task) -> List[tfma.MetricsSpec]:
-    """The task's metrics and plots; with declared classes also per-class values (reported) and their macro average
-    (thresholded). Separate specs, so that a macro threshold never applies to each class."""
+    """The task's metrics and plots; with declared classes also the per-class metrics, each reported per class
+    and as its macro average over the classes present in the slice (the value thresholds apply to). A spec of
+    their own: a multilabel task's micro averaging must not apply to them."""
     spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
                                      *_metric_configs(task, METRICS[task.type]),
                                      *_metric_configs(task, PLOTS.get(task.type, {}), thresholds=False)],
@@ -89,15 +99,9 @@ def task_metrics_specs(name: str, task: cfg.Task) -> List[tfma.MetricsSpec]:
         spec.aggregate.micro_average = True
     specs = [spec]
     if task.classes and task.type in PER_CLASS:
-        class_ids = list(range(len(task.classes)))
-        per_class = tfma.MetricsSpec(metrics=_metric_configs(task, PER_CLASS[task.type], thresholds=False),
-                                     output_names=[name])
-        per_class.binarize.class_ids.values.extend(class_ids)
-        macro = tfma.MetricsSpec(metrics=_metric_configs(task, PER_CLASS[task.type]), output_names=[name])
-        macro.aggregate.macro_average = True
-        for class_id in class_ids:
-            macro.aggregate.class_weights[class_id] = 1.0
-        specs += [per_class, macro]
+        specs.append(tfma.MetricsSpec(metrics=_metric_configs(task, PER_CLASS[task.type], module=METRICS_MODULE,
+                                                              class_ids=list(range(len(task.classes)))),
+                                      output_names=[name]))
     return specs
 
 

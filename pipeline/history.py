@@ -29,9 +29,16 @@ class HistoryError(RuntimeError):
     """No database, or not an MLMD database, or no such run."""
 
 
+def shown_id(context_name: str) -> str:
+    """A run's id as the project spells it everywhere (output, `mtl runs`, `--run-id`, report folders): the
+    pipeline_run context name with ':' made '-'. LocalDagRunner names a run by its ISO start time
+    ('2026-01-02T13:04:08.123456'); '2026-01-02T13-04-08.123456' is a plain folder name on every file system."""
+    return context_name.replace(":", "-")
+
+
 @dataclass
 class RunRecord:
-    run_id: str  # the pipeline_run context name
+    run_id: str  # shown_id of the pipeline_run context name
     pipeline: str
     started: float  # seconds since the epoch
     seconds: float  # run started -> its last execution's last update
@@ -257,7 +264,7 @@ def _holder_alive(output_dir: str) -> bool:
 def _read_run(store, run, node_type: Optional[int], pipeline_type: Optional[int], execution_types: Dict[int, str],
               metrics: bool) -> RunRecord:
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: (e.create_time_since_epoch, e.id))
-    record = RunRecord(run.name, "", run.create_time_since_epoch / 1000, 0.0)
+    record = RunRecord(shown_id(run.name), "", run.create_time_since_epoch / 1000, 0.0)
     last = run.create_time_since_epoch
     for execution in executions:
         contexts = store.get_contexts_by_execution(execution.id)
@@ -328,9 +335,10 @@ def list_runs(metadata_path: str, metrics: bool = True, metrics_of: Optional[Seq
                   reverse=True)
     node_type, pipeline_type = _context_type_id(store, "node"), _context_type_id(store, "pipeline")
     execution_types = {t.id: t.name for t in store.get_execution_types()}
-    wanted = None if metrics_of is None else {runs[0].name if r == "latest" and runs else r for r in metrics_of}
+    wanted = None if metrics_of is None else {shown_id(runs[0].name if r == "latest" and runs else r)
+                                              for r in metrics_of}
     records = [_read_run(store, run, node_type, pipeline_type, execution_types,
-                         metrics and (wanted is None or run.name in wanted)) for run in runs]
+                         metrics and (wanted is None or shown_id(run.name) in wanted)) for run in runs]
     if records and records[0].unfinished:
         records[0].running = _holder_alive(os.path.dirname(os.path.abspath(metadata_path)))
     return records
@@ -344,16 +352,18 @@ def latest_run_id(metadata_path: str) -> Optional[str]:
     if _context_type_id(store, "pipeline_run") is None:
         return None
     runs = store.get_contexts_by_type("pipeline_run")
-    return max(runs, key=lambda c: (c.create_time_since_epoch, c.id)).name if runs else None
+    return shown_id(max(runs, key=lambda c: (c.create_time_since_epoch, c.id)).name) if runs else None
 
 
 def pick(records: Sequence[RunRecord], which: str) -> RunRecord:
-    """A run by id, by a unique prefix of its id, or `latest` / `previous` (records newest first)."""
+    """A run by id, by a unique prefix of its id, or `latest` / `previous` (records newest first). An id
+    written with TFX's colons ('13:04:08') finds the run too."""
     if which in ("latest", "previous"):
         index = 0 if which == "latest" else 1
         if len(records) <= index:
             raise HistoryError(f"there is no {which} run: {len(records)} run(s) recorded")
         return records[index]
+    which = shown_id(which)
     exact = [r for r in records if r.run_id == which]
     matches = exact or [r for r in records if r.run_id.startswith(which)]
     if len(matches) == 1:
@@ -423,10 +433,11 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def _value(value: Optional[float], passed: Optional[bool] = None) -> str:
+def _value(value: Optional[float], passed: Optional[bool] = None, metric: str = "") -> str:
     if value is None:
         return "-"
-    text = f"{value:.0f}" if float(value).is_integer() and abs(value) >= 100 else f"{value:.4f}"
+    text = summ.shown_value(metric, value) if metric else (
+        f"{value:.0f}" if float(value).is_integer() and abs(value) >= 100 else f"{value:.4f}")
     return text + ("*" if passed is False else "")
 
 
@@ -506,9 +517,10 @@ def render_comparison(c: Comparison) -> str:
         rows = []
         for m in c.metrics:
             bound = m["bound_a"] if m["bound_a"] == m["bound_b"] else f"{m['bound_a'] or '-'} | {m['bound_b'] or '-'}"
-            change = "" if m["change"] is None else (f"{m['change']:+.0f}" if m["metric"] == "example_count"
+            change = "" if m["change"] is None else (f"{m['change']:+.0f}" if summ.is_count(m["metric"])
                                                       else f"{m['change']:+.4f}".replace("-0.0000", "+0.0000"))
-            rows.append([m["task"], m["metric"], _value(m["a"], m["passed_a"]), _value(m["b"], m["passed_b"]),
+            rows.append([m["task"], m["metric"], _value(m["a"], m["passed_a"], m["metric"]),
+                         _value(m["b"], m["passed_b"], m["metric"]),
                          change, bound])
         lines += ["", *_table(["task", "metric", "A", "B", "B - A", "threshold"], rows,
                               [False, False, True, True, True, False])]

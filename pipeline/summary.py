@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -10,6 +11,19 @@ from pipeline import config as cfg
 
 HISTORY_FILE = "history.json"  # written by the trainer under the Trainer's model_run
 BASELINE = "baseline"  # TFMA's model name for the latest blessed model
+CLASS_COUNT_SUFFIX = "_classes"  # components.metrics: <macro metric>_classes, the classes a macro value averages
+
+
+def is_count(metric: str) -> bool:
+    """Metrics that count (examples, classes): shown as whole numbers."""
+    return metric == "example_count" or metric.endswith(CLASS_COUNT_SUFFIX)
+
+
+def shown_value(metric: str, value: float) -> str:
+    """A metric value as text: counts whole ('99762'), other values to 4 decimals."""
+    if is_count(metric) and math.isfinite(value):
+        return f"{value:.0f}"
+    return f"{value:.4f}"
 
 
 @dataclass
@@ -39,6 +53,7 @@ class RunSummary:
     pushed_to: Optional[str] = None
     training: Dict[str, object] = field(default_factory=dict)  # epochs, task weights per epoch, gate usage
     per_class: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)  # task -> class -> metric
+    resolvers: List[ComponentRun] = field(default_factory=list)  # input look-ups (Resolver nodes), not components
 
     @property
     def verdict(self) -> str:
@@ -50,12 +65,15 @@ class RunSummary:
     def render(self) -> str:
         lines = [f"run {self.run_id} of pipeline '{self.pipeline}'", "", "component              state     seconds"]
         lines += [f"{c.name:<22} {c.state:<9} {c.seconds:>7.1f}" for c in self.components]
+        if self.resolvers:
+            lines.append("inputs looked up: " + ", ".join(f"{r.name} ({looked_up(r.state)})" for r in self.resolvers))
         if self.metrics:
             lines += ["", "task              metric          value   vs blessed  threshold         result"]
             for m in self.metrics:
                 result = {True: "pass", False: "FAIL", None: ""}[m.passed]
-                change = f"{m.change:+.4f}" if m.change is not None else ""
-                lines.append(f"{m.task:<17} {m.metric:<15} {m.value:>8.4f}  {change:>9}  {m.bound:<17} {result}")
+                change = "" if m.change is None else f"{m.change:+.0f}" if is_count(m.metric) else f"{m.change:+.4f}"
+                lines.append(f"{m.task:<17} {m.metric:<15} {shown_value(m.metric, m.value):>8}  {change:>9}  "
+                             f"{m.bound:<17} {result}".rstrip())
         if self.per_class:
             lines += ["", "per class (tasks that declare classes)"]
             for task, classes in self.per_class.items():
@@ -73,6 +91,11 @@ class RunSummary:
         lines += ["", f"verdict: {self.verdict}"]
         lines.append(f"pushed: {self.pushed_to}" if self.pushed_to else "pushed: nothing (serving directory unchanged)")
         return "\n".join(lines)
+
+
+def looked_up(state: str) -> str:
+    """What a Resolver node's state means: it found an earlier artifact or none yet (not a component's run)."""
+    return {"NONE": "nothing yet", "COMPLETE": "found", "CACHED": "found"}.get(state, state.lower())
 
 
 def _thresholds(config: cfg.Config, task: str, metric: str) -> str:
@@ -117,8 +140,8 @@ def task_metrics(config: cfg.Config, evaluation_uri: str) -> List[MetricCheck]:
 
 
 def per_class_metrics(config: cfg.Config, evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """Overall-slice per-class values of the candidate model: task -> class name -> {auc, f1} (the binarized
-    metrics behind macro_auc / macro_f1), for tasks that declare their classes."""
+    """Overall-slice per-class values of the candidate model: task -> class name -> {auc, f1} (the per-class
+    values behind macro_auc / macro_f1, components/metrics.py), for tasks that declare their classes."""
     import tensorflow_model_analysis as tfma
 
     found: Dict[str, Dict[str, Dict[str, float]]] = {}
@@ -173,8 +196,9 @@ def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
     if not records:
         raise RuntimeError(f"no pipeline run recorded in {metadata_path}")
     record = records[0]
-    summary = RunSummary(config.name, record.run_id, record.components, record.metrics, record.blessed,
-                         record.pushed_to)
+    summary = RunSummary(config.name, record.run_id, [c for c in record.components if c.name not in record.resolvers],
+                         record.metrics, record.blessed, record.pushed_to,
+                         resolvers=[c for c in record.components if c.name in record.resolvers])
     model_run = record.outputs.get("Trainer", {}).get("model_run")
     if model_run:
         summary.training = training_history(config, model_run[0])

@@ -5,7 +5,7 @@ import os
 import tensorflow_model_analysis as tfma
 import yaml
 
-from components.evaluation import eval_config
+from components.evaluation import eval_config, metric_threshold
 from pipeline import config as cfg
 
 from conftest import DATA
@@ -31,16 +31,27 @@ def test_model_spec_reads_labels_and_masks_of_every_task():
 
 
 def test_metrics_per_task_type():
-    assert metric_names(specs_for("escalate")[0]) == {"ExampleCount", "auc", "auc_pr", "accuracy", "precision",
-                                                      "recall", "calibration", "calibration_plot"}
+    (escalate,) = specs_for("escalate")
+    assert metric_names(escalate) == {"ExampleCount", "auc", "auc_pr", "accuracy", "precision", "recall",
+                                      "calibration", "calibration_plot", "confusion_plot"}
     assert metric_names(specs_for("minutes")[0]) == {"ExampleCount", "mae", "rmse", "mse"}
-    (keywords, per_label, macro) = specs_for("keywords")
+    (keywords, per_label) = specs_for("keywords")
     assert keywords.aggregate.micro_average and metric_names(keywords) == {"ExampleCount", "micro_auc"}
-    assert list(per_label.binarize.class_ids.values) == [0, 1, 2, 3] and not per_label.HasField("aggregate")
-    assert macro.aggregate.macro_average and dict(macro.aggregate.class_weights) == {i: 1.0 for i in range(4)}
+    assert not per_label.HasField("aggregate") and not per_label.HasField("binarize")  # no micro average of them
+    assert [(m.class_name, m.module, json.loads(m.config)) for m in per_label.metrics] == [
+        ("MacroAUC", "components.metrics", {"name": "macro_auc", "num_thresholds": 1000, "class_ids": [0, 1, 2, 3]})]
     intent = specs_for("intent")
     assert metric_names(intent[0]) == {"ExampleCount", "accuracy", "top_k_accuracy", "confusion_matrix_plot"}
-    assert metric_names(intent[2]) == {"macro_auc", "macro_f1"}
+    assert metric_names(intent[1]) == {"macro_auc", "macro_f1"}
+
+
+def test_a_threshold_keeps_both_bounds():
+    threshold = metric_threshold("calibration", cfg.Threshold(min=0.9, max=1.1))
+    assert threshold.value_threshold.lower_bound.value == 0.9
+    assert threshold.value_threshold.upper_bound.value == 1.1
+    assert not threshold.HasField("change_threshold")
+    only_max = metric_threshold("mae", cfg.Threshold(max=3.0)).value_threshold
+    assert only_max.HasField("upper_bound") and not only_max.HasField("lower_bound")
 
 
 def test_thresholds_only_on_the_overall_slice_and_only_where_configured():

@@ -63,12 +63,15 @@ def test_output_comes_from_output_or_config_never_both(tmp_path):
 
 
 def test_pick_by_id_prefix_latest_previous():
-    records = [history.RunRecord(run_id, "p", 0.0, 0.0) for run_id in
+    records = [history.RunRecord(history.shown_id(run_id), "p", 0.0, 0.0) for run_id in
                ("2026-01-02T10:00:00.000001", "2026-01-01T10:00:00.000001", "2026-01-01T09:00:00.000001")]
+    assert records[0].run_id == "2026-01-02T10-00-00.000001"  # one spelling: a plain folder name
     assert history.pick(records, "latest") is records[0]
     assert history.pick(records, "previous") is records[1]
     assert history.pick(records, "2026-01-01T09") is records[2]
     assert history.pick(records, records[1].run_id) is records[1]
+    assert history.pick(records, "2026-01-01T10:00:00.000001") is records[1]  # TFX's own spelling finds it too
+    assert history.pick(records, "2026-01-01T09:00") is records[2]
     with pytest.raises(history.HistoryError, match="matches 2 runs"):
         history.pick(records, "2026-01-01")
     with pytest.raises(history.HistoryError, match="no run 'nope'"):
@@ -95,6 +98,22 @@ def test_thresholds_read_back_from_the_eval_config_as_config_keys():
     assert settings == {"tasks.income.thresholds.auc.min": 0.7, "tasks.income.thresholds.auc.max_drop": 0.02,
                         "tasks.income.thresholds.recall.max": 0.99, "tasks.never_married.thresholds.auc.min": 0.85,
                         "evaluation.slices": [["sex"]]}
+
+
+def test_counts_print_as_whole_numbers():
+    from pipeline.summary import MetricCheck, RunSummary
+
+    summary = RunSummary("p", "r", metrics=[MetricCheck("t", "example_count", 99762.0),
+                                            MetricCheck("t", "macro_f1_classes", 3.0),
+                                            MetricCheck("t", "auc", 0.91234, ">= 0.9", True, 0.0123)])
+    lines = {line.split()[1]: line.split() for line in summary.render().splitlines() if line.startswith("t ")}
+    assert lines["example_count"][2] == "99762" and lines["macro_f1_classes"][2] == "3"
+    assert lines["auc"][2:4] == ["0.9123", "+0.0123"]
+    a = history.RunRecord("a", "p", 0.0, 0.0, metrics=[MetricCheck("t", "example_count", 50.0)])
+    b = history.RunRecord("b", "p", 0.0, 0.0, metrics=[MetricCheck("t", "example_count", 60.0)])
+    row = next(line for line in history.render_comparison(history.compare(a, b)).splitlines()
+               if "example_count" in line)
+    assert row.split()[2:5] == ["50", "60", "+10"]
 
 
 def test_flatten_keeps_lists_as_values():
@@ -177,6 +196,7 @@ def test_runs_command_table_and_json(census_history):
 
     listed = json.loads(invoke("runs", "--output", config.output, "--json").output)
     assert [r["run_id"] for r in listed[:3]] == new and len(listed) == before + 3
+    assert all(":" not in r["run_id"] for r in listed) and last.run_id == new[0]  # as `mtl run` printed it
     assert listed[0]["metrics"] == [m for m in json.loads(last.to_json())["metrics"] if m["bound"]]
     assert listed[0]["pushed_version"] == os.path.basename(last.pushed_to) and listed[2]["pushed_version"] is None
     assert "Transform" in listed[2]["cached"] and listed[1]["failed_at"] == "DataGate"

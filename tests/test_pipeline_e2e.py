@@ -129,7 +129,8 @@ def test_all_four_task_types_end_to_end(four_tasks_run):
     assert checked == {("escalate", "auc"), ("intent", "accuracy"), ("intent", "macro_f1"), ("keywords", "micro_auc"),
                        ("keywords", "macro_auc"), ("minutes", "mae")}
     macro = {(m.task, m.metric) for m in summary.metrics if m.metric.startswith("macro")}
-    assert macro == {("intent", "macro_auc"), ("intent", "macro_f1"), ("keywords", "macro_auc")}
+    assert macro == {(t, m + suffix) for t, m in (("intent", "macro_auc"), ("intent", "macro_f1"),
+                                                  ("keywords", "macro_auc")) for suffix in ("", "_classes")}
     per_class = _per_class_metrics(config.output)
     assert {key for key in per_class if key[0] == "keywords" and key[1] == "macro_auc"} == {
         ("keywords", "macro_auc", i) for i in range(4)}

@@ -17,6 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.summary import is_count
 from conftest import DATA, REPO
 
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -114,7 +115,6 @@ def _report_path(run_output):
 def test_report_renders_in_chromium_with_the_runs_own_numbers(two_runs, tmp_path):
     output, run_ids, run_output = two_runs
     report = _report_path(run_output)
-    assert report == os.path.join(str(output), "reports", run_ids[-1].replace(":", "-"), "report.html")
     shot = tmp_path / "shot.png"
     chromium(tmp_path, "--window-size=1280,2400", f"--screenshot={shot}", f"file://{report}")
     from PIL import Image
@@ -122,13 +122,28 @@ def test_report_renders_in_chromium_with_the_runs_own_numbers(two_runs, tmp_path
     image = Image.open(shot)
     assert image.size == (1280, 2400)
     assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or []) > 200  # text, tables and plots, not blank
-    dom = Dom(chromium(tmp_path, "--dump-dom", f"file://{report}").stdout)
+    check_content(Dom(chromium(tmp_path, "--dump-dom", f"file://{report}").stdout), output, run_ids)
+
+
+@pytest.mark.slow
+def test_report_file_holds_the_runs_own_numbers(two_runs):
+    """The same checks on the HTML file as written (no browser needed), and the run id spelled one way."""
+    output, run_ids, run_output = two_runs
+    report = _report_path(run_output)
+    assert report == os.path.join(str(output), "reports", run_ids[-1], "report.html")  # the id as `mtl runs` says
+    assert ":" not in run_ids[-1] and f"run {run_ids[-1]} of pipeline" in run_output
+    check_content(Dom(open(report, encoding="utf-8").read()), output, run_ids)
+
+
+def check_content(dom, output, run_ids):
+    """The report's numbers against what the pipeline wrote (summary.json, history.json), its plots, slices."""
+    from PIL import Image
 
     summary = json.load(open(os.path.join(output, "summary.json")))
     assert dom.ids["verdict-verdict"] == summary["verdict"] == "BLESSED"
     table = {(r[0], r[1]): r for r in dom.rows if len(r) == 7}  # task, metric, value, blessed, change, bar, result
     for metric in summary["metrics"]:
-        if metric["metric"] == "example_count":
+        if is_count(metric["metric"]):  # example_count, <macro>_classes: in the evaluation tables
             continue
         row = table[(metric["task"], metric["metric"])]
         assert float(row[2]) == pytest.approx(metric["value"], abs=6e-5)
@@ -150,17 +165,30 @@ def test_report_renders_in_chromium_with_the_runs_own_numbers(two_runs, tmp_path
     expected = {"calibration of escalate", "confusion matrix of intent", "expert gate usage",
                 "task loss weights per epoch", *(f"training curves of {t}" for t in ("escalate", "intent",
                                                                                      "keywords", "minutes")),
-                "label distribution of intent", "escalate auc by slice"}
+                "label distribution of intent", "escalate auc by tier",
+                "ROC and precision-recall curves of escalate", "predicted against actual minutes"}
     assert expected <= set(dom.images)
     for src in dom.images.values():  # embedded, so the file opens offline
         assert src.startswith("data:image/png;base64,")
         assert Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).size[0] > 300
     text = "".join(dom.text)
     tiers = {row["tier"] for row in csv.DictReader(open(os.path.join(DATA, "four_tasks", "eval.csv")))}
-    slices = {r[0] for r in dom.rows if r and r[0].startswith("tier = ")}
+    slices = {r[0].removesuffix(" ⚠") for r in dom.rows if r and r[0].startswith("tier = ")}
     assert slices == {f"tier = {t}" for t in tiers}  # raw values, not vocabulary ids
+    assert "escalate by tier" in text and "minutes by tier" in text  # one table per slicing
+    counted = [r for r in dom.rows if r and r[0].startswith("tier = ")]
+    assert any(r[0].endswith(" ⚠") for r in counted)  # the fixture's eval split has ~100 rows per tier
+    assert all(r[0].endswith(" ⚠") == (int(r[1]) < 100) for r in counted)  # example_count is the first column
+    columns = next(r for r in dom.rows if r[:2] == ["column", "role"])
+    label = dict(zip(columns, next(r for r in dom.rows if r[:2] == ["escalate", "label of escalate"])))
+    assert label["mean"] == "" and label["distinct"] == "2"  # a 0/1 INT label: value counts, not a mean
+    header = next(r for r in dom.rows if r[:1] == ["slice"] and "macro_f1" in r)
+    assert header.index("macro_f1_classes") == header.index("macro_f1") + 1
     assert "skew" in text and "message" in text  # DriftGate's measurements are in the data section
     assert "intent_accuracy" not in text  # metrics are named as in the config, not Keras' log keys
+    assert "The exported model is that of epoch" in text and "last epoch loss" not in text
+    assert "latest_blessed_model (found)" in text  # a resolver is an input looked up, not a component
+    assert not any(r and r[0] == "latest_blessed_model" for r in dom.rows)
 
 
 @pytest.mark.slow
@@ -222,19 +250,166 @@ def test_many_slices_and_classes_are_cut_to_the_largest_with_a_note():
     from pipeline.report import collect, layout
 
     slices = [collect.SliceMetrics("Overall", {"t": {"example_count": 10_000.0, "accuracy": 0.9}})]
-    slices += [collect.SliceMetrics(f"city = c{i}", {"t": {"example_count": float(i), "accuracy": 0.5}})
-               for i in range(1, 151)]
+    slices += [collect.SliceMetrics(f"city = c{i}", {"t": {"example_count": float(i), "accuracy": 0.5}},
+                                    slicing=("city",)) for i in range(1, 151)]
     classes = [f"k{i}" for i in range(40)]
     matrix = [[float(i == j) * (i + 1) for j in range(40)] for i in range(40)]
     part = collect.EvaluationPart(slices=slices, checks=[], confusion={"t": (classes, matrix)})
     report = collect.ReportData(history.RunRecord("r", "p", 0.0, 0.0), 0, evaluation=part)
     section = layout.evaluation(report)
     table = next(b for b in section.blocks if isinstance(b, layout.Table))
-    assert len(table.rows) == layout.MAX_TABLE_SLICES
-    assert table.rows[0][0] == "Overall" and table.rows[1][0] == "city = c150" and table.rows[-1][0] == "city = c52"
+    assert len(table.rows) == 1 + layout.MAX_TABLE_SLICES  # Overall, then the 100 largest
+    assert table.rows[0][0] == "Overall" and table.rows[1][0] == "city = c150" and table.rows[-1][0] == "city = c51 ⚠"
     notes = [b.text for b in section.blocks if isinstance(b, layout.Text) and b.css == "note"]
-    assert "51 smaller slices not shown" in notes[0] and "30 classes with the most examples (of 40)" in notes[1]
+    assert any("50 smaller slices by city not shown" in n for n in notes)
+    assert any("30 classes with the most examples (of 40)" in n for n in notes)
     assert [b.name for b in section.blocks if isinstance(b, layout.Figure)] == ["confusion-t"]
+
+
+def _evaluation(slices, checks=()):
+    from pipeline import history
+    from pipeline.report import collect, layout
+
+    part = collect.EvaluationPart(slices=slices, checks=list(checks))
+    return layout.evaluation(collect.ReportData(history.RunRecord("r", "p", 0.0, 0.0), evaluation=part))
+
+
+def test_one_slice_table_per_slicing_overall_first_and_small_slices_marked():
+    from pipeline.report import collect, layout
+    from pipeline.summary import MetricCheck
+
+    def entry(name, count, auc, slicing):
+        return collect.SliceMetrics(name, {"t": {"example_count": count, "auc": auc}}, slicing=slicing)
+
+    section = _evaluation([entry("Overall", 5000.0, 0.95, ()), entry("sex = F", 2600.0, 0.94, ("sex",)),
+                           entry("sex = M", 2400.0, 0.99, ("sex",)), entry("race = A", 4950.0, 0.95, ("race",)),
+                           entry("race = B", 50.0, 0.80, ("race",))],
+                          [MetricCheck("t", "auc", 0.95, ">= 0.9", True)])
+    tables = [b for b in section.blocks if isinstance(b, layout.Table)]
+    assert [[row[0] for row in t.rows] for t in tables] == [["Overall", "race = A", "race = B ⚠", "threshold"],
+                                                            ["Overall", "sex = F", "sex = M", "threshold"]]
+    assert tables[0].rows[2][1] == "50" and tables[0].marks[2][:2] == ["warn", "warn"]  # count whole, marked
+    assert not any("warn" in marks for marks in tables[1].marks)
+    texts = [b.text for b in section.blocks if isinstance(b, layout.Text)]
+    assert "t by sex" in texts and "t by race" in texts and layout.SMALL_NOTE in texts
+    assert [b.name for b in section.blocks if isinstance(b, layout.Figure)] == ["slices-t-auc-race",
+                                                                                 "slices-t-auc-sex"]
+
+
+def test_slice_chart_is_zoomed_to_the_values_and_thresholds_and_has_no_legend():
+    import matplotlib.pyplot as plt
+
+    from pipeline.report import plots
+
+    figure, axis = plots.metric_by_slice_figure("t", "auc", [("Overall", 0.97), ("sex = F", 0.94),
+                                                             ("sex = M", 0.99)], [0.92], slicing="sex")
+    low, high = axis.get_xlim()
+    assert 0.85 < low < 0.92 and 0.99 < high < 1.05  # 0.94 and 0.99 are far apart on it; the line is on it
+    assert axis.get_legend() is None and "threshold 0.92" in axis.get_title()
+    heights = {t.get_text(): t.get_position()[1] for t in axis.get_yticklabels()}
+    assert heights["Overall"] > heights["sex = F"] > heights["sex = M"]  # Overall on top, then in order
+    plt.close(figure)
+    figure, axis = plots.metric_by_slice_figure("t", "mae", [("Overall", 2.0), ("tier = a", 2.5)], [3.0, 1.0])
+    assert axis.get_xlim()[0] < 1.0 and axis.get_xlim()[1] > 3.0  # both bounds of min and max shown
+    plt.close(figure)
+
+
+def test_macro_metrics_say_they_average_the_classes_present():
+    from pipeline.report import collect, layout
+
+    section = _evaluation([collect.SliceMetrics("Overall", {"t": {"example_count": 500.0, "macro_f1": 0.8,
+                                                                  "macro_f1_classes": 3.0}})])
+    assert layout.MACRO_NOTE in [b.text for b in section.blocks if isinstance(b, layout.Text)]
+    (table,) = [b for b in section.blocks if isinstance(b, layout.Table)]
+    assert table.header == ["slice", "example_count", "macro_f1", "macro_f1_classes"] and table.rows[0][3] == "3"
+
+
+def test_the_training_section_names_the_epoch_the_model_keeps():
+    from pipeline import history
+    from pipeline.report import collect, layout
+
+    epochs = [{"epoch": i + 1, "loss": 1.0 - i / 10, "val_loss": v} for i, v in enumerate([0.6, 0.4, 0.45, 0.47])]
+    assert collect.kept_epoch(epochs, patience=2, planned=10)[0] == 2
+    assert "stopped early after 4 of 10" in collect.kept_epoch(epochs, patience=2, planned=10)[1]
+    assert collect.kept_epoch(epochs, patience=0, planned=4) == (4, "the last epoch (early stopping off)")
+    assert collect.kept_epoch(epochs[:1] + [{"epoch": 2, "val_loss": 0.6}], 2, 2)[0] == 1  # ties: the first
+    kept, why = collect.kept_epoch(epochs, patience=2, planned=10)
+    part = collect.TrainingPart(epochs=epochs, tasks={}, kept_epoch=kept, kept_reason=why)
+    section = layout.training(collect.ReportData(history.RunRecord("r", "p", 0.0, 0.0), training=part))
+    text = section.blocks[0].text
+    assert "exported model is that of epoch 2" in text and "validation loss 0.4000" in text
+
+
+def test_resolvers_are_inputs_looked_up_not_components():
+    from pipeline import history
+    from pipeline.report import collect, layout
+    from pipeline.summary import ComponentRun, RunSummary
+
+    record = history.RunRecord("r", "p", 0.0, 0.0, components=[ComponentRun("Trainer", "COMPLETE", 3.0),
+                                                                 ComponentRun("latest_blessed_model", "NONE", 0.1)],
+                               resolvers=["latest_blessed_model"])
+    section = layout.components(collect.ReportData(record))
+    assert [row[0] for row in section.blocks[0].rows] == ["Trainer"]
+    assert "latest_blessed_model (nothing yet)" in section.blocks[1].text
+    summary = RunSummary("p", "r", [ComponentRun("Trainer", "COMPLETE", 3.0)],
+                         resolvers=[ComponentRun("latest_blessed_model", "COMPLETE", 0.1)])
+    lines = summary.render().splitlines()
+    assert not any(line.startswith("latest_blessed_model") for line in lines)
+    assert "inputs looked up: latest_blessed_model (found)" in lines
+
+
+def test_integer_coded_categorical_columns_get_value_counts(tmp_path):
+    """A categorical column stored as integers: TFDV describes it by a mean; the report counts its values
+    from the run's tf.Examples (real gzipped TFRecords, read back by TensorFlow)."""
+    import pandas as pd
+    import tensorflow as tf
+    import tensorflow_data_validation as tfdv
+
+    from pipeline.report import collect, examples, layout
+
+    codes = [3] * 60 + [7] * 30 + [11] * 10
+    stats = tfdv.generate_statistics_from_dataframe(pd.DataFrame({"industry": codes}))
+    (feature,) = stats.datasets[0].features
+    row = collect.feature_row(feature, "categorical", 100)
+    assert row.numbers["mean"] == pytest.approx(5.0)  # what the table showed before
+    split = tmp_path / "Split-train"
+    split.mkdir()
+    with tf.io.TFRecordWriter(str(split / "data_tfrecord-00000-of-00001.gz"), "GZIP") as writer:
+        for code in codes:
+            writer.write(tf.train.Example(features=tf.train.Features(feature={
+                "industry": tf.train.Feature(int64_list=tf.train.Int64List(value=[code]))})).SerializeToString())
+    counts, read = examples.value_counts(examples.split_files(str(tmp_path), "train"), ["industry"])
+    assert read == 100 and dict(counts["industry"]) == {3: 60, 7: 30, 11: 10}
+    collect.as_categorical(row, counts["industry"], read)
+    table = layout.feature_table([row])
+    cells = dict(zip(table.header, table.rows[0]))
+    assert cells["mean"] == cells["std"] == cells["median"] == ""
+    assert cells["distinct"] == "3" and cells["most frequent"] == "3"
+    assert row.top == [("3", 60.0), ("7", 30.0), ("11", 10.0)]
+
+
+def test_roc_and_precision_recall_curves_from_tfma_confusion_matrices(tmp_path):
+    """A binary task through real TFMA with the project's EvalConfig: its ConfusionMatrixPlot is read into
+    ROC / PR points and drawn; the points agree with the AUC TFMA computed."""
+    from helpers import tfma_rows
+    from pipeline import config as cfg
+    from pipeline.report import collect, evaluator_output, plots
+
+    config = cfg.parse_config({"name": "hand", "data": {"train": "unused.csv"}, "features": {"x": {"type": "numeric"}},
+                               "tasks": {"churn": {"type": "binary", "label": "churn", "positive": "yes"}}})
+    labels = [0, 0, 1, 0, 1, 1, 0, 1, 1, 0] * 3
+    scores = [0.1, 0.3, 0.35, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.2] * 3
+    out = tfma_rows.evaluate(config, {"churn_label": labels, "churn_scores": scores,
+                                      "churn_weight": [1.0] * len(labels)}, str(tmp_path / "tfma"))
+    part = evaluator_output.read(out, config, collect.EvaluationPart())
+    points = sorted(part.curves["churn"])
+    assert len(points) > 100 and points[0][1] + points[0][4] == 15  # every threshold: tp + fn = positives
+    fpr = [fp / (fp + tn) for _, _, fp, tn, _ in points][::-1]
+    tpr = [tp / (tp + fn) for _, tp, _, _, fn in points][::-1]
+    area = sum((fpr[i + 1] - fpr[i]) * (tpr[i + 1] + tpr[i]) / 2 for i in range(len(fpr) - 1))
+    assert area == pytest.approx(part.slices[0].values["churn"]["auc"], abs=0.01)
+    assert plots.roc_pr("churn", part.curves["churn"], 0.8, 0.8)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plots.roc_pr("churn", [(0.5, 3.0, 0.0, 0.0, 1.0)]) is None  # no negatives: no curve
 
 
 def test_a_failed_trainer_still_shows_the_epochs_it_trained(tmp_path):

@@ -1,7 +1,10 @@
 """The support-ticket generator: deterministic per seed, labels follow the documented rules, the curated schema
 accepts what it writes, bad arguments are clear errors that write nothing."""
 import csv
+import os
 import statistics
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -29,6 +32,17 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     for split in ("train", "eval"):
         assert (tmp_path / "a" / f"{split}.csv").read_bytes() == (tmp_path / "b" / f"{split}.csv").read_bytes()
         assert (tmp_path / "a" / f"{split}.csv").read_bytes() != (tmp_path / "c" / f"{split}.csv").read_bytes()
+
+
+def test_same_seed_same_bytes_across_processes(tmp_path):
+    """`mtl data support` in two processes whose string hashing differs (PYTHONHASHSEED) writes the same bytes:
+    nothing in the generator may depend on the iteration order of a set."""
+    mtl = os.path.join(os.path.dirname(sys.executable), "mtl")
+    for name, hash_seed in (("a", "1"), ("b", "2")):
+        subprocess.run([mtl, "data", "support", "--rows", "3000", "--seed", "5", "--out", str(tmp_path / name)],
+                       check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    for split in ("train", "eval"):
+        assert (tmp_path / "a" / f"{split}.csv").read_bytes() == (tmp_path / "b" / f"{split}.csv").read_bytes()
 
 
 def test_split_sizes_header_and_unique_ids(tmp_path):

@@ -278,8 +278,9 @@ def message_for(rng: random.Random, intent: str, mood: str) -> Ticket:
         text = text[0].upper() + text[1:]
     if rng.random() < 0.03:
         text += " " + rng.choice(EMOTICONS[mood])
-    # annotators miss a keyword now and then
-    annotated = sorted(k for k in keywords if rng.random() >= 0.03)
+    # annotators miss a keyword now and then; the set is walked in sorted order so that which keyword a draw
+    # removes does not depend on the process's string-hash seed (PYTHONHASHSEED)
+    annotated = [k for k in sorted(keywords) if rng.random() >= 0.03]
     return Ticket(text, annotated, security, mixed)
 
 

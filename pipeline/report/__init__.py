@@ -27,8 +27,10 @@ class ReportFiles:
 
 
 def default_dir(output_dir: str, run_id: str) -> str:
-    """<output>/reports/<run id>, the id's colons (an ISO time) made dashes: a plain folder name anywhere."""
-    return os.path.join(output_dir, REPORTS_DIR, run_id.replace(":", "-"))
+    """<output>/reports/<run id>, the id spelled as everywhere else (history.shown_id: a plain folder name)."""
+    from pipeline import history
+
+    return os.path.join(output_dir, REPORTS_DIR, history.shown_id(run_id))
 
 
 def _umask() -> int:

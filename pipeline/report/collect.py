@@ -7,80 +7,19 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import math
 import os
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
 from pipeline import history
 from pipeline import summary as summ
+from pipeline.report import evaluator_output, examples
+from pipeline.report.parts import (OVERALL, DataPart, EvaluationPart, FeatureRow, ReportData,  # noqa: F401
+                                   SliceMetrics, TrainingPart)
 
-OVERALL = "Overall"
 MAX_TOP_VALUES = 10  # label values shown per task
-
-
-@dataclass
-class FeatureRow:
-    """One column of one split, as TFDV's statistics describe it."""
-
-    name: str
-    kind: str  # INT / FLOAT / STRING / ...
-    role: str  # the config's feature type, or "label of <task>", or "unused"
-    missing: float  # fraction of examples without a value
-    numbers: Dict[str, float] = field(default_factory=dict)  # mean, std, min, median, max, zeros
-    unique: Optional[int] = None
-    top: List[Tuple[str, float]] = field(default_factory=list)  # (value, frequency) for strings
-    histogram: List[Tuple[float, float, float]] = field(default_factory=list)  # (low, high, count) for numbers
-    notes: List[str] = field(default_factory=list)  # what deserves a look (mostly missing, constant, ...)
-
-
-@dataclass
-class DataPart:
-    examples: Dict[str, int] = field(default_factory=dict)  # split -> number of examples
-    features: Dict[str, List[FeatureRow]] = field(default_factory=dict)  # split -> rows
-    findings: List[Tuple[str, str]] = field(default_factory=list)  # (blocking|tolerated, what the data gate says)
-    drift_report: str = ""  # DriftGate's report.md (recomputed from the statistics when the gate failed)
-    labels: Dict[str, str] = field(default_factory=dict)  # task -> label column
-    gate_state: str = ""  # the DataGate's state in this run ("" when it did not run)
-
-
-@dataclass
-class SliceMetrics:
-    slice: str  # "Overall" or "sex = Female"
-    values: Dict[str, Dict[str, float]] = field(default_factory=dict)  # task -> metric -> value (candidate)
-    failed: List[Tuple[str, str]] = field(default_factory=list)  # (task, metric) that failed a threshold here
-
-
-@dataclass
-class EvaluationPart:
-    slices: List[SliceMetrics] = field(default_factory=list)  # Overall first
-    checks: List[summ.MetricCheck] = field(default_factory=list)  # overall slice: value, bound, pass, change
-    baseline: Dict[str, Dict[str, float]] = field(default_factory=dict)  # task -> metric -> baseline value
-    baseline_run: Optional[str] = None  # the run that trained the baseline (the last blessed model)
-    calibration: Dict[str, List[Tuple[float, float, float, float, float]]] = field(default_factory=dict)
-    # task -> buckets (low, high, weighted examples, sum of labels, sum of predictions), overall slice
-    confusion: Dict[str, Tuple[List[str], List[List[float]]]] = field(default_factory=dict)
-    # task -> (class names, matrix[actual][predicted]), overall slice, top-1 prediction
-    per_class: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)
-
-
-@dataclass
-class TrainingPart:
-    epochs: List[dict] = field(default_factory=list)  # history.json of the Trainer
-    tasks: Dict[str, str] = field(default_factory=dict)  # task -> type
-    architecture: str = ""
-    loss_weighting: str = ""
-
-
-@dataclass
-class ReportData:
-    run: history.RunRecord
-    data: Optional[DataPart] = None
-    evaluation: Optional[EvaluationPart] = None
-    training: Optional[TrainingPart] = None
-    missing: Dict[str, str] = field(default_factory=dict)  # part -> why it is not in the report
-    config: Optional[cfg.Config] = None  # the Trainer's view of the config, when the run got that far
 
 
 # ------------------------------------------------------------------------------------------------------- MLMD
@@ -105,7 +44,7 @@ def _baseline_run(store, evaluator_execution: int) -> Optional[str]:
         return None
     run_type = history._context_type_id(store, "pipeline_run")
     runs = [c for c in store.get_contexts_by_execution(producers[0].execution_id) if c.type_id == run_type]
-    return min(runs, key=lambda c: c.create_time_since_epoch).name if runs else None
+    return history.shown_id(min(runs, key=lambda c: c.create_time_since_epoch).name) if runs else None
 
 
 def state(record: history.RunRecord, component: str) -> str:
@@ -225,6 +164,47 @@ def feature_row(feature, role: str, examples: int) -> FeatureRow:
     return row
 
 
+def _coded_columns(contract: Optional[cfg.DataContract]) -> List[str]:
+    """Columns the config reads as categories: categorical features and classification labels."""
+    if contract is None:
+        return []
+    found = [name for name, feature in contract.features.items() if feature.type == "categorical"]
+    return found + [t.label for t in contract.tasks.values() if t.type in ("binary", "multiclass")]
+
+
+def as_categorical(row: FeatureRow, counts, rows_read: int) -> None:
+    """An integer-coded categorical column described by its value counts instead of a mean and a spread."""
+    present = sum(counts.values())
+    row.numbers, row.histogram, row.counted_rows = {}, [], rows_read
+    row.unique = len(counts)
+    row.top = [(str(value), float(n)) for value, n in counts.most_common(MAX_TOP_VALUES)]
+    row.notes = [n for n in row.notes if n.endswith("missing") or n == "NaN or infinity"]
+    if row.unique == 1:
+        row.notes.append("constant")
+    elif row.top and present and row.top[0][1] / present > 0.95:
+        row.notes.append(f"'{row.top[0][0]}' in {row.top[0][1] / present:.0%}")
+
+
+def _count_coded_values(record: history.RunRecord, part: DataPart, columns: List[str]) -> None:
+    """Value counts of the INT columns among `columns`, read from ExampleGen's examples of each split."""
+    examples_uri = next((outputs["examples"][0] for name, outputs in record.outputs.items()
+                         if name.endswith("ExampleGen") and outputs.get("examples")), None)
+    for split, rows in part.features.items():
+        coded = [row for row in rows if row.name in columns and row.kind == "INT"]
+        files = examples.split_files(examples_uri, split) if examples_uri and coded else []
+        if not files:
+            continue
+        try:
+            counts, read = examples.value_counts(files, [row.name for row in coded])
+        except Exception:  # noqa: BLE001 (the statistics still describe the column)
+            logging.getLogger(__name__).debug("value counts of %s failed", split, exc_info=True)
+            continue
+        for row in coded:
+            as_categorical(row, counts[row.name], read)
+            if read < part.examples.get(split, 0):
+                row.notes.append(f"values counted in the first {read:,} rows")
+
+
 def data_part(record: history.RunRecord, store) -> Tuple[Optional[DataPart], str]:
     from components import gates
 
@@ -248,6 +228,7 @@ def data_part(record: history.RunRecord, store) -> Tuple[Optional[DataPart], str
                 for f in stats.features]
         order = {name: i for i, name in enumerate(roles)}
         part.features[split] = sorted(rows, key=lambda r: (order.get(r.name, len(order)), r.name))
+    _count_coded_values(record, part, _coded_columns(contract))
     anomalies = record.outputs.get("ExampleValidator", {}).get("anomalies")
     schema_uri = (record.outputs.get("ImportSchemaGen") or record.outputs.get("SchemaGen") or {}).get("schema")
     schema = _schema(schema_uri[0]) if schema_uri else None
@@ -273,20 +254,7 @@ def data_part(record: history.RunRecord, store) -> Tuple[Optional[DataPart], str
 
 
 # ------------------------------------------------------------------------------------------------- evaluation
-def slice_name(slice_key) -> str:
-    """'Overall' or 'sex = Female, race = White' from a TFMA SliceKey proto."""
-    parts = []
-    for single in slice_key.single_slice_keys:
-        which = single.WhichOneof("kind")
-        value = getattr(single, which) if which else ""
-        value = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-        parts.append(f"{single.column} = {value:g}" if isinstance(value, float) else f"{single.column} = {value}")
-    return ", ".join(parts) or OVERALL
-
-
 def evaluation_part(record: history.RunRecord, store, config: Optional[cfg.Config]) -> Tuple[Optional[EvaluationPart], str]:
-    import tensorflow_model_analysis as tfma
-
     uris = record.outputs.get("Evaluator", {}).get("evaluation")
     if not uris:
         return None, absent(record, "Evaluator")
@@ -294,58 +262,25 @@ def evaluation_part(record: history.RunRecord, store, config: Optional[cfg.Confi
     if not os.path.isdir(uri):
         return None, f"the evaluation output {uri} is gone"
     part = EvaluationPart(checks=list(record.metrics), baseline_run=_baseline_run(store, record.executions["Evaluator"]))
-    tasks = config.tasks if config is not None else {}
-    slices: Dict[str, SliceMetrics] = {}
-    for metrics in tfma.load_metrics(uri):
-        name = slice_name(metrics.slice_key)
-        entry = slices.setdefault(name, SliceMetrics(name))
-        for item in metrics.metric_keys_and_values:
-            key = item.key
-            if key.HasField("sub_key") or key.is_diff or item.value.WhichOneof("type") != "double_value":
-                continue
-            value = item.value.double_value.value
-            if key.model_name == summ.BASELINE:
-                if name == OVERALL:
-                    part.baseline.setdefault(key.output_name, {})[key.name] = value
-                continue
-            entry.values.setdefault(key.output_name, {})[key.name] = value
-    for per_slice in tfma.load_validation_result(uri).metric_validations_per_slice:
-        name = slice_name(per_slice.slice_key)
-        for failure in per_slice.failures:
-            slices.setdefault(name, SliceMetrics(name)).failed.append(
-                (failure.metric_key.output_name, failure.metric_key.name))
-    part.slices = sorted(slices.values(), key=lambda s: (s.slice != OVERALL, s.slice))
-    for plots in tfma.load_plots(uri):
-        if plots.slice_key.single_slice_keys:
-            continue
-        for item in plots.plot_keys_and_values:
-            key, value = item.key, item.value
-            if key.model_name == summ.BASELINE:
-                continue
-            if value.HasField("calibration_histogram_buckets"):
-                part.calibration[key.output_name] = [
-                    (b.lower_threshold_inclusive, b.upper_threshold_exclusive, b.num_weighted_examples.value,
-                     b.total_weighted_label.value, b.total_weighted_refined_prediction.value)
-                    for b in value.calibration_histogram_buckets.buckets]
-            elif value.HasField("multi_class_confusion_matrix_at_thresholds"):
-                matrices = value.multi_class_confusion_matrix_at_thresholds.matrices
-                if matrices:
-                    part.confusion[key.output_name] = _confusion(matrices[0], tasks.get(key.output_name))
+    evaluator_output.read(uri, config, part)
     if config is not None:
-        part.per_class = summ.per_class_metrics(config, uri)
+        _regression_sample(record, store, config, part)
     return part, ""
 
 
-def _confusion(matrix, task: Optional[cfg.Task]) -> Tuple[List[str], List[List[float]]]:
-    """Dense [actual][predicted] counts; predicted -1 (no prediction above threshold) is left out."""
-    size = max([e.actual_class_id for e in matrix.entries] + [e.predicted_class_id for e in matrix.entries] + [-1]) + 1
-    classes = list(task.classes) if task is not None and task.classes else []
-    classes += [f"class {i}" for i in range(len(classes), size)]  # ids beyond the known names
-    dense = [[0.0] * len(classes) for _ in classes]
-    for entry in matrix.entries:
-        if 0 <= entry.actual_class_id < len(classes) and 0 <= entry.predicted_class_id < len(classes):
-            dense[entry.actual_class_id][entry.predicted_class_id] += entry.num_weighted_examples
-    return classes, dense
+def _regression_sample(record: history.RunRecord, store, config: cfg.Config, part: EvaluationPart) -> None:
+    """(actual, predicted) of a sample of the eval rows the Evaluator read, scored by the evaluated model."""
+    tasks = [name for name, task in config.tasks.items() if task.type == "regression"]
+    execution = record.executions["Evaluator"]
+    model, examples_uri = _input_uri(store, execution, "model"), _input_uri(store, execution, "examples")
+    if not tasks or not model or not examples_uri:
+        return
+    try:
+        part.regression = examples.regression_sample(os.path.join(model, "Format-Serving"),
+                                                     examples.split_files(examples_uri, "eval"), tasks)
+    except Exception as exc:  # noqa: BLE001 (the metrics are there; the plots are an extra)
+        logging.getLogger(__name__).debug("regression sample failed", exc_info=True)
+        part.notes.append(f"no predicted-vs-actual plot: scoring eval rows with the model failed ({exc})")
 
 
 def _vocabulary_classes(record: history.RunRecord, config: cfg.Config) -> Dict[str, List[str]]:
@@ -374,6 +309,23 @@ def trainer_config(record: history.RunRecord, store) -> Optional[cfg.Config]:
         return None
 
 
+def kept_epoch(epochs: List[dict], patience: int, planned: int) -> Tuple[Optional[int], str]:
+    """(1-based epoch, why) whose weights the Trainer exported. With early stopping on (patience > 0) the
+    Trainer's EarlyStopping(val_loss, restore_best_weights=True) restores, at the end of training, the first
+    epoch with the lowest validation loss, whether or not it stopped early; without it the last epoch."""
+    if not epochs:
+        return None, ""
+    number = [e.get("epoch", i + 1) for i, e in enumerate(epochs)]
+    if patience <= 0:
+        return number[-1], "the last epoch (early stopping off)"
+    losses = [e.get("val_loss") for e in epochs]
+    if any(v is None or not math.isfinite(v) for v in losses):
+        return None, ""
+    best = min(range(len(losses)), key=lambda i: (losses[i], i))
+    stopped = f"; training stopped early after {len(epochs)} of {planned} epochs" if len(epochs) < planned else ""
+    return number[best], f"lowest validation loss, restored by early stopping with patience {patience}{stopped}"
+
+
 def training_part(record: history.RunRecord, config: Optional[cfg.Config], output_dir: str
                   ) -> Tuple[Optional[TrainingPart], str]:
     runs = record.outputs.get("Trainer", {}).get("model_run")
@@ -396,6 +348,8 @@ def training_part(record: history.RunRecord, config: Optional[cfg.Config], outpu
         part.tasks = {name: task.type for name, task in config.tasks.items()}
         part.architecture = config.model.architecture
         part.loss_weighting = config.training.loss_weighting
+        part.kept_epoch, part.kept_reason = kept_epoch(epochs, config.training.early_stopping_patience,
+                                                        config.training.epochs)
     else:
         part.tasks = {k[:-len("_weight")]: "" for k in epochs[0] if k.endswith("_weight")} if epochs else {}
     return part, ""

@@ -7,12 +7,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
 
+from pipeline import summary as summ
 from pipeline.report import plots
-from pipeline.report.collect import OVERALL, ReportData
+from pipeline.report.parts import OVERALL, ReportData
 
 MAX_TABLE_SLICES = 100  # slices per task table (the largest by example count; Overall first)
 MAX_PLOT_SLICES = 30  # bars per metric-by-slice chart
 MAX_CLASSES = 30  # classes in a confusion matrix (those with the most examples)
+MIN_TRUSTED = 100  # labelled rows: a slice with fewer is marked as too small to trust
+SMALL_NOTE = (f"⚠ marks slices with fewer than {MIN_TRUSTED} labelled rows: too few to trust their metrics (an "
+              f"accuracy measured on {MIN_TRUSTED} rows is uncertain by up to ±0.05, one standard error; on 25 rows "
+              "by ±0.10).")
+MACRO_NOTE = ("macro_auc and macro_f1 average over the classes present in the slice: macro_auc over the classes "
+              "with examples of the class and of other classes, macro_f1 over the classes that occur as a label or "
+              "as a prediction; the _classes columns say how many. F1 is that of the predicted class (the class "
+              "with the highest score), per class against the rest.")
 
 
 @dataclass
@@ -90,7 +99,7 @@ def overview(report: ReportData) -> Section:
         baseline = report.evaluation.baseline if report.evaluation is not None else {}
         rows, marks = [], []
         for check in checks:
-            if check.metric == "example_count":
+            if summ.is_count(check.metric):
                 continue
             result = {True: "pass", False: "FAIL", None: ""}[check.passed]
             rows.append([check.task, check.metric, number(check.value),
@@ -182,56 +191,117 @@ def evaluation(report: ReportData) -> Optional[Section]:
     if part is None:
         return None
     section = Section("Evaluation", "evaluation")
-    section.blocks.append(Text("Thresholds apply to the Overall slice; other slices are reported. "
-                               "Rows without a label for a task do not count in that task's metrics."))
+    section.blocks.append(Text("Thresholds apply to the Overall slice; other slices are reported. Rows without a "
+                               "label for a task do not count in that task's metrics (example_count counts the "
+                               "labelled rows)."))
     bounds = {(c.task, c.metric): c.bound for c in part.checks if c.bound}
     tasks = list(dict.fromkeys(t for s in part.slices for t in s.values))
     if report.config is not None:
         tasks = [t for t in report.config.tasks if t in tasks]
+    if any(m.startswith("macro_") for s in part.slices for t in s.values.values() for m in t):
+        section.blocks.append(Text(MACRO_NOTE))
+    small = {(s.slice, t) for s in part.slices for t, v in s.values.items() if s.slice != OVERALL
+             and v.get("example_count", MIN_TRUSTED) < MIN_TRUSTED}
+    if small:
+        section.blocks.append(Text(SMALL_NOTE, "note"))
     for task in tasks:
-        slices = _largest([s for s in part.slices if s.values.get(task)], task)
-        metrics = list(dict.fromkeys(m for s in slices for m in s.values.get(task, {})))
-        metrics.sort(key=lambda m: (m != "example_count", (task, m) not in bounds))  # counts, thresholded, rest
-        table = Table(["slice", *metrics], [])
-        for entry in slices[:MAX_TABLE_SLICES]:
-            values = entry.values[task]
-            table.rows.append([entry.slice, *(number(values.get(m), whole=m == "example_count") for m in metrics)])
-            table.marks.append(["", *("bad" if (task, m) in entry.failed else "" for m in metrics)])
-        if any(bounds.get((task, m)) for m in metrics):
-            table.rows.append(["threshold", *(bounds.get((task, m), "") for m in metrics)])
-            table.marks.append([""] * (len(metrics) + 1))
         section.blocks.append(Text(f"{task}", "heading"))
-        section.blocks.append(table)
-        if len(slices) > MAX_TABLE_SLICES:
-            section.blocks.append(Text(f"{len(slices) - MAX_TABLE_SLICES} smaller slices not shown (all are in "
-                                       "the Evaluator's output: tfma.load_metrics).", "note"))
-        for metric in metrics:
-            if (task, metric) not in bounds:
-                continue
-            values = [(s.slice, s.values[task][metric]) for s in slices[:MAX_PLOT_SLICES]
-                      if metric in s.values[task] and math.isfinite(s.values[task][metric])]
-            check = next(c for c in part.checks if (c.task, c.metric) == (task, metric))
-            line = _bound_value(check.bound)
-            _figure(section.blocks, f"slices-{task}-{metric}", f"{task} {metric} by slice",
-                    plots.metric_by_slice(task, metric, values, line))
-        if task in part.per_class:
-            classes = part.per_class[task]
-            names = list(dict.fromkeys(m for v in classes.values() for m in v))
-            section.blocks.append(Table(["class", *names], [[c, *(number(v.get(m)) for m in names)]
-                                                            for c, v in classes.items()]))
-        if task in part.calibration:
-            _figure(section.blocks, f"calibration-{task}", f"calibration of {task}",
-                    plots.calibration(task, part.calibration[task]))
-        if task in part.confusion:
-            classes, matrix = part.confusion[task]
-            if len(classes) > MAX_CLASSES:
-                keep = sorted(sorted(range(len(classes)), key=lambda i: -sum(matrix[i]))[:MAX_CLASSES])
-                section.blocks.append(Text(f"Confusion matrix of the {MAX_CLASSES} classes with the most examples "
-                                           f"(of {len(classes)}).", "note"))
-                classes, matrix = [classes[i] for i in keep], [[matrix[i][j] for j in keep] for i in keep]
-            _figure(section.blocks, f"confusion-{task}", f"confusion matrix of {task}",
-                    plots.confusion(task, classes, matrix))
+        slices = _largest([s for s in part.slices if s.values.get(task)], task)
+        overall = [s for s in slices if s.slice == OVERALL]
+        for slicing in _slicings(slices, report.config.evaluation.slices if report.config is not None else ()):
+            cut = [s for s in slices if s.slice != OVERALL and _slicing(s) == slicing]
+            section.blocks += slice_blocks(task, slicing, overall + cut[:MAX_TABLE_SLICES], bounds, small)
+            if len(cut) > MAX_TABLE_SLICES:
+                section.blocks.append(Text(f"{len(cut) - MAX_TABLE_SLICES} smaller slices by {' × '.join(slicing)} "
+                                           "not shown (all are in the Evaluator's output: tfma.load_metrics).",
+                                           "note"))
+        section.blocks += task_blocks(task, part)
+    section.blocks += [Text(note, "note") for note in part.notes]
     return section
+
+
+def _slicing(entry) -> tuple:
+    """The columns a slice is cut by; from its name when the record does not say (hand-made records)."""
+    if entry.slicing or entry.slice == OVERALL:
+        return tuple(entry.slicing)
+    return tuple(part.split(" = ", 1)[0] for part in entry.slice.split(", "))
+
+
+def _slicings(slices: list, configured: Sequence[Sequence[str]] = ()) -> List[tuple]:
+    """Each slicing once, in the config's order (else by name); [()] (the Overall slice alone) when none."""
+    order = {tuple(sorted(columns)): i for i, columns in enumerate(configured)}  # TFMA may sort crossed columns
+    found = sorted(set(_slicing(s) for s in slices if s.slice != OVERALL),
+                   key=lambda c: (order.get(tuple(sorted(c)), len(order)), c))
+    return found or [()]
+
+
+def slice_blocks(task: str, slicing: tuple, slices: list, bounds: Dict, small: set) -> List[Block]:
+    """One slicing's table of a task (Overall first, then its slices by size; the threshold row last) and a
+    chart per thresholded metric."""
+    metrics = list(dict.fromkeys(m for s in slices for m in s.values.get(task, {})))
+    first = {m: i for i, m in enumerate(metrics)}
+
+    def order(metric):  # counts, thresholded, the rest; a macro value's class count right after it
+        base = metric.removesuffix(summ.CLASS_COUNT_SUFFIX)
+        base = base if base in first else metric
+        return base != "example_count", (task, base) not in bounds, first[base], metric != base
+
+    metrics.sort(key=order)
+    blocks: List[Block] = [Text(f"{task} by {' × '.join(slicing)}" if slicing else f"{task} (no slices configured)")]
+    table = Table(["slice", *metrics], [])
+    for entry in slices:
+        values = entry.values[task]
+        warn = "warn" if (entry.slice, task) in small else ""
+        table.rows.append([entry.slice + (" ⚠" if warn else ""),
+                           *(number(values.get(m), whole=summ.is_count(m)) for m in metrics)])
+        table.marks.append([warn, *("bad" if (task, m) in entry.failed else warn if m == "example_count" else ""
+                                    for m in metrics)])
+    if any(bounds.get((task, m)) for m in metrics):
+        table.rows.append(["threshold", *(bounds.get((task, m), "") for m in metrics)])
+        table.marks.append([""] * (len(metrics) + 1))
+    blocks.append(table)
+    if not slicing:
+        return blocks
+    for metric in metrics:
+        if (task, metric) not in bounds:
+            continue
+        values = [(s.slice, s.values[task][metric]) for s in slices[:MAX_PLOT_SLICES]
+                  if metric in s.values[task] and math.isfinite(s.values[task][metric])]
+        name = "-".join(("slices", task, metric, *slicing))
+        _figure(blocks, name, f"{task} {metric} by {' × '.join(slicing)}",
+                plots.metric_by_slice(task, metric, values, _bound_values(bounds[(task, metric)]),
+                                      small={s for s, t in small if t == task}, slicing=" × ".join(slicing)))
+    return blocks
+
+
+def task_blocks(task: str, part) -> List[Block]:
+    """The task's overall-slice tables and plots: per class, calibration, ROC and PR, confusion, regression."""
+    blocks: List[Block] = []
+    if task in part.per_class:
+        classes = part.per_class[task]
+        names = list(dict.fromkeys(m for v in classes.values() for m in v))
+        blocks.append(Text(f"{task} per class (Overall; AUC of the class against the rest"
+                           + (", F1 of the predicted class" if "f1" in names else "")
+                           + "; nan: the class is not in the evaluation data)"))
+        blocks.append(Table(["class", *names], [[c, *(number(v.get(m)) for m in names)] for c, v in classes.items()]))
+    if task in part.calibration:
+        _figure(blocks, f"calibration-{task}", f"calibration of {task}", plots.calibration(task, part.calibration[task]))
+    if task in part.curves:
+        overall = next((s.values.get(task, {}) for s in part.slices if s.slice == OVERALL), {})
+        _figure(blocks, f"roc-pr-{task}", f"ROC and precision-recall curves of {task}",
+                plots.roc_pr(task, part.curves[task], overall.get("auc"), overall.get("auc_pr")))
+    if task in part.confusion:
+        classes, matrix = part.confusion[task]
+        if len(classes) > MAX_CLASSES:
+            keep = sorted(sorted(range(len(classes)), key=lambda i: -sum(matrix[i]))[:MAX_CLASSES])
+            blocks.append(Text(f"Confusion matrix of the {MAX_CLASSES} classes with the most examples "
+                               f"(of {len(classes)}).", "note"))
+            classes, matrix = [classes[i] for i in keep], [[matrix[i][j] for j in keep] for i in keep]
+        _figure(blocks, f"confusion-{task}", f"confusion matrix of {task}", plots.confusion(task, classes, matrix))
+    if part.regression.get(task):
+        _figure(blocks, f"regression-{task}", f"predicted against actual {task}",
+                plots.regression(task, part.regression[task]))
+    return blocks
 
 
 def _largest(slices: list, task: str) -> list:
@@ -239,13 +309,14 @@ def _largest(slices: list, task: str) -> list:
     return sorted(slices, key=lambda s: (s.slice != OVERALL, -s.values[task].get("example_count", 0), s.slice))
 
 
-def _bound_value(bound: str) -> Optional[float]:
-    """The first absolute bound of '>= 0.75' / '<= 3, drop <= 0.01', for the threshold line."""
+def _bound_values(bound: str) -> List[float]:
+    """The absolute bounds of '>= 0.75' / '>= 0.5, <= 0.9, drop <= 0.01', for the threshold lines."""
+    found = []
     for part in bound.split(","):
         words = part.split()
         if len(words) == 2 and words[0] in (">=", "<="):
-            return float(words[1])
-    return None
+            found.append(float(words[1]))
+    return found
 
 
 def training(report: ReportData) -> Optional[Section]:
@@ -254,12 +325,19 @@ def training(report: ReportData) -> Optional[Section]:
         return None
     section = Section("Training", "training")
     last = part.epochs[-1] if part.epochs else {}
-    section.blocks.append(Text(f"{len(part.epochs)} epochs; architecture {part.architecture or '?'}, loss "
-                               f"weighting {part.loss_weighting or '?'}; last epoch loss {number(last.get('loss'))}, "
-                               f"validation loss {number(last.get('val_loss'))}."))
+    head = (f"{len(part.epochs)} epochs; architecture {part.architecture or '?'}, loss weighting "
+            f"{part.loss_weighting or '?'}. ")
+    kept = next((e for i, e in enumerate(part.epochs) if e.get("epoch", i + 1) == part.kept_epoch), None)
+    if kept is not None:
+        head += (f"The exported model is that of epoch {part.kept_epoch} ({part.kept_reason}): loss "
+                 f"{number(kept.get('loss'))}, validation loss {number(kept.get('val_loss'))}.")
+    else:
+        head += (f"Last epoch: loss {number(last.get('loss'))}, validation loss {number(last.get('val_loss'))} "
+                 "(which epoch the exported model keeps is not known for this run).")
+    section.blocks.append(Text(head))
     for task in part.tasks:
         _figure(section.blocks, f"training-{task}", f"training curves of {task}",
-                plots.training_curves(task, part.epochs, list(part.tasks)))
+                plots.training_curves(task, part.epochs, list(part.tasks), part.kept_epoch))
     _figure(section.blocks, "loss-weights", "task loss weights per epoch",
             plots.loss_weights(list(part.tasks), part.epochs, part.loss_weighting))
     gates = last.get("gates") or {}
@@ -276,13 +354,18 @@ def training(report: ReportData) -> Optional[Section]:
 
 def components(report: ReportData) -> Section:
     section = Section("Components", "components")
-    rows = []
-    for component in report.run.components:
+    rows, marks = [], []
+    ran = [c for c in report.run.components if c.name not in report.run.resolvers]
+    for component in ran:
         outputs = report.run.outputs.get(component.name, {})
         rows.append([component.name, component.state, f"{component.seconds:.1f}",
                      "; ".join(f"{key}: {uris[0]}" for key, uris in outputs.items() if uris)])
-    section.blocks.append(Table(["component", "state", "seconds", "outputs"], rows,
-                                [["", "bad" if c.state == "FAILED" else "", "", ""] for c in report.run.components]))
+        marks.append(["", "bad" if component.state == "FAILED" else "", "", ""])
+    section.blocks.append(Table(["component", "state", "seconds", "outputs"], rows, marks))
+    looked_up = [c for c in report.run.components if c.name in report.run.resolvers]
+    if looked_up:
+        section.blocks.append(Text("Inputs looked up in earlier runs (Resolver nodes, not components): " + ", ".join(
+            f"{c.name} ({summ.looked_up(c.state)})" for c in looked_up) + ".", "note"))
     return section
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -29,8 +29,10 @@ def _finite(values: Sequence[float]) -> List[float]:
     return [v if v is not None and math.isfinite(v) else float("nan") for v in values]
 
 
-def training_curves(task: str, epochs: List[dict], tasks: Sequence[str] = ()) -> Optional[bytes]:
-    """Loss (train, validation) and the task's metric (train, validation) per epoch."""
+def training_curves(task: str, epochs: List[dict], tasks: Sequence[str] = (), kept: Optional[int] = None
+                    ) -> Optional[bytes]:
+    """Loss (train, validation) and the task's metric (train, validation) per epoch; a dotted line at the
+    epoch the exported model keeps."""
     if not epochs:
         return None
     x = [e.get("epoch", i + 1) for i, e in enumerate(epochs)]
@@ -40,10 +42,12 @@ def training_curves(task: str, epochs: List[dict], tasks: Sequence[str] = ()) ->
         axis.plot(x, _finite([e.get(f"{task}_{key}") for e in epochs]), marker="o", label="train")
         if any(f"val_{task}_{key}" in e for e in epochs):
             axis.plot(x, _finite([e.get(f"val_{task}_{key}") for e in epochs]), marker="o", label="validation")
+        if kept is not None:
+            axis.axvline(kept, color="grey", linestyle=":", label=f"kept (epoch {kept})")
         axis.set_title(f"{task}: {title}")
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize=8)
     return _png(figure)
 
 
@@ -168,16 +172,94 @@ def _distinct(names: List[str]) -> List[str]:
     return out
 
 
-def metric_by_slice(task: str, metric: str, values: List[Tuple[str, float]], bound: Optional[float]) -> Optional[bytes]:
-    """One metric across slices, with the threshold as a line (thresholds apply to the overall slice)."""
+def metric_by_slice_figure(task: str, metric: str, values: List[Tuple[str, float]], bounds: Sequence[float] = (),
+                           small: Collection[str] = (), slicing: str = ""):
+    """(figure, axis): one metric across the slices of one slicing (Overall first, dark), a dot per slice on an
+    axis zoomed to the values and the thresholds (bars from 0 would make 0.94 and 0.99 look alike), the
+    thresholds as dashed lines named in the title (a legend would cover the top slice). Hollow dots: slices
+    too small to trust. None when there are fewer than two values."""
     if len(values) < 2:
         return None
-    figure, axis = plt.subplots(figsize=(WIDTH, 0.8 + 0.28 * len(values)))
-    names = _distinct([name if len(name) <= 40 else name[:39] + "…" for name, _ in values])[::-1]
-    axis.barh(names, [v for _, v in values][::-1], color=["#1f77b4" if n != "Overall" else "#444" for n in names])
-    if bound is not None:
-        axis.axvline(bound, color="red", linestyle="--", label=f"threshold {bound:g}")
-        axis.legend()
-    axis.set_title(f"{task}: {metric} by slice")
+    figure, axis = plt.subplots(figsize=(WIDTH, 0.9 + 0.3 * len(values)))
+    names = _distinct([name if len(name) <= 40 else name[:39] + "…" for name, _ in values])
+    y = list(range(len(values)))[::-1]  # first (Overall) at the top
+    for (name, value), row, label in zip(values, y, names):
+        color = "#444" if name == "Overall" else "#1f77b4"
+        hollow = name in small
+        axis.hlines(row, 0, 1, transform=axis.get_yaxis_transform(), color="#eee", zorder=0)
+        axis.plot([value], [row], "o", color=color, markerfacecolor="white" if hollow else color, markersize=7)
+        axis.annotate(f"{value:.4f}", (value, row), textcoords="offset points", xytext=(6, 3), fontsize=8)
+    axis.set_yticks(y, names)
+    shown = [v for _, v in values] + list(bounds)
+    low, high = min(shown), max(shown)
+    pad = max(high - low, abs(high) * 0.02, 1e-3) * 0.12
+    axis.set_xlim(low - pad, high + 2 * pad)  # room on the right for the value labels
+    for bound in bounds:
+        axis.axvline(bound, color="red", linestyle="--", linewidth=1)
+    named = ", ".join(f"{b:g}" for b in bounds)
+    axis.set_title(f"{task}: {metric}" + (f" by {slicing}" if slicing else " by slice")
+                   + (f" (red dashed: threshold {named}, applies to Overall)" if bounds else ""), fontsize=10)
     axis.grid(alpha=0.3, axis="x")
+    return figure, axis
+
+
+def metric_by_slice(task: str, metric: str, values: List[Tuple[str, float]], bounds: Sequence[float] = (),
+                    small: Collection[str] = (), slicing: str = "") -> Optional[bytes]:
+    found = metric_by_slice_figure(task, metric, values, bounds, small, slicing)
+    return _png(found[0]) if found else None
+
+
+def roc_pr(task: str, points: List[Tuple[float, float, float, float, float]], auc: Optional[float] = None,
+           auc_pr: Optional[float] = None) -> Optional[bytes]:
+    """ROC (false positive rate against recall) and precision-recall curves of a binary task, from TFMA's
+    confusion matrices at each threshold (threshold, tp, fp, tn, fn), with the chance lines."""
+    used = sorted((p for p in points if math.isfinite(p[0])), key=lambda p: p[0])
+    if not used or not used[0][1] + used[0][4] or not used[0][2] + used[0][3]:
+        return None  # no positives or no negatives: neither curve is defined
+    fpr = [fp / (fp + tn) for _, _, fp, tn, _ in used]
+    tpr = [tp / (tp + fn) for _, tp, _, _, fn in used]
+    precise = [(tp / (tp + fn), tp / (tp + fp)) for _, tp, fp, _, fn in used if tp + fp > 0]
+    prevalence = (used[0][1] + used[0][4]) / sum(used[0][1:])
+    figure, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.2))
+    left.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    left.plot(fpr, tpr, label=f"AUC {auc:.4f}" if auc is not None else task)
+    left.set_xlabel("false positive rate")
+    left.set_ylabel("recall (true positive rate)")
+    left.set_title(f"{task}: ROC")
+    right.axhline(prevalence, linestyle="--", color="grey", label=f"chance ({prevalence:.3f})")
+    right.plot([r for r, _ in precise], [p for _, p in precise],
+               label=f"AUC-PR {auc_pr:.4f}" if auc_pr is not None else task)
+    right.set_xlabel("recall")
+    right.set_ylabel("precision")
+    right.set_title(f"{task}: precision-recall")
+    for axis in (left, right):
+        axis.set_xlim(0, 1)
+        axis.set_ylim(0, 1.02)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right" if axis is left else "lower left", fontsize=8)
+    return _png(figure)
+
+
+def regression(task: str, pairs: List[Tuple[float, float]]) -> Optional[bytes]:
+    """Predicted against actual (with the line of perfect predictions) and residuals (actual - predicted)
+    against predicted, for a sample of labelled eval rows."""
+    if not pairs:
+        return None
+    actual, predicted = [a for a, _ in pairs], [p for _, p in pairs]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.2))
+    alpha = max(0.1, min(0.8, 200 / len(pairs)))
+    left.scatter(actual, predicted, s=8, alpha=alpha)
+    low, high = min(actual + predicted), max(actual + predicted)
+    left.plot([low, high], [low, high], linestyle="--", color="grey", label="predicted = actual")
+    left.set_xlabel(f"actual {task}")
+    left.set_ylabel(f"predicted {task}")
+    left.set_title(f"{task}: predicted vs actual ({len(pairs):,} eval rows)", fontsize=10)
+    left.legend(loc="upper left", fontsize=8)
+    right.scatter(predicted, [a - p for a, p in pairs], s=8, alpha=alpha)
+    right.axhline(0.0, linestyle="--", color="grey")
+    right.set_xlabel(f"predicted {task}")
+    right.set_ylabel("residual (actual - predicted)")
+    right.set_title(f"{task}: residuals", fontsize=10)
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
     return _png(figure)
