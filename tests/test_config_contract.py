@@ -289,19 +289,15 @@ def test_a_key_written_twice_is_still_refused_with_merge_keys(tmp_path, text, li
         cfg.load_config(path)
 
 
-@pytest.mark.parametrize("key", ["{x: 1}", "[1, 2]"])
-def test_a_mapping_or_list_as_a_key_is_a_named_yaml_error(tmp_path, key):
+@pytest.mark.parametrize("tasks,message", [
+    ("{<<: 5}", "line 2.*expected a mapping or list of mappings for merging"),  # a merge of a scalar
+    ("{? {x: 1} : 2}", "line 2, column 11: found unhashable key"),  # a mapping as a key
+    ("{? [1, 2] : 2}", "line 2, column 11: found unhashable key"),  # a list as a key
+])
+def test_yaml_that_cannot_be_a_mapping_is_a_named_error(tmp_path, tasks, message):
     path = tmp_path / "bad.yaml"
-    path.write_text(f"name: x\ntasks: {{? {key} : 2}}\n")
-    with pytest.raises(cfg.ConfigError, match="malformed YAML at line 2, column 11: found unhashable key"):
-        cfg.load_config(path)
-
-
-def test_merging_a_scalar_is_a_named_yaml_error(tmp_path):
-    path = tmp_path / "bad.yaml"
-    path.write_text("name: x\ntasks: {<<: 5}\n")
-    with pytest.raises(cfg.ConfigError, match="malformed YAML at line 2.*expected a mapping or list of mappings "
-                                              "for merging"):
+    path.write_text(f"name: x\ntasks: {tasks}\n")
+    with pytest.raises(cfg.ConfigError, match=f"malformed YAML at {message}"):
         cfg.load_config(path)
 
 
