@@ -17,11 +17,11 @@ from pipeline import config as cfg
 
 # TFX's Beam executors (tfx/dsl/components/base/base_beam_executor.py -> dependency_utils.
 # make_beam_dependency_flags) repackage the installed TFX as an sdist for remote workers unless the args name how
-# the workers get their dependencies (one of DEPENDENCY_FLAGS): ~6 s and a 49 MB folder in /tmp, never removed,
-# per Beam component per run (it filled CI's disk). The DirectRunner's workers are this process (in_memory) or
-# its subprocesses (multi_processing), which import the installed packages, and Beam ignores the flag for both:
-# the FnApiRunner gives them EmbeddedPythonEnvironment / SubprocessSDKEnvironment with no artifacts; only the
-# options-built environments of the portable and Dataflow runners read it. Other runners get TFX's package.
+# the workers get their dependencies (one of DEPENDENCY_FLAGS): a 49 MB folder in /tmp, never removed, and up to
+# half a minute per Beam component per run (it filled CI's disk). The DirectRunner's workers are this process or
+# its threads/subprocesses, which import the installed packages, and Beam ignores the flag for all of them: the
+# FnApiRunner gives them EmbeddedPython(Grpc)Environment / SubprocessSDKEnvironment with no artifacts (fn_runner.py);
+# only the options-built environments of the portable and Dataflow runners read it. Other runners get TFX's package.
 DEPENDENCY_FLAGS = ("--extra_packages", "--extra_package", "--setup_file", "--requirements_file",
                     "--worker_harness_container_image", "--sdk_container_image")
 LOCAL_WORKERS = "--sdk_container_image=unused-by-the-direct-runner"

@@ -337,8 +337,9 @@ def with_thresholds(task, thresholds):
     return raw
 
 
-@pytest.mark.parametrize("task,thresholds,message", OUT_OF_RANGE, ids=[f"{t}-{list(b)[0]}-{list(list(b.values())[0])[0]}"
-                                                                       for t, b, _ in OUT_OF_RANGE])
+@pytest.mark.parametrize("task,thresholds,message", OUT_OF_RANGE,
+                         ids=[f"{t}-{metric}-{bound}" for t, b, _ in OUT_OF_RANGE for metric, bar in b.items()
+                              for bound in bar])
 def test_a_threshold_outside_its_metrics_range_is_refused(task, thresholds, message):
     found = problems(with_thresholds(task, thresholds))
     assert any(message in p for p in found), found

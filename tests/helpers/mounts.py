@@ -34,6 +34,7 @@ needs_mounts = pytest.mark.skipif(unshare() is None, reason="a real read-only / 
 def with_mounts(command: Sequence[str], mounts: Dict[object, str], then: str = "") -> List[str]:
     """`command` run with tmpfs file systems mounted ({path: mount options, e.g. 'ro,size=16k'}); the shell command
     `then` runs afterwards while they are still mounted. The exit status is the command's."""
-    script = "".join(f"mount -t tmpfs -o {options} tmpfs {shlex.quote(str(path))} && " for path, options in mounts.items())
+    script = "".join(f"mount -t tmpfs -o {options} tmpfs {shlex.quote(str(path))} && "
+                     for path, options in mounts.items())
     script += f"{shlex.join(map(str, command))}; rc=$?; {then or ':'}; exit $rc"
     return [*unshare(), "sh", "-c", script]
