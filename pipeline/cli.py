@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 
 import click
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
 from pipeline import config as cfg
+from pipeline import quiet
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Google client libraries warn at import about Python 3.10 and their own versions: not the user's concern.
-warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+# Commands import TensorFlow, TFX and the serving stack inside their bodies, so that `mtl --help`, `validate`,
+# `deploy`, `runs` and `compare` start in well under a second.
+quiet.install()  # TensorFlow's CUDA-registration errors and TFX's absl deprecation line, before TF loads
 
 
 def _load(path: str) -> cfg.Config:
@@ -100,21 +100,27 @@ def run(config_path, no_cache, until, verbose):
     from pipeline.runners import local
 
     click.echo(f"beam: {beam.describe(beam.plan(config))}", err=True)
-    before = _latest_run(config.output_dir)
+    before = _latest_run(config.output_dir, refuse_malformed=True)
     try:
         result = local.run(config, enable_cache=not no_cache, until=until, echo=click.echo, verbose=verbose)
-    except (cfg.ConfigError, local.RunLocked) as exc:
+    except (cfg.ConfigError, local.RunLocked, local.OutputNotWritable) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # a component failed: show its reason, not a TFX stack trace
         from components.example_gen import DataFileError
         from components.gates import DataValidationError
+        from components.pusher import PushError
+        from pipeline.os_errors import os_failure
         from trainer.run import TrainingDiverged
 
-        named = (DataFileError, DataValidationError, TrainingDiverged)
+        named = (DataFileError, DataValidationError, TrainingDiverged, PushError)
         reason = next((e for e in (exc, exc.__cause__) if isinstance(e, named)), None)
         failed_run = _latest_run(config.output_dir)
         if failed_run and failed_run != before:  # what the failed run got done: statistics, findings
             _report(config.output_dir, failed_run)
+        refused = os_failure(exc)  # a full disk or a read-only file system under a component
+        if reason is None and refused:
+            reason = f"{refused[0]} under {config.output_dir} ({refused[1]}); free space or fix the directory, then " \
+                     "run again (completed components are reused from the cache)"
         if reason is None:
             raise
         raise click.ClickException(str(reason)) from None
@@ -125,13 +131,21 @@ def run(config_path, no_cache, until, verbose):
     _report(config.output_dir, result.run_id)
 
 
-def _latest_run(output_dir: str):
-    """The newest run id recorded under an output directory (None: no database or no run yet)."""
+def _latest_run(output_dir: str, refuse_malformed: bool = False):
+    """The newest run id recorded under an output directory (None: no database or no run yet). refuse_malformed:
+    a database MLMD cannot read stops `mtl run` before anything is written, instead of a RuntimeError later."""
     from pipeline import history
 
+    path = os.path.join(output_dir, "metadata.sqlite")
+    if refuse_malformed and os.path.isfile(path) and os.path.getsize(path) == 0:
+        return None  # an empty file: MLMD makes it a new database
     try:
-        return history.latest_run_id(os.path.join(output_dir, "metadata.sqlite"))
-    except history.HistoryError:
+        return history.latest_run_id(path)
+    except history.HistoryError as exc:
+        if refuse_malformed:
+            raise click.ClickException(f"{exc}. It holds this output's run history and cache: restore it, or move "
+                                       "it away to start a new history (every component then runs again), or set "
+                                       "a different `output`") from None
         return None
 
 

@@ -7,6 +7,7 @@ Loading never imports TensorFlow.
 """
 from __future__ import annotations
 
+import collections.abc
 import csv
 import glob
 import hashlib
@@ -41,6 +42,14 @@ TASK_METRICS: Dict[str, Tuple[str, ...]] = {
     "regression": ("mae", "rmse", "mse"),
 }
 LOWER_IS_BETTER = ("mae", "rmse", "mse")
+# The values each metric can take, (low, high, low_included): a bound outside them can never pass or never fail.
+_UNIT = (0.0, 1.0, True)
+METRIC_RANGES: Dict[str, Tuple[float, float, bool]] = {
+    **{m: _UNIT for m in ("auc", "auc_pr", "accuracy", "precision", "recall", "top_k_accuracy", "macro_auc",
+                          "macro_f1", "micro_auc")},
+    **{m: (0.0, math.inf, True) for m in LOWER_IS_BETTER},
+    "calibration": (0.0, math.inf, False),  # mean prediction / mean label: positive, best at 1.0
+}
 NO_DIRECTION = ("calibration",)  # best at 1.0: value bounds only
 PER_CLASS_METRICS = ("macro_auc", "macro_f1")  # need the task's declared `classes`
 
@@ -194,6 +203,8 @@ class Task(_Strict):
             elif bar.max_rise is not None and metric not in LOWER_IS_BETTER:
                 problems.append(f"thresholds.{metric}.max_rise: {metric} is not lower-is-better; "
                                 + ("use max_drop" if metric not in NO_DIRECTION else "use min/max"))
+            else:
+                problems += _range_problems(metric, bar)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -201,6 +212,27 @@ class Task(_Strict):
     @property
     def label_separator(self) -> str:
         return self.separator or "|"
+
+
+def _range_problems(metric: str, bar: Threshold) -> List[str]:
+    """Bounds outside the values the metric can take (METRIC_RANGES): AUC >= 1.01 would block every model,
+    mae <= -1 too; AUC >= -1 or a drop larger than the whole range can never fail (a typo, most likely)."""
+    low, high, low_included = METRIC_RANGES[metric]
+    shown = f"{'[' if low_included else '('}{low:g}, {high:g}]".replace("inf]", "inf)")
+    problems = []
+    for key in ("min", "max"):
+        value = getattr(bar, key)
+        if value is None or (low < value <= high) or (value == low and low_included):
+            continue
+        above = value > high
+        never_passes = above if key == "min" else not above
+        problems.append(f"thresholds.{metric}.{key}: {value:g} is outside the values {metric} can take ({shown}): "
+                        + ("no model could ever pass it" if never_passes else "it can never fail; leave it out "
+                           "or use a value inside the range"))
+    if bar.max_drop is not None and bar.max_drop > high - low:
+        problems.append(f"thresholds.{metric}.max_drop: {bar.max_drop:g} is larger than {metric}'s whole range "
+                        f"({shown}): it can never fail")
+    return problems
 
 
 # ------------------------------------------------------------------------------------------ other parts
@@ -461,6 +493,11 @@ def mask_key(task: str) -> str:
     return f"{task}__mask"
 
 
+def serving_dir(config: Config, output: str) -> str:
+    """TF Serving base path of the model: the Pusher writes versions below it as <base>/<version>/."""
+    return os.path.join(output, "serving", config.name)
+
+
 def label_vocab_name(task: str) -> str:
     """TFT vocabulary file of a classification task's label values."""
     return f"label_{task}"
@@ -539,17 +576,31 @@ def parse_config(raw: object, source: Optional[str] = None) -> Config:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """The safe loader, refusing a key that appears twice in one mapping (YAML would keep the last silently)."""
+    """The safe loader, refusing a key that appears twice in one mapping (YAML would keep the last silently).
 
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark)
-            seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
+    Merge keys (`<<: *defaults`, `<<: [*a, *b]`) work as YAML 1.1 defines them: the mapping's own keys override
+    the merged ones, and earlier merged mappings override later ones. Only a key written twice in one mapping is
+    a duplicate (`<<` included); a key that a merge brings in again is the override merging is for."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._checked = set()
+
+    def flatten_mapping(self, node):
+        # Every mapping passes here before its entries are merged anywhere (merge sources are flattened first),
+        # so the first visit sees it as written.
+        if node not in self._checked:
+            self._checked.add(node)
+            seen = {}
+            for key_node, _ in node.value:
+                key = "<<" if key_node.tag == "tag:yaml.org,2002:merge" else self.construct_object(key_node)
+                if not isinstance(key, collections.abc.Hashable):
+                    continue  # a mapping or list as a key: construct_mapping refuses it by name
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+        super().flatten_mapping(node)
 
 
 def load_config(path: Union[str, Path]) -> Config:

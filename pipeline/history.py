@@ -145,6 +145,8 @@ def open_store(metadata_path: str):
     except Exception as exc:  # ml_metadata raises its own errors (and RuntimeError) for a foreign file
         found = re.search(r"executing query: (.+?) query:", str(exc))  # SQLite's words, not MLMD's DDL
         reason = found.group(1) if found else str(exc)[:200]
+        if "attempt to write a readonly database" in reason:  # read-only MLMD found no schema and could not add one
+            reason = "an SQLite file without ML Metadata's tables: another program's database, or an empty one"
         raise HistoryError(f"{metadata_path} is not a readable ML Metadata database ({reason})") from None
     return store
 

@@ -27,9 +27,7 @@ RUN_FN = "trainer.run.run_fn"
 STAGES = ("transform", "push")
 
 
-def serving_dir(config: cfg.Config, output: str) -> str:
-    """TF Serving base path of the model: versions are written below it as <base>/<version>/."""
-    return os.path.join(output, "serving", config.name)
+serving_dir = cfg.serving_dir  # defined with the other derived names, so that `mtl deploy` needs no TFX
 
 
 def resolve(path: str) -> str:

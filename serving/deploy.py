@@ -21,7 +21,6 @@ from typing import Dict
 import yaml
 
 from pipeline import config as cfg
-from pipeline.pipeline import serving_dir
 
 IMAGE = "tensorflow/serving:2.16.1"  # the TF Serving release matching tensorflow 2.16 / tensorflow-serving-api 2.16.1
 GRPC_PORT, REST_PORT = 8500, 8501
@@ -106,7 +105,7 @@ def write_deployment(config: cfg.Config, out_dir) -> Dict[str, Path]:
     """Write every file under `out_dir`; return name -> path."""
     out = Path(out_dir)
     (out / "k8s").mkdir(parents=True, exist_ok=True)
-    pusher_dir = os.path.abspath(serving_dir(config, config.output_dir))
+    pusher_dir = os.path.abspath(cfg.serving_dir(config, config.output_dir))
     files = {"models.config": models_config(config.name, f"/models/{config.name}"),
              "batching.config": batching_config(), "monitoring.config": monitoring_config()}
     written = {}

@@ -243,3 +243,124 @@ def test_cli_validate(tmp_path):
     result = runner.invoke(main, ["validate", "--config", str(bad)])
     assert result.exit_code == 1
     assert "tasks.t.type: 'multi' is not one of" in result.output and "Traceback" not in result.output
+
+
+MERGED = """\
+name: merged
+data: {train: train.csv}
+defaults: &binary {type: binary, thresholds: {auc: {min: 0.7}}}
+x-shared: &numeric {type: numeric}
+features:
+  age: *numeric
+  wage: {<<: *numeric, log: true}
+tasks:
+  income: {<<: *binary, label: income, positive: "50000+."}
+  married: {<<: [*binary, {label: overridden_by_the_first, positive: x}], label: marital_stat,
+            thresholds: {auc: {min: 0.9}}}
+"""
+
+
+def test_yaml_merge_keys_are_supported_and_own_keys_override(tmp_path):
+    path = tmp_path / "merged.yaml"
+    path.write_text(MERGED)
+    raw = cfg.yaml.load(path.read_text(), Loader=cfg._UniqueKeyLoader)
+    assert raw["features"]["wage"] == {"type": "numeric", "log": True}
+    assert raw["tasks"]["income"] == {"type": "binary", "thresholds": {"auc": {"min": 0.7}}, "label": "income",
+                                      "positive": "50000+."}
+    # own keys win over merged ones; of several merged mappings the first wins (YAML 1.1 merge)
+    assert raw["tasks"]["married"]["label"] == "marital_stat" and raw["tasks"]["married"]["positive"] == "x"
+    assert raw["tasks"]["married"]["thresholds"] == {"auc": {"min": 0.9}}
+    for anchors in ("defaults", "x-shared"):  # anchors live under keys the contract does not know
+        raw.pop(anchors)
+    config = cfg.parse_config(raw)
+    assert config.tasks["income"].thresholds["auc"].min == 0.7 and config.features["wage"].log
+
+
+@pytest.mark.parametrize("text,line,key", [
+    ("a: &a {x: 1}\nb: {<<: *a, y: 2, y: 3}\n", 2, "y"),  # written twice next to a merge
+    ("a: &a {x: 1}\nb: {<<: *a, <<: *a}\n", 2, "<<"),  # two merge keys in one mapping
+    ("b: {<<: {x: 1, x: 2}}\n", 1, "x"),  # inside an inline mapping that is only merged
+    ("a:\n  deep: &d {<<: {x: 1}, x: 2, z: 1, z: 2}\nb: {<<: *d}\n", 2, "z"),  # merged before it is built
+])
+def test_a_key_written_twice_is_still_refused_with_merge_keys(tmp_path, text, line, key):
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(cfg.ConfigError, match=rf"malformed YAML at line {line}, column \d+: duplicate key '{key}'"):
+        cfg.load_config(path)
+
+
+@pytest.mark.parametrize("tasks,message", [
+    ("{<<: 5}", "line 2.*expected a mapping or list of mappings for merging"),  # a merge of a scalar
+    ("{? {x: 1} : 2}", "line 2, column 11: found unhashable key"),  # a mapping as a key
+    ("{? [1, 2] : 2}", "line 2, column 11: found unhashable key"),  # a list as a key
+])
+def test_yaml_that_cannot_be_a_mapping_is_a_named_error(tmp_path, tasks, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"name: x\ntasks: {tasks}\n")
+    with pytest.raises(cfg.ConfigError, match=f"malformed YAML at {message}"):
+        cfg.load_config(path)
+
+
+OUT_OF_RANGE = [
+    ("income", {"auc": {"min": 1.01}}, "tasks.income.thresholds.auc.min: 1.01 is outside the values auc can take "
+                                       "([0, 1]): no model could ever pass it"),
+    ("income", {"accuracy": {"max": 1.5}}, "tasks.income.thresholds.accuracy.max: 1.5 is outside the values "
+                                           "accuracy can take ([0, 1]): it can never fail"),
+    ("income", {"precision": {"min": -0.1}}, "thresholds.precision.min: -0.1 is outside the values precision can "
+                                             "take ([0, 1]): it can never fail"),
+    ("income", {"recall": {"max": -0.2}}, "thresholds.recall.max: -0.2 is outside the values recall can take "
+                                          "([0, 1]): no model could ever pass it"),
+    ("income", {"auc_pr": {"max_drop": 1.5}}, "thresholds.auc_pr.max_drop: 1.5 is larger than auc_pr's whole "
+                                              "range ([0, 1]): it can never fail"),
+    ("income", {"calibration": {"min": 0}}, "thresholds.calibration.min: 0 is outside the values calibration can "
+                                            "take ((0, inf)): it can never fail"),
+    ("income", {"calibration": {"max": -1}}, "thresholds.calibration.max: -1 is outside the values calibration "
+                                             "can take ((0, inf)): no model could ever pass it"),
+    ("minutes", {"mae": {"max": -1}}, "tasks.minutes.thresholds.mae.max: -1 is outside the values mae can take "
+                                      "([0, inf)): no model could ever pass it"),
+    ("minutes", {"rmse": {"min": -3}}, "thresholds.rmse.min: -3 is outside the values rmse can take ([0, inf)): "
+                                       "it can never fail"),
+    ("intent", {"macro_f1": {"min": 2}}, "thresholds.macro_f1.min: 2 is outside the values macro_f1 can take "
+                                         "([0, 1])"),
+    ("intent", {"top_k_accuracy": {"max_drop": 3}}, "thresholds.top_k_accuracy.max_drop: 3 is larger than"),
+    ("tags", {"micro_auc": {"min": 1.2}}, "thresholds.micro_auc.min: 1.2 is outside"),
+]
+TASKS = {"minutes": {"type": "regression", "label": "capital_gains"},
+         "intent": {"type": "multiclass", "label": "education", "classes": ["a", "b"]},
+         "tags": {"type": "multilabel", "label": "race"}}
+
+
+def with_thresholds(task, thresholds):
+    raw = copy.deepcopy(BASE)
+    raw["tasks"].update(copy.deepcopy(TASKS))
+    raw["tasks"][task]["thresholds"] = thresholds
+    return raw
+
+
+@pytest.mark.parametrize("task,thresholds,message", OUT_OF_RANGE,
+                         ids=[f"{t}-{metric}-{bound}" for t, b, _ in OUT_OF_RANGE for metric, bar in b.items()
+                              for bound in bar])
+def test_a_threshold_outside_its_metrics_range_is_refused(task, thresholds, message):
+    found = problems(with_thresholds(task, thresholds))
+    assert any(message in p for p in found), found
+
+
+@pytest.mark.parametrize("task,thresholds", [
+    ("income", {"auc": {"min": 0.0, "max": 1.0}}), ("income", {"accuracy": {"min": 1}, "auc": {"max_drop": 1}}),
+    ("income", {"calibration": {"min": 0.8, "max": 1.25}}), ("minutes", {"mse": {"min": 0, "max": 1e9}}),
+    ("minutes", {"mae": {"max_rise": 100}}), ("intent", {"macro_f1": {"min": 0.5, "max_drop": 0.01}}),
+])
+def test_thresholds_at_the_edges_of_the_range_are_accepted(task, thresholds):
+    config = cfg.parse_config(with_thresholds(task, thresholds))
+    assert set(config.tasks[task].thresholds) == set(thresholds)
+
+
+def test_mtl_validate_refuses_an_out_of_range_threshold_in_one_line(tmp_path):
+    import yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(with_thresholds("income", {"auc": {"min": 1.01}})))
+    result = CliRunner().invoke(main, ["validate", "--config", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ("  - tasks.income.thresholds.auc.min: 1.01 is outside the values auc can take ([0, 1]): no model "
+            "could ever pass it\n") in result.output

@@ -14,8 +14,9 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.utils import proto_utils
 
 from components import example_gen
+from pipeline import beam
 
-BEAM = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+BEAM = ["--direct_running_mode=in_memory", "--direct_num_workers=1", beam.LOCAL_WORKERS]  # no TFX sdist in /tmp
 
 EDGE_CSV = (
     'id,age,score,city,note,empty,big,neg,wide,été\n'

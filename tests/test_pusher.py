@@ -11,6 +11,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components.pusher import STAGING_PREFIX, AtomicPusherExecutor, remove_stale_staging
+from helpers.mounts import needs_mounts, with_mounts
 
 VARIABLES_BYTES = 96 << 20  # big enough that copying it takes a while
 
@@ -106,3 +107,46 @@ def test_serving_ignores_staging_names(tmp_path, name):
     else:
         with pytest.raises(FileNotFoundError):
             latest_version(tmp_path)
+
+
+
+PUSH_ONTO = """\
+import os, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+import test_pusher
+from components.pusher import AtomicPusherExecutor, PushError
+test_pusher.VARIABLES_BYTES = 4 << 20  # more than the file system holds
+for name in ("full", "read-only"):
+    base = Path({tmp!r}) / name / "model"
+    try:
+        test_pusher.push(AtomicPusherExecutor, base.parent.parent / (name + "-artifacts"), base)
+    except PushError as exc:
+        print(name, "PushError:", exc)
+    print(name, "left:", sorted(os.listdir(base)) if base.exists() else None)
+"""
+
+
+@needs_mounts
+def test_a_push_onto_a_full_or_read_only_file_system_is_a_named_error_and_leaves_nothing(tmp_path):
+    """Real file systems as the serving directory, in a private mount namespace: a 1 MB tmpfs and a read-only one."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    for name in ("full", "read-only"):
+        (tmp_path / name).mkdir()
+        (tmp_path / f"{name}-artifacts").mkdir()
+    code = PUSH_ONTO.format(tests=os.path.dirname(os.path.abspath(__file__)), tmp=str(tmp_path))
+    mounts = {tmp_path / "full": "size=1m", tmp_path / "read-only": "ro,size=1m"}
+    result = subprocess.run(with_mounts([sys.executable, "-c", code], mounts), cwd=REPO, capture_output=True,
+                            text=True, timeout=600)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4, result.stdout + result.stderr[-2000:]
+    for (name, problem, left), error, listing in zip([("full", "the disk is full", "[]"),
+                                                      ("read-only", "the file system is read-only", "None")],
+                                                     lines[::2], lines[1::2]):
+        assert error.startswith(f"{name} PushError: push to {tmp_path / name / 'model'} failed: {problem} (")
+        assert "No version was published and the staged copy was removed" in error
+        assert listing == f"{name} left: {left}"  # no version, no staging directory

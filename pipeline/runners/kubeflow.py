@@ -66,7 +66,22 @@ def _set_default_root(path: str, root: str) -> None:
 def compile_pipeline(config: cfg.Config, out: str, *, image: Optional[str] = None,
                      pipeline_root: Optional[str] = None) -> List[str]:
     """Write the KFP v2 spec to `out` (.yaml: PipelineSpec, what the KFP UI/client uploads; .json: PipelineJob,
-    what Vertex AI Pipelines submits). Returns warnings. The file is written whole or not at all."""
+    what Vertex AI Pipelines submits). Returns warnings. The file is written whole or not at all. Every missing
+    setting is reported at once, before TFX is imported (that alone takes ~20 s)."""
+    image = image or config.orchestration.image
+    root = pipeline_root or config.orchestration.pipeline_root
+    problems = []
+    if not image:
+        problems.append("no container image: set orchestration.image in the config or pass --image (build it from "
+                        "the project's Dockerfile)")
+    if not root:
+        problems.append("no pipeline root: set orchestration.pipeline_root in the config or pass --pipeline-root "
+                        "(storage every step can reach, e.g. gs://bucket/tfx-mtl)")
+    if not out.endswith((".yaml", ".yml", ".json")):
+        problems.append(f"output file must end in .yaml (PipelineSpec) or .json (PipelineJob): {out}")
+    if problems:
+        raise CompileError("kubeflow: " + problems[0] if len(problems) == 1
+                           else "kubeflow:\n" + "\n".join(f"  - {p}" for p in problems))
     try:
         from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_runner
     except ImportError as exc:
@@ -74,16 +89,6 @@ def compile_pipeline(config: cfg.Config, out: str, *, image: Optional[str] = Non
             from None
     from pipeline.pipeline import create_pipeline
 
-    image = image or config.orchestration.image
-    root = pipeline_root or config.orchestration.pipeline_root
-    if not image:
-        raise CompileError("kubeflow: no container image: set orchestration.image in the config or pass --image "
-                           "(build it from the project's Dockerfile)")
-    if not root:
-        raise CompileError("kubeflow: no pipeline root: set orchestration.pipeline_root in the config or pass "
-                           "--pipeline-root (storage every step can reach, e.g. gs://bucket/tfx-mtl)")
-    if not out.endswith((".yaml", ".yml", ".json")):
-        raise CompileError(f"kubeflow: output file must end in .yaml (PipelineSpec) or .json (PipelineJob): {out}")
     pod_config, warnings = container_config(config)
     args = beam.plan(config)
     if config.beam_args is None:

@@ -13,6 +13,7 @@ from pipeline import beam
 from pipeline import config as cfg
 from pipeline import progress, summary
 from pipeline.files import write_atomically
+from pipeline.os_errors import os_problem
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class RunLocked(RuntimeError):
     """Another run is using the same output directory."""
 
 
+class OutputNotWritable(RuntimeError):
+    """The output directory cannot be created or written (read-only file system, permissions, a file in the way)."""
+
+
 LOCK_FILE = ".mtl-run.lock"
 
 
@@ -39,9 +44,20 @@ LOCK_FILE = ".mtl-run.lock"
 def output_lock(output: str):
     """Hold <output>/.mtl-run.lock for the duration: a second run on the same output fails at once, naming the
     holder, instead of writing into the same MLMD database and artifact folders. The OS releases the lock when
-    the process ends, however it ends (no stale locks after a crash)."""
-    os.makedirs(output, exist_ok=True)
-    handle = open(os.path.join(output, LOCK_FILE), "a+")
+    the process ends, however it ends (no stale locks after a crash). Raises OutputNotWritable when the directory
+    cannot be created or written, before anything else is."""
+    try:
+        os.makedirs(output, exist_ok=True)
+        handle = open(os.path.join(output, LOCK_FILE), "a+")
+    except OSError as exc:
+        problem = os_problem(exc) or exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            in_the_way = output
+            while in_the_way and not os.path.exists(in_the_way):
+                in_the_way = os.path.dirname(in_the_way)
+            problem = f"{in_the_way} is a file, not a directory"
+        raise OutputNotWritable(f"output directory {output} cannot be written: {problem}; set `output` to a "
+                                "writable directory (runs/<name> by default)") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -90,14 +106,15 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push",
 
     With echo, progress lines go to it and every log record to <output>/logs/ (pipeline/progress.py; verbose:
     also to stderr); without, logging is left as it is. Raises on any failure (ConfigError before anything is
-    written; RunLocked when another run holds the output directory; a component's error otherwise)."""
+    written; RunLocked when another run holds the output directory, OutputNotWritable when it cannot be written;
+    a component's error otherwise)."""
     cfg.check_data(config)
-    from tfx import v1 as tfx  # heavy: imported only once the config and data are known to be good
-
-    from pipeline.pipeline import create_pipeline
-
     paths = RunPaths(os.path.abspath(config.output_dir))
     with output_lock(paths.output):
+        from tfx import v1 as tfx  # heavy: imported once the config, the data and the output are known to be good
+
+        from pipeline.pipeline import create_pipeline
+
         pipeline = create_pipeline(stage_schema(config, paths.output), pipeline_root=paths.pipeline_root,
                                    output=paths.output, metadata_path=paths.metadata, enable_cache=enable_cache,
                                    until=until, beam_args=beam.plan(config))
