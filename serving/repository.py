@@ -20,7 +20,7 @@ from serving.contract import CONTRACT_FILE, ModelContract
 
 log = logging.getLogger(__name__)
 MAX_RETRY_SECONDS = 300.0  # a broken version is retried with exponential back-off up to this interval
-_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])/(?:[^\s/'\"<>:,;]+/)+[^\s/'\"<>:,;]*")
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.>])/(?:[^\s/'\"<>:,;]+/)+[^\s/'\"<>:,;]*")
 
 
 @dataclass

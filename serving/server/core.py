@@ -35,7 +35,7 @@ class Limits:
 
     max_batch: int = DEFAULT_MAX_BATCH      # rows (examples, instances, first dimension of an input)
     max_request_bytes: int = MAX_REQUEST_BYTES
-    max_values: int = 1 << 22               # scalar values in one input tensor / one JSON body
+    max_values: int = 1 << 22               # values in one input tensor (product of its shape)
     max_depth: int = 32                     # nesting of JSON arrays and objects
 
 

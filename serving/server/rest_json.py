@@ -2,8 +2,8 @@
 
 `parse_body` reads a request body without trusting it: UTF-8 checked, the `instances` / `examples` / `inputs`
 lists read one element at a time so that a batch over the limit is refused after `max_batch + 1` elements (not
-after parsing and converting a million), nesting deeper than `max_depth` and bodies of more than `max_values`
-values refused, integers too long to convert named. `rest_inputs` turns the body into unconverted inputs (shape
+after parsing and converting a million), nesting deeper than `max_depth` refused (lists and objects at depth
+`max_depth` or more; the body object is depth 0), integers too long to convert named. `rest_inputs` turns the body into unconverted inputs (shape
 first, array later), `json_examples` builds tf.Examples from JSON examples by TF Serving's rules (whole numbers
 -> int64_list, other numbers -> float_list, strings and {"b64": ...} -> bytes_list), naming the example and the
 feature of any value it cannot take.
@@ -32,7 +32,7 @@ class _Reader:
     """A JSON object read member by member, its batch lists element by element (the C scanner does the rest)."""
 
     def __init__(self, text: str, limits: Limits):
-        self.text, self.limits, self.values = text, limits, 0
+        self.text, self.limits = text, limits
         self.scan = json.scanner.make_scanner(json.JSONDecoder())
 
     def ws(self, i: int) -> int:
@@ -62,23 +62,22 @@ class _Reader:
         return value, end
 
     def _check(self, value, depth: int, where: str, start: int, end: int) -> None:
-        """Nesting depth and value count of one parsed value; exact walk only when the cheap bounds fail."""
-        text, limits = self.text, self.limits
-        brackets = text.count("[", start, end) + text.count("{", start, end)
-        approx = text.count(",", start, end) + 1
-        if depth + brackets < limits.max_depth and self.values + approx <= limits.max_values:
-            self.values += approx
+        """Nesting depth of one parsed value at `depth` (the body is 0); walked only when its brackets could reach
+        the limit."""
+        limit = self.limits.max_depth
+        if depth + self.text.count("[", start, end) + self.text.count("{", start, end) <= limit:
             return
         stack = [(value, depth)]
         while stack:
             node, level = stack.pop()
-            self.values += 1
             if isinstance(node, (list, dict)):
-                if level >= limits.max_depth:
-                    raise _bad(f"{where}: JSON nested deeper than {limits.max_depth} levels")
+                self.nested(level, where)
                 stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
-            if self.values > limits.max_values:
-                raise _bad(f"JSON body holds more than {limits.max_values} values")
+
+    def nested(self, level: int, where: str) -> None:
+        """Refuse a list or object at nesting `level` when it is at or past the limit."""
+        if level >= self.limits.max_depth:
+            raise _bad(f"{where}: JSON nested deeper than {self.limits.max_depth} levels")
 
     def items(self, i: int, close: str, depth: int, where: str, member):
         """Members of an object (close '}') or elements of a list (close ']'), `member(i, n) -> end` each."""
@@ -96,6 +95,7 @@ class _Reader:
             i = self.ws(i + 1)
 
     def batch(self, i: int, depth: int, where: str) -> Tuple[List, int]:
+        self.nested(depth, f"'{where}'")
         found: List = []
 
         def element(j, n):
@@ -108,6 +108,7 @@ class _Reader:
         return found, self.items(i, "]", depth, where, element)
 
     def member_values(self, i: int, depth: int, where: str, batched=(), batch_all: bool = False) -> Tuple[Dict, int]:
+        self.nested(depth, where)
         found: Dict = {}
 
         def member(j, n):
