@@ -211,13 +211,16 @@ def make_grpc_server(servable: Servable, address: str, workers: int = 8, max_con
             response.metadata["signature_def"].Pack(signature_defs)
             return response
 
+        def _run_examples(self, request, method: str, response):
+            """Classify / Regress: examples counted and run; `response` with its model_spec filled in."""
+            serialized, spec = examples(request), request.model_spec
+            loaded, outputs = servable.run_examples(spec.name, version_of(spec), spec.signature_name, method,
+                                                    serialized)
+            return outputs, answered(response, request, loaded.version, spec.signature_name)
+
         @guarded
         def Classify(self, request, context):
-            serialized, spec = examples(request), request.model_spec
-            loaded, outputs = servable.run_examples(spec.name, version_of(spec), spec.signature_name, CLASSIFY,
-                                                    serialized)
-            response = answered(classification_pb2.ClassificationResponse(), request, loaded.version,
-                                spec.signature_name)
+            outputs, response = self._run_examples(request, CLASSIFY, classification_pb2.ClassificationResponse())
             for row_classes, row_scores in zip(outputs["classes"].tolist(), outputs["scores"].tolist()):
                 classification = response.result.classifications.add()
                 for label, score in zip(row_classes, row_scores):
@@ -226,10 +229,7 @@ def make_grpc_server(servable: Servable, address: str, workers: int = 8, max_con
 
         @guarded
         def Regress(self, request, context):
-            serialized, spec = examples(request), request.model_spec
-            loaded, outputs = servable.run_examples(spec.name, version_of(spec), spec.signature_name, REGRESS,
-                                                    serialized)
-            response = answered(regression_pb2.RegressionResponse(), request, loaded.version, spec.signature_name)
+            outputs, response = self._run_examples(request, REGRESS, regression_pb2.RegressionResponse())
             for value in np.reshape(outputs["outputs"], [-1]).tolist():
                 response.result.regressions.add(value=value)
             return response
