@@ -13,6 +13,7 @@ setup(
         "tfx==1.16.0",
         "apache-beam[gcp]==2.59.0",
         "tensorflow-serving-api==2.16.1",
+        "tornado",  # mtl serve's REST server
         "dill",
         "pydantic>=2",
         "pyyaml",

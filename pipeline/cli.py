@@ -204,8 +204,10 @@ def _read_rows(json_text, input_path):
     for where, text in sources:
         try:
             value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(f"{where}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise click.ClickException(f"{where}: JSON nested too deeply to be a row of feature values") from None
+        except ValueError as exc:  # JSONDecodeError, or an integer literal of thousands of digits
+            raise click.ClickException(f"{where}: not valid JSON ({str(exc)[:200]})") from None
         rows.extend(value if isinstance(value, list) else [value])
     return rows
 
@@ -221,13 +223,15 @@ def _read_rows(json_text, input_path):
 @click.option("--grpc", "grpc_target", help="Ask a TF Serving gRPC endpoint instead, e.g. localhost:8500.")
 @click.option("--name", help="Served model name (default: the model's config name).")
 @click.option("--version", "model_version", type=int, help="Ask for this version (default: the newest).")
-@click.option("--task", help="With --url/--grpc: ask only this task through TF Serving's Classify/Regress API "
-                             "(its classify_<task> / regress_<task> signature).")
+@click.option("--task", help="Answer only this task, in the same record as without --task; with --url/--grpc "
+                             "through TF Serving's Classify/Regress API (its classify_<task> / regress_<task> "
+                             "signature).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per request.")
 @click.option("--ignore-unknown", is_flag=True, help="Drop keys that are not model features (e.g. label columns).")
 def predict(model_dir, json_text, input_path, url, grpc_target, name, model_version, task, timeout,
             ignore_unknown):
-    """Answer raw feature rows (all tasks at once); prints one JSON line per row.
+    """Answer raw feature rows (all tasks at once, or one with --task); prints one JSON line per row, an object
+    keyed by task: {"<task>": {"label": ..., "probability": ...}, ...}.
 
     Without --url/--grpc the model is loaded in this process."""
     import json
@@ -237,8 +241,6 @@ def predict(model_dir, json_text, input_path, url, grpc_target, name, model_vers
 
     if url and grpc_target:
         raise click.UsageError("give at most one of --url and --grpc")
-    if task and not (url or grpc_target):
-        raise click.UsageError("--task needs --url or --grpc (TF Serving's Classify/Regress APIs)")
     rows = _read_rows(json_text, input_path)
     try:
         if url or grpc_target:
@@ -249,10 +251,14 @@ def predict(model_dir, json_text, input_path, url, grpc_target, name, model_vers
             from serving.inprocess import LocalModel
 
             client = LocalModel(model_dir)
-        if task:
-            kind = client.contract.tasks.get(task, {}).get("type")
-            ask = client.regress if kind == "regression" else client.classify
-            answers = [{task: result} for result in ask(rows, task, ignore_unknown=ignore_unknown)]
+        contract = client.contract
+        if task and task not in contract.tasks:
+            raise RequestError(f"'{task}' is not a task of this model; expected {', '.join(contract.tasks)}")
+        if task and (url or grpc_target):
+            ask = client.regress if contract.tasks[task]["type"] == "regression" else client.classify
+            answers = contract.task_answers(task, ask(rows, task, ignore_unknown=ignore_unknown))
+        elif task:
+            answers = [{task: answer[task]} for answer in client.predict(rows, ignore_unknown=ignore_unknown)]
         else:
             answers = client.predict(rows, ignore_unknown=ignore_unknown)
     except (RequestError, FileNotFoundError, ServingClientError) as exc:
@@ -326,26 +332,47 @@ def deploy(config_path, out):
 @main.command()
 @click.option("--model-dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="The Pusher directory: numbered version directories (<output>/serving/<name>).")
-@click.option("--name", required=True, help="Model name in request paths (/v1/models/<name>).")
+@click.option("--name", help="Model name in request paths (/v1/models/<name>) [default: the name in the newest "
+                             "version's assets.extra/mtl_model.json].")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default).")
 @click.option("--rest-port", default=8501, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--grpc-port", default=8500, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--poll-seconds", default=2.0, show_default=True, help="How often to look for a newly pushed version.")
 @click.option("--max-batch", default=1024, show_default=True, type=click.IntRange(min=1),
               help="Largest batch a request may send.")
-def serve(model_dir, name, host, rest_port, grpc_port, poll_seconds, max_batch):
+@click.option("--max-request-mb", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Largest REST body or gRPC message.")
+@click.option("--workers", type=click.IntRange(min=1), help="Threads running requests, per API [default: twice "
+                                                                "the CPUs, at most 16].")
+@click.option("--timeout", "request_timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a REST request's head may take to arrive, and again its body (slower: closed).")
+@click.option("--max-connections", default=1024, show_default=True, type=click.IntRange(min=1),
+              help="Open REST connections (more are answered 503).")
+def serve(model_dir, name, host, rest_port, grpc_port, poll_seconds, max_batch, max_request_mb, workers,
+          request_timeout, max_connections):
     """A local stand-in for TensorFlow Serving (development and CI, not production): same REST paths and JSON,
     same gRPC services and messages. The newest version serves; a newly pushed version is loaded when its files
-    have settled."""
+    have settled; a deleted one is unloaded and the newest remaining version serves."""
+    import dataclasses
     import logging
     import signal
     import threading
 
-    from serving.server import ModelServer
+    from serving.contract import ModelContract
+    from serving.server import ModelServer, ServerOptions
 
+    if name is None:
+        try:
+            name = ModelContract.load(model_dir).name
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            raise click.UsageError(f"--name not given and no model name found: {exc}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    options = ServerOptions(timeout=request_timeout, max_connections=max_connections)
+    if workers:
+        options = dataclasses.replace(options, workers=workers)
     try:
-        server = ModelServer(model_dir, name, host, rest_port, grpc_port, poll_seconds, max_batch).start()
+        server = ModelServer(model_dir, name, host, rest_port, grpc_port, poll_seconds, max_batch,
+                             max_request_mb << 20, options).start()
     except (FileNotFoundError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     loaded = server.repository.current()

@@ -145,6 +145,22 @@ class ModelContract:
                 result[i][task_name] = _answer(task, row_scores, labels[i] if labels is not None else None)
         return result
 
+    def task_answers(self, task: str, results: Sequence[Any]) -> List[Dict[str, Dict[str, Any]]]:
+        """One task's Classify results ({class: score} per row) or Regress results (a value per row) -> one
+        `{task: answer}` per row, the answer records of `answers` (label by the same rule as the model's)."""
+        spec = self.tasks[task]
+        found = []
+        for result in results:
+            if spec["type"] == "regression":
+                scores = [float(result)]
+            else:
+                classes = spec.get("classes") or list(result)
+                scores = [result[c] for c in classes] if all(c in result for c in classes) else list(result.values())
+                if spec["type"] == "binary" and len(scores) == 2:  # Classify answers [1 - p, p]
+                    scores = [scores[1]]
+            found.append({task: _answer(spec, scores, None)})
+        return found
+
 
 def _answer(task: Mapping[str, Any], scores, label) -> Dict[str, Any]:
     flat = scores if isinstance(scores, list) else [scores]
