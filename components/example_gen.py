@@ -4,8 +4,13 @@ TFX's ExampleGen executors run a Beam pipeline that infers CSV column types with
 every split before writing; the DirectRunner holds all of it in memory (+0.7 GB per 100k census rows,
 bench/scale.py). On the DirectRunner these executors do the same work as plain streaming passes instead:
 
-1. CSV only: infer each column's type as tfx_bsl does (INT, else FLOAT, else BYTES; empty cells say nothing),
-   so curated schemas and TFX's own output agree.
+1. CSV only (read by pipeline/csvdata.py, the project's one CSV reader: header names stripped, BOM dropped,
+   gzip'd files decompressed): infer each column's type as tfx_bsl does (INT, else FLOAT, else BYTES; missing
+   cells say nothing) over the rows of every split at once, so that a column has one type in all splits.
+   A cell is missing when it is empty or, with the config's `data.na_values`, one of those spellings.
+   Numeric columns of the config are written as FLOAT even when every value is whole (with an inferred schema),
+   so the served model takes 217 and 217.5 alike; the first text cell of a numeric column is noted on the
+   Examples artifact (NOTES_PROPERTY) for the DataGate to name.
 2. Build each tf.Example exactly as TFX's CSV executor does, assign its split with TFX's own hash partition
    (the same rows land in the same split as with TFX), and append it to one of a few temporary bucket files
    chosen at random.
@@ -16,8 +21,8 @@ on every run with the same input. Other Beam runners (Dataflow, Flink, Spark) ge
 """
 from __future__ import annotations
 
-import csv
 import io
+import json
 import math
 import os
 import random
@@ -25,12 +30,15 @@ import shutil
 import struct
 import tempfile
 import time
-from typing import Iterator, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 from absl import logging
+from google.protobuf import json_format, struct_pb2
 from tfx import v1 as tfx
 from tfx.components.example_gen import base_example_gen_executor, utils, write_split
+from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.components.example_gen.import_example_gen import executor as import_executor
 from tfx.components.util import examples_utils
@@ -40,13 +48,14 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs as keys
 from tfx.utils import proto_utils
 
+from pipeline import csvdata
+
 BUCKET_BYTES = 64 * 2 ** 20  # records shuffled in memory at once (about)
 SHARD_BYTES = 128 * 2 ** 20  # serialized bytes per output shard (about); at least one shard per core above it
 CSV_GROWTH = 4  # serialized tf.Example bytes per CSV byte, to size the buckets before any are written (upper end)
 PROGRESS_ROWS = 250_000
-INT, FLOAT, BYTES, UNKNOWN = "INT", "FLOAT", "BYTES", "UNKNOWN"  # tfx_bsl's order: UNKNOWN < INT < FLOAT < BYTES
-_RANK = {UNKNOWN: 0, INT: 1, FLOAT: 2, BYTES: 3}
-_INT64 = (-2 ** 63, 2 ** 63 - 1)
+INT, FLOAT, BYTES, UNKNOWN = csvdata.INT, csvdata.FLOAT, csvdata.BYTES, csvdata.UNKNOWN
+_RANK = csvdata.RANK
 _SEED = 20181010  # fixed: the same input gives the same files
 
 
@@ -62,36 +71,9 @@ def runs_locally(beam_args: Optional[Sequence[str]]) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ CSV reading
-def csv_header(path: str) -> List[str]:
-    """Column names as TFX reads them: the first line split at commas."""
-    with fileio.open(path) as f:
-        line = f.readline()
-    if isinstance(line, bytes):
-        line = line.decode("utf-8", errors="replace")
-    return line.strip().split(",")
-
-
-def csv_rows(path: str, width: int) -> Iterator[Tuple[int, List[str]]]:
-    """(line number, cells) for each non-blank record after the header; quoted fields may span lines.
-    Raises DataFileError naming the line for a record of the wrong width or bytes that are not UTF-8."""
-    with _open_binary(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        reader = csv.reader(text)
-        try:
-            next(reader, None)  # header
-            for cells in reader:
-                if not cells:
-                    continue
-                if len(cells) != width:
-                    raise DataFileError(
-                        f"{path}, line {reader.line_num}: {len(cells)} fields, the header has {width}"
-                        + (" (an unbalanced quote?)" if any("\n" in c for c in cells) else ""))
-                yield reader.line_num, cells
-        except UnicodeDecodeError as err:
-            raise DataFileError(f"{path}, line {_line_of_byte(path, err)}: bytes that are not UTF-8 "
-                                f"({err.object[err.start:err.start + 4]!r}); save the file as UTF-8") from None
-        except csv.Error as err:
-            raise DataFileError(f"{path}, line {reader.line_num}: {err}") from None
+def opener(path: str):
+    """Local files through `open`, others (gs://, s3://, ...) through TF's file systems, as a binary stream."""
+    return open(path, "rb") if "://" not in path else io.BufferedReader(_RawFile(fileio.open(path, "rb")))
 
 
 class _RawFile(io.RawIOBase):
@@ -113,50 +95,98 @@ class _RawFile(io.RawIOBase):
         super().close()
 
 
-def _open_binary(path: str):
-    return open(path, "rb") if "://" not in path else io.BufferedReader(_RawFile(fileio.open(path, "rb")))
+def csv_header(path: str) -> List[str]:
+    """Column names by the project's one rule (pipeline/csvdata.py: stripped, BOM dropped, gzip read)."""
+    return _named(csvdata.header, path, opener)
 
 
-def _line_of_byte(path: str, err: UnicodeDecodeError) -> int:
-    """The line holding the first byte that is not UTF-8 (found again in binary: the decoder reads ahead)."""
-    with _open_binary(path) as f:
-        for number, line in enumerate(f, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return 0
-
-
-def value_type(cell: bytes) -> str:
-    """tfx_bsl's inference for one cell: INT within int64, else FLOAT, else BYTES; empty is UNKNOWN."""
-    if not cell:
-        return UNKNOWN
+def csv_rows(path: str, width: int) -> Iterator[Tuple[int, List[str]]]:
+    """(line number, cells) for each non-blank record after the header; DataFileError names a bad line."""
     try:
-        return INT if _INT64[0] <= int(cell) <= _INT64[1] else BYTES
-    except ValueError:
-        try:
-            float(cell)
-        except ValueError:
-            return BYTES
-        return FLOAT
+        yield from csvdata.records(path, width, opener)
+    except csvdata.CsvError as err:
+        raise DataFileError(str(err)) from None
 
 
-def infer_types(files: Sequence[str], columns: Sequence[str]) -> List[str]:
-    """Each column's type over every row of the files (first pass)."""
-    types = [UNKNOWN] * len(columns)
-    open_columns = list(range(len(columns)))  # BYTES is final: stop looking at those
-    for path in files:
-        for _, cells in csv_rows(path, len(columns)):
-            for i in open_columns:
-                cell = cells[i]
-                if cell:
-                    found = value_type(cell.encode())
-                    if _RANK[found] > _RANK[types[i]]:
-                        types[i] = found
-            if any(types[i] == BYTES for i in open_columns):
-                open_columns = [i for i in open_columns if types[i] != BYTES]
-    return types
+def _named(function, *args):
+    try:
+        return function(*args)
+    except csvdata.CsvError as err:
+        raise DataFileError(str(err)) from None
+
+
+@dataclass
+class Reading:
+    """How the CSV executor reads cells (the `custom_config` that `pipeline.pipeline.example_gen` passes): the
+    missing-value spellings (None: only empty cells, as TFX), the numeric columns whose whole numbers are
+    written as floats (so a served model takes 217 and 217.5 alike), and the numeric columns whose first text
+    cell per split is noted for the DataGate (`NOTES_PROPERTY`)."""
+
+    na_values: Optional[frozenset] = None
+    float_columns: Tuple[str, ...] = ()
+    numeric_columns: Tuple[str, ...] = ()
+
+    @classmethod
+    def from_exec_properties(cls, exec_properties) -> "Reading":
+        raw = exec_properties.get(keys.CUSTOM_CONFIG_KEY)
+        if not raw:
+            return cls()
+        config = example_gen_pb2.CustomConfig()
+        proto_utils.json_to_proto(raw, config)
+        settings = struct_pb2.Struct()
+        if not config.custom_config.Unpack(settings):
+            return cls()
+        data = json.loads(json_format.MessageToJson(settings))
+        na_values = data.get("na_values")
+        return cls(None if na_values is None else frozenset(na_values), tuple(data.get("float_columns", ())),
+                   tuple(data.get("numeric_columns", ())))
+
+
+def reading_config(settings: Dict[str, Any]) -> example_gen_pb2.CustomConfig:
+    """The custom_config proto carrying `Reading` settings (plus anything that should re-run ExampleGen)."""
+    struct = struct_pb2.Struct()
+    struct.update(settings)
+    config = example_gen_pb2.CustomConfig()
+    config.custom_config.Pack(struct)
+    return config
+
+
+NOTES_PROPERTY = "mtl_text_in_numeric"  # Examples custom property: {split: {column: [cells, file, line, cell]}}
+
+
+def infer_types(files_by_split: Dict[str, Sequence[str]], reading: Reading = Reading()):
+    """Each column's type over every row of every split (one type per column for all splits, so a column is
+    never INT in one split and BYTES in another), and per split the first text cell of each numeric column:
+    ({column: type}, {split: {column: [text cells, file, line, cell]}})."""
+    types: Dict[str, str] = {}
+    notes: Dict[str, Dict[str, list]] = {}
+    watched = set(reading.numeric_columns)
+    for split, files in files_by_split.items():
+        for path in files:
+            columns = csv_header(path)
+            for name in columns:
+                types.setdefault(name, UNKNOWN)
+            open_columns = [i for i, name in enumerate(columns) if types[name] != BYTES or name in watched]
+            for line, cells in csv_rows(path, len(columns)):
+                settled = False
+                for i in open_columns:
+                    cell = cells[i]
+                    if csvdata.missing(cell, reading.na_values):
+                        continue
+                    found = csvdata.cell_type(cell)
+                    name = columns[i]
+                    if _RANK[found] > _RANK[types[name]]:
+                        types[name] = found
+                        settled = settled or found == BYTES
+                    if found == BYTES and name in watched:
+                        note = notes.setdefault(split, {}).setdefault(name, [0, path, line, cell[:200]])
+                        note[0] += 1
+                if settled:  # BYTES is final: stop looking at those (but keep counting text in numeric columns)
+                    open_columns = [i for i in open_columns if types[columns[i]] != BYTES or columns[i] in watched]
+    for name in reading.float_columns:
+        if types.get(name) == INT:
+            types[name] = FLOAT
+    return types, notes
 
 
 # tf.Example wire format, written directly: the executor took 8.8 s for 100k census rows, 30.6 s when it built
@@ -203,19 +233,22 @@ def _bytes_feature(cell: str) -> bytes:  # Feature{bytes_list{value: [b]}}
 _ENCODE = {INT: _int_feature, FLOAT: _float_feature, BYTES: _bytes_feature, UNKNOWN: None}
 
 
-def csv_examples(files: Sequence[str], columns: Sequence[str], types: Sequence[str]) -> Iterator[bytes]:
-    """Serialized tf.Examples with the features TFX's CSV executor gives each row (second pass)."""
-    order = sorted(range(len(columns)), key=lambda i: columns[i].encode())
-    plan = []
-    for i in order:
-        key = columns[i].encode()
-        plan.append((i, b"\x0a" + _varint(len(key)) + key + b"\x12", _ENCODE[types[i]], _EMPTY[types[i]]))
+def csv_examples(files: Sequence[str], types: Dict[str, str], na_values: Optional[frozenset] = None
+                 ) -> Iterator[bytes]:
+    """Serialized tf.Examples with the features TFX's CSV executor gives each row (second pass); a missing
+    cell (csvdata.missing) is a feature of the column's type with no value."""
     for path in files:
+        columns = csv_header(path)
+        order = sorted(range(len(columns)), key=lambda i: columns[i].encode())
+        plan = []
+        for i in order:
+            key, kind = columns[i].encode(), types[columns[i]]
+            plan.append((i, b"\x0a" + _varint(len(key)) + key + b"\x12", _ENCODE[kind], _EMPTY[kind]))
         for _, cells in csv_rows(path, len(columns)):
             entries = []
             for i, prefix, encode, empty in plan:
                 cell = cells[i]
-                feature = encode(cell) if cell and encode else empty
+                feature = encode(cell) if encode and not csvdata.missing(cell, na_values) else empty
                 entry = prefix + _varint(len(feature)) + feature
                 entries.append(b"\x0a" + _varint(len(entry)) + entry)
             features = b"".join(entries)
@@ -279,9 +312,15 @@ def _read_bucket(path: str) -> Iterator[bytes]:
 class _StreamingMixin:
     """Do() of a streaming ExampleGen; subclasses give the records of one input split."""
 
+    def prepare(self, files_by_split: Dict[str, List[str]], exec_properties) -> None:
+        """A first look at every input split's files before any is written (CSV: the column types)."""
+
     def split_records(self, files: List[str], pattern: str) -> Iterator[bytes]:
         """Every serialized tf.Example of the files."""
         raise NotImplementedError
+
+    def finish(self, examples) -> None:
+        """Properties of the written Examples artifact."""
 
     def Do(self, input_dict, output_dict, exec_properties):
         if not runs_locally(self._beam_pipeline_args):
@@ -300,15 +339,20 @@ class _StreamingMixin:
         for split in split_config.splits:
             hash_buckets.append((hash_buckets[-1] if hash_buckets else 0) + split.hash_buckets)
 
+        files_by_split = {}
+        for split in input_config.splits:
+            pattern = os.path.join(base, split.pattern)
+            files_by_split[split.name] = sorted(fileio.glob(pattern))
+            if not files_by_split[split.name]:
+                raise DataFileError(f"split '{split.name}': no file matches {pattern}")
+        self.prepare(files_by_split, exec_properties)
         scratch = _scratch_dir(examples.uri)
         rng = random.Random(_SEED)
         cores = os.cpu_count() or 1
         try:
             for index, split in enumerate(input_config.splits):
                 pattern = os.path.join(base, split.pattern)
-                files = sorted(fileio.glob(pattern))
-                if not files:
-                    raise DataFileError(f"split '{split.name}': no file matches {pattern}")
+                files = files_by_split[split.name]
                 outputs = split_names if hash_buckets else [split_names[index]]
                 size = sum(fileio.stat(f).length for f in files)
                 buckets = max(1, math.ceil(size * self.growth / BUCKET_BYTES))
@@ -336,6 +380,7 @@ class _StreamingMixin:
                                  writer.output_dir, len(shards))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        self.finish(examples)
 
         payload = exec_properties.get(keys.OUTPUT_DATA_FORMAT_KEY)
         if payload:
@@ -348,19 +393,27 @@ class _StreamingMixin:
 class StreamingCsvExecutor(_StreamingMixin, csv_executor.Executor):
     growth = CSV_GROWTH
 
+    def prepare(self, files_by_split, exec_properties):
+        for files in files_by_split.values():
+            columns = csv_header(files[0])
+            repeated = sorted({c for c in columns if columns.count(c) > 1})
+            if repeated:
+                raise DataFileError(f"{files[0]}: the header names {', '.join(map(repr, repeated))} more than "
+                                    "once")
+            for path in files[1:]:
+                if csv_header(path) != columns:
+                    raise DataFileError(f"{path}: its header differs from {files[0]} (files of one split must "
+                                        f"have the same columns in the same order)")
+        self._reading = Reading.from_exec_properties(exec_properties)
+        self._types, self._notes = infer_types(files_by_split, self._reading)
+        logging.info("ExampleGen: column types: %s", self._types)
+
     def split_records(self, files, pattern):
-        columns = csv_header(files[0])
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
-        if repeated:
-            raise DataFileError(f"{files[0]}: the header names {', '.join(map(repr, repeated))} more than once")
-        for path in files[1:]:
-            if csv_header(path) != columns:
-                raise DataFileError(f"{path}: its header differs from {files[0]} (files of one split must "
-                                    f"have the same columns in the same order)")
-        csv.field_size_limit(2 ** 31 - 1)  # long text cells are data, not errors
-        types = infer_types(files, columns)
-        logging.info("ExampleGen: column types of %s: %s", pattern, dict(zip(columns, types)))
-        yield from csv_examples(files, columns, types)
+        yield from csv_examples(files, self._types, self._reading.na_values)
+
+    def finish(self, examples):
+        if self._notes:
+            examples.set_string_custom_property(NOTES_PROPERTY, json.dumps(self._notes, sort_keys=True))
 
 
 class StreamingImportExecutor(_StreamingMixin, import_executor.Executor):
@@ -369,7 +422,15 @@ class StreamingImportExecutor(_StreamingMixin, import_executor.Executor):
     def split_records(self, files, pattern):
         for path in files:
             compression = "GZIP" if path.endswith(".gz") else ""
-            yield from tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator()
+            count = 0
+            try:
+                for record in tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator():
+                    count += 1
+                    yield record
+            except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
+                kind = "gzip'd TFRecord" if compression else "TFRecord (not gzip'd: its name has no .gz)"
+                raise DataFileError(f"{path}: not a readable {kind} file after {count} good record(s): "
+                                    f"{err.message.splitlines()[0]}") from None
 
     def Do(self, input_dict, output_dict, exec_properties):
         output_config = example_gen_pb2.Output()
@@ -389,8 +450,15 @@ def _scratch_dir(output_uri: str) -> str:
 
 
 class CsvExampleGen(tfx.components.CsvExampleGen):
-    """TFX's CsvExampleGen with the streaming executor (same id, inputs and outputs)."""
+    """TFX's CsvExampleGen with the streaming executor (same id, inputs and outputs); `reading`: the `Reading`
+    settings, passed as the component's custom_config (so that a change re-runs it)."""
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(StreamingCsvExecutor)
+
+    def __init__(self, input_base: str, input_config=None, output_config=None,
+                 reading: Optional[Dict[str, Any]] = None):
+        FileBasedExampleGen.__init__(self, input_base=input_base, input_config=input_config,
+                                     output_config=output_config,
+                                     custom_config=reading_config(reading) if reading else None)
 
 
 class ImportExampleGen(tfx.components.ImportExampleGen):

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import config as cfg
+from pipeline import preflight
 from pipeline.cli import main
 
 from conftest import DATA, REPO
@@ -209,26 +210,26 @@ def test_load_config_file_errors(tmp_path):
 
 
 def test_check_data(tmp_path):
-    assert cfg.check_data(cfg.parse_config(BASE))["train"] == [os.path.join(SAMPLE, "train.csv")]
+    assert preflight.check_data(cfg.parse_config(BASE))["train"] == [os.path.join(SAMPLE, "train.csv")]
     missing = cfg.parse_config(with_change("data.train", str(tmp_path / "nope*.csv")))
     with pytest.raises(cfg.ConfigError, match=r"data.train: no file matches '.*nope\*.csv'"):
-        cfg.check_data(missing)
+        preflight.check_data(missing)
     no_feature = cfg.parse_config(with_change("features.agee", {"type": "numeric"}))
     with pytest.raises(cfg.ConfigError, match=r"has no column 'agee' \(used by features.agee\)"):
-        cfg.check_data(no_feature)
+        preflight.check_data(no_feature)
     no_label = cfg.parse_config(with_change("tasks.t2", {"type": "regression", "label": "minutes"}))
     with pytest.raises(cfg.ConfigError, match=r"has no column 'minutes' \(used by tasks.t2.label\)"):
-        cfg.check_data(no_label)
+        preflight.check_data(no_label)
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(cfg.ConfigError, match="is empty"):
-        cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "empty.csv"))))
+        preflight.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "empty.csv"))))
     header = open(os.path.join(SAMPLE, "train.csv")).readline()
     for i in range(2):
         (tmp_path / f"part{i}.csv").write_text(header)
     with pytest.raises(cfg.ConfigError, match=r"part\*.csv' has a header but no data rows \(none of its 2 files\)"):
-        cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
+        preflight.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
     (tmp_path / "part1.csv").write_text(header + open(os.path.join(SAMPLE, "train.csv")).readlines()[1])
-    found = cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
+    found = preflight.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
     assert len(found["train"]) == 2  # a shard with a header only (as Spark writes them) is fine
 
 

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from pipeline import beam
 from pipeline import config as cfg
-from pipeline import progress, summary
+from pipeline import preflight, progress, summary
 from pipeline.files import write_atomically
 
 
@@ -91,7 +91,7 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push",
     With echo, progress lines go to it and every log record to <output>/logs/ (pipeline/progress.py; verbose:
     also to stderr); without, logging is left as it is. Raises on any failure (ConfigError before anything is
     written; RunLocked when another run holds the output directory; a component's error otherwise)."""
-    cfg.check_data(config)
+    preflight.check_data(config)
     from tfx import v1 as tfx  # heavy: imported only once the config and data are known to be good
 
     from pipeline.pipeline import create_pipeline
