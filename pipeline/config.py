@@ -187,10 +187,10 @@ class Task(_Strict):
         for key in ("negative", "unknown_labels"):
             if getattr(self, key) is not None and self.type != "binary":
                 problems.append(f"{key}: only binary tasks have this key (this task is {self.type})")
-        for value in [self.positive or "", *(self.negative or [])]:
+        for key, value in [("positive", self.positive or ""), *(("negative", v) for v in self.negative or [])]:
             if value != value.strip():
-                problems.append(f"positive/negative: {value!r}: surrounding whitespace is ignored in the data; "
-                                f"write {value.strip()!r}")
+                problems.append(f"{key}: {value!r}: surrounding whitespace is ignored in the data; write "
+                                f"{value.strip()!r}")
         if self.negative is not None and self.type == "binary":
             if self.positive is None:
                 problems.append("negative: needs `positive` (the value that means 1)")

@@ -5,8 +5,8 @@ The data pre-flight (`pipeline.preflight`, `mtl validate`) and the streaming Exa
 
 - UTF-8 text; a byte-order mark before the header is dropped (`utf-8-sig`, as Excel writes it);
 - gzip-compressed files are read decompressed, recognized by their first two bytes whatever their name;
-- header names are parsed as a CSV record (quotes allowed) and stripped of surrounding whitespace, so the
-  header `age, sex` names the columns `age` and `sex` (cells are not stripped: they are data);
+- header names are parsed as a CSV record (quotes allowed, also after a space) and stripped of surrounding
+  whitespace, so the header `age, sex` names the columns `age` and `sex` (cells are not stripped: they are data);
 - a record may span lines inside quotes, blank lines are skipped, every record has the header's width;
 - a cell is missing when it is empty, or - when missing-value spellings are given (`data.na_values`) - when it
   is blank or its text without surrounding whitespace is one of them (exact match, letter case counts);
@@ -60,10 +60,10 @@ def is_gzip(path: str, opener: Optional[Opener] = None) -> bool:
 
 
 @contextlib.contextmanager
-def _reader(path: str, opener: Optional[Opener]):
+def _reader(path: str, opener: Optional[Opener], **options):
     """csv.reader over the decoded text; CsvError for what the file's bytes do not allow."""
     with open_binary(path, opener) as data:
-        reader = csv.reader(io.TextIOWrapper(data, encoding="utf-8-sig", newline=""))
+        reader = csv.reader(io.TextIOWrapper(data, encoding="utf-8-sig", newline=""), **options)
         try:
             yield reader
         except UnicodeDecodeError as err:
@@ -90,8 +90,9 @@ def _line_of_byte(path: str, opener: Optional[Opener]) -> int:
 
 # ------------------------------------------------------------------------------------------------ reading
 def header(path: str, opener: Optional[Opener] = None) -> List[str]:
-    """The column names of the first record, stripped of surrounding whitespace ([] for an empty file)."""
-    with _reader(path, opener) as reader:
+    """The column names of the first record, stripped of surrounding whitespace ([] for an empty file); a name
+    may be quoted after the space that follows a comma (`age, "sex, stated"`)."""
+    with _reader(path, opener, skipinitialspace=True) as reader:
         names = next(reader, None)
     return [name.strip() for name in names] if names else []
 
@@ -173,9 +174,10 @@ class SplitSample:
 
 
 def sample(files: Sequence[str], columns: Sequence[str], na_values: Sequence[str], keep_values: Sequence[str] = (),
-           limit: int = SAMPLE_ROWS, max_values: int = 50, opener: Optional[Opener] = None) -> SplitSample:
-    """Read the first `limit` rows of a split's files (same header) and describe `columns`; `keep_values`:
-    columns whose distinct values are counted too (up to `max_values` of them)."""
+           limit: Optional[int] = None, max_values: int = 50, opener: Optional[Opener] = None) -> SplitSample:
+    """Read the first `limit` (default SAMPLE_ROWS) rows of a split's files and describe `columns`;
+    `keep_values`: columns whose distinct values are counted too (up to `max_values` of them)."""
+    limit = SAMPLE_ROWS if limit is None else limit
     result = SplitSample()
     spellings = frozenset(na_values)
     for path in files:

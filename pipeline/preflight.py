@@ -86,11 +86,11 @@ def _reason(err: Exception) -> str:
 def _header_problems(config: Config, split: str, pattern: str, files: List[str], check: DataCheck) -> bool:
     """Header checks of one split's CSV files; True when they passed."""
     before = len(check.problems)
-    if all(os.path.getsize(f) > 0 for f in files) and not any(csvdata.has_data_row(f) for f in files):
+    headers = [csvdata.header(f) for f in files]  # first: a file that is no CSV text is named as such
+    if all(headers) and not any(csvdata.has_data_row(f) for f in files):
         check.problems.append(f"data.{split}: '{pattern}' has a header but no data rows"
                               + (f" (none of its {len(files)} files)" if len(files) > 1 else ""))
-    for file in files:
-        header = csvdata.header(file)
+    for file, header in zip(files, headers):
         if not header:
             check.problems.append(f"data.{split}: '{file}' is empty (a CSV needs a header row)")
             continue
@@ -131,7 +131,7 @@ def _sample_findings(config: Config, split: str, files: List[str], check: DataCh
             path, line, cell = found.first_text
             check.problems.append(
                 f"data.{split}: {column} ({_where_used(config, column)}): text in a numeric column, e.g. {cell!r} "
-                f"at line {line} of '{path}' ({found.text} of {found.present} non-missing cells read); if it "
+                f"at line {line} of '{path}' ({found.text} of {found.present} filled cells read); if it "
                 "means 'missing', add it to data.na_values")
     for name, task in binary.items():
         found = sample.columns[task.label]
