@@ -220,12 +220,13 @@ def _binary_text_problem(name: str, task: cfg.Task, feature, split: str, negativ
         wanted = f"the positive value {task.positive!r}" if task.positive is not None else \
             "a true value (" + "/".join(cfg.TRUE_STRINGS) + "; or set `positive`)"
         return f"{wanted} never occurs (values: {_shown(values)})", True
-    if split == "train" and len(roles.other) > 1:
-        return (f"{_shown(roles.other)} besides the positive {task.positive!r}: which mean 0? Set "
+    others = list(dict.fromkeys(v.strip() for v in roles.other))  # ' no' and 'no' are one value
+    if split == "train" and len(others) > 1:
+        return (f"{_shown(others)} besides the positive {task.positive!r}: which mean 0? Set "
                 f"tasks.{name}.negative to them (a value or a list), or list the ones that mean 'missing' in "
                 "data.na_values"), True
-    if split == "train" and roles.other:
-        negatives[name] = [v.strip() for v in roles.other]
+    if split == "train" and others:
+        negatives[name] = others
     if roles.unknown:
         rows = sum(counts.get(v, 0) for v in roles.unknown)
         negative = task.negative or negatives.get(name)

@@ -176,10 +176,19 @@ def _binary(task_name: str, x, task: cfg.Task):
                 negative = _isin(values, [_number(task_name, v) for v in task.negative])
             else:  # the one other value: the other end of the range (the DataGate checks there is one)
                 kept = tf.cast(_present_values(x), tf.float64)
+                kept = tf.boolean_mask(kept, tf.math.is_finite(kept))
                 low, high = tft.min(kept, name=f"{task_name}_label_min"), tft.max(kept, name=f"{task_name}_label_max")
                 negative = tf.equal(values, tf.where(tf.equal(high, number), low, high)) & ~positive
     known = present & (positive | negative)
     return tf.cast(positive & known, tf.int64), tf.cast(known, tf.float32)
+
+
+def _number(task_name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"tasks.{task_name}.positive/negative: {text!r} is not a number, but the label column "
+                         "holds numbers") from None
 
 
 def _isin(values, choices) -> tf.Tensor:
