@@ -136,13 +136,19 @@ def _sample_findings(config: Config, split: str, files: List[str], check: DataCh
     for name, task in binary.items():
         found = sample.columns[task.label]
         if found.text:
-            _binary_findings(name, task, split, found, check, negatives)
+            _binary_findings(name, task, split, found, check, negatives, sample.complete)
 
 
 def _binary_findings(name: str, task: Task, split: str, found: csvdata.ColumnSample, check: DataCheck,
-                     negatives: Dict[str, List[str]]) -> None:
+                     negatives: Dict[str, List[str]], complete: bool) -> None:
     roles = task.binary_roles(found.values, negatives.get(name))
     where = f"data.{split}: {task.label} (tasks.{name}.label)"
+    if not roles.positive and task.positive is not None:  # (without `positive`: true/false words, checked below)
+        if complete and split == "train":  # (a sample: the positive may come later; the DataGate sees all rows)
+            check.problems.append(f"{where}: the positive value {task.positive!r} never occurs (values: "
+                                  f"{_listed(list(found.values))}); `positive` is matched exactly, letter case "
+                                  "included")
+        return
     if roles.other and split == "train":  # (eval: train's problem, not said twice)
         if len(roles.other) == 1:
             negatives[name] = roles.other

@@ -50,21 +50,17 @@ def _sha256(path: str) -> str:
 
 @pytest.fixture(scope="module")
 def penguins(tmp_path_factory):
-    """(config path, output dir, eval rows): every 4th row is the eval split; cells are kept as they are."""
+    """(config path, output dir): penguins.csv as it comes, one file (the run hash-splits off the eval rows)."""
     cache = os.environ.get("MTL_DATA_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tfx-mtl")
     os.makedirs(cache, exist_ok=True)
     data = penguins_csv(cache)
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
-    header, body = rows[0], rows[1:]
-    assert len(body) == 344 and sum(r[header.index("sex")] == "NA" for r in body) == 11  # R's missing cells
+    assert len(rows) == 345 and sum(r[rows[0].index("sex")] == "NA" for r in rows) == 11  # R's missing cells
     base = tmp_path_factory.mktemp("penguins")
-    for name, part in (("train", [r for i, r in enumerate(body) if i % 4]),
-                       ("eval", [r for i, r in enumerate(body) if not i % 4])):
-        with open(base / f"{name}.csv", "w", newline="") as f:
-            csv.writer(f, lineterminator="\n").writerows([header] + part)
+    (base / "penguins.csv").write_bytes(data)
     config = {  # what a user writes: no na_values, no negative, no types beyond the feature kinds
         "name": "penguins",
-        "data": {"train": str(base / "train.csv"), "eval": str(base / "eval.csv")},
+        "data": {"train": str(base / "penguins.csv")},
         "features": {"island": {"type": "categorical"},
                      **{n: {"type": "numeric"} for n in FEATURES[1:]}},
         "tasks": {"species": {"type": "multiclass", "label": "species", "classes": ["Adelie", "Chinstrap", "Gentoo"],
@@ -77,8 +73,7 @@ def penguins(tmp_path_factory):
     }
     path = base / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    eval_rows = list(csv.DictReader(open(base / "eval.csv")))
-    return str(path), config["output"], eval_rows
+    return str(path), config["output"]
 
 
 def _invoke(*args):
@@ -89,7 +84,7 @@ def _invoke(*args):
 
 @pytest.fixture(scope="module")
 def pushed(penguins):
-    config, output, _ = penguins
+    config, output = penguins
     validated = _invoke("validate", "--config", config)
     assert validated.exit_code == 0, validated.output
     assert "note: data.train: sex: read as missing (data.na_values): 'NA' x" in validated.output
@@ -108,7 +103,7 @@ def test_penguins_run_to_blessed_with_every_threshold(pushed):
         assert line.split()[-1] == "pass", line
 
 
-def test_served_penguins_take_whole_and_fractional_numbers_and_name_the_sexes(pushed, penguins):
+def test_served_penguins_take_whole_and_fractional_numbers_and_name_the_sexes(pushed):
     from serving.contract import ModelContract
     from serving.inprocess import LocalModel
 
@@ -123,7 +118,7 @@ def test_served_penguins_take_whole_and_fractional_numbers_and_name_the_sexes(pu
     assert answers[0]["species"]["label"] == "Gentoo"
 
 
-def test_served_numbers_as_int64_or_float_and_text_is_a_named_400(pushed, penguins):
+def test_served_numbers_as_int64_or_float_and_text_is_a_named_400(pushed):
     """TF Serving's JSON makes 217 an int64_list and 217.0 a float_list: both must be read as the number."""
     from serving.client import RestClient, ServingClientError
     from serving.contract import ModelContract
