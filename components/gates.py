@@ -77,11 +77,15 @@ def schema_findings(config: cfg.DataContract, schema: schema_pb2.Schema,
                                          "; Transform would not see it", True)]
     types = {name: f.type for name, f in by_name.items() if f.lifecycle_stage not in _UNUSABLE_STAGES}
     for column in dict.fromkeys(numeric):
-        if column in types and types[column] not in _NUMERIC_TYPES:
+        if column not in types:
+            continue
+        if types[column] not in _NUMERIC_TYPES:
             role = "configured as numeric" if column in config.features else "label of a regression task"
             findings += _text_findings(column, statistics_by_split, notes) or [Finding(
                 "", column, f"{role} but the column holds text (schema type "
                             f"{schema_pb2.FeatureType.Name(types[column])})", True)]
+        else:  # a curated schema says numbers; ExampleGen saw text (ExampleValidator reports the type too)
+            findings += _text_findings(column, None, notes)
     for name, feature in config.features.items():
         if name in types and feature.type == "text" and types[name] != schema_pb2.BYTES:
             findings.append(Finding("", name, "configured as text but the column holds numbers", True))
