@@ -143,8 +143,8 @@ def _binary_findings(name: str, task: Task, split: str, found: csvdata.ColumnSam
                      negatives: Dict[str, List[str]], complete: bool) -> None:
     roles = task.binary_roles(found.values, negatives.get(name))
     where = f"data.{split}: {task.label} (tasks.{name}.label)"
-    if not roles.positive and task.positive is not None:  # (without `positive`: true/false words, checked below)
-        if complete and split == "train":  # (a sample: the positive may come later; the DataGate sees all rows)
+    if not roles.positive and task.positive is not None and split == "train":  # (no negative to learn)
+        if complete:  # (of a sample, the positive may come later: the DataGate sees every row)
             check.problems.append(f"{where}: the positive value {task.positive!r} never occurs (values: "
                                   f"{_listed(list(found.values))}); `positive` is matched exactly, letter case "
                                   "included")

@@ -228,7 +228,7 @@ def test_check_data(tmp_path):
         (tmp_path / f"part{i}.csv").write_text(header)
     with pytest.raises(cfg.ConfigError, match=r"part\*.csv' has a header but no data rows \(none of its 2 files\)"):
         preflight.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
-    (tmp_path / "part1.csv").write_text(header + open(os.path.join(SAMPLE, "train.csv")).readlines()[1])
+    (tmp_path / "part1.csv").write_text(open(os.path.join(SAMPLE, "train.csv")).read())
     found = preflight.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
     assert len(found["train"]) == 2  # a shard with a header only (as Spark writes them) is fine
 
@@ -337,6 +337,9 @@ def test_preflight_binary_label_values(tmp_path):
     assert found == ["data.train: sex (tasks.sex.label): 'female', 'unknown' besides the positive 'male'; set "
                      "tasks.sex.negative to the value(s) that mean 0 (or, if some mean 'missing', add them to "
                      "data.na_values)"]
+    never = preflight.inspect_data(_penguins(tmp_path, [[181, "Dream", "Male"], [186, "Dream", "female"]])).problems
+    assert never == ["data.train: sex (tasks.sex.label): the positive value 'male' never occurs (values: 'Male', "
+                     "'female'); `positive` is matched exactly, letter case included"]
     learned = preflight.inspect_data(_penguins(tmp_path, GOOD_ROWS, [[181, "Dream", "Male"]])).problems
     assert len(learned) == 1 and learned[0].startswith(
         f"data.eval: sex (tasks.sex.label): 'Male' (e.g. at line 2 of '{tmp_path / 'eval.csv'}') is neither the "
