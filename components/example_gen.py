@@ -17,25 +17,24 @@ bench/scale.py). On the DirectRunner these executors do the same work as plain s
 3. Shuffle one bucket at a time in memory and write it to the split's gzipped shards.
 
 Memory is one bucket (~BUCKET_BYTES), whatever the input size; the output is a uniform shuffle that is the same
-on every run with the same input. Other Beam runners (Dataflow, Flink, Spark) get TFX's Beam executor.
+on every run with the same input. Other Beam runners (Dataflow, Flink, Spark) get TFX's Beam executor, reading
+the CSV files with components/csv_examples.CsvToExamples (the same rules, without the DataGate notes).
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
 import random
+import re
 import shutil
 import struct
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import tensorflow as tf
 from absl import logging
-from google.protobuf import json_format, struct_pb2
 from tfx import v1 as tfx
 from tfx.components.example_gen import base_example_gen_executor, utils, write_split
 from tfx.components.example_gen.component import FileBasedExampleGen
@@ -48,19 +47,15 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs as keys
 from tfx.utils import proto_utils
 
-from pipeline import csvdata
+from components.csv_examples import (NOTES_PROPERTY, CsvToExamples, DataFileError, Reading,  # noqa: F401
+                                     check_headers, csv_examples, csv_header, csv_rows, infer_types, opener,
+                                     reading_config)
 
 BUCKET_BYTES = 64 * 2 ** 20  # records shuffled in memory at once (about)
 SHARD_BYTES = 128 * 2 ** 20  # serialized bytes per output shard (about); at least one shard per core above it
 CSV_GROWTH = 4  # serialized tf.Example bytes per CSV byte, to size the buckets before any are written (upper end)
 PROGRESS_ROWS = 250_000
-INT, FLOAT, BYTES, UNKNOWN = csvdata.INT, csvdata.FLOAT, csvdata.BYTES, csvdata.UNKNOWN
-_RANK = csvdata.RANK
 _SEED = 20181010  # fixed: the same input gives the same files
-
-
-class DataFileError(ValueError):
-    """An input file cannot be read as the configured format; the message names the file and line."""
 
 
 def runs_locally(beam_args: Optional[Sequence[str]]) -> bool:
@@ -68,191 +63,6 @@ def runs_locally(beam_args: Optional[Sequence[str]]) -> bool:
     runner = next((a.split("=", 1)[1] for a in reversed(beam_args or []) if a.startswith("--runner=")),
                   "DirectRunner")
     return runner in ("DirectRunner", "direct", "Direct")
-
-
-# ------------------------------------------------------------------------------------------------ CSV reading
-def opener(path: str):
-    """Local files through `open`, others (gs://, s3://, ...) through TF's file systems, as a binary stream."""
-    return open(path, "rb") if "://" not in path else io.BufferedReader(_RawFile(fileio.open(path, "rb")))
-
-
-class _RawFile(io.RawIOBase):
-    """A tf.io.gfile file (gs://, s3://, ...) as a raw stream, so that io can buffer and decode it."""
-
-    def __init__(self, gfile):
-        self._gfile = gfile
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        data = self._gfile.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def close(self):
-        self._gfile.close()
-        super().close()
-
-
-def csv_header(path: str) -> List[str]:
-    """Column names by the project's one rule (pipeline/csvdata.py: stripped, BOM dropped, gzip read)."""
-    return _named(csvdata.header, path, opener)
-
-
-def csv_rows(path: str, width: int) -> Iterator[Tuple[int, List[str]]]:
-    """(line number, cells) for each non-blank record after the header; DataFileError names a bad line."""
-    try:
-        yield from csvdata.records(path, width, opener)
-    except csvdata.CsvError as err:
-        raise DataFileError(str(err)) from None
-
-
-def _named(function, *args):
-    try:
-        return function(*args)
-    except csvdata.CsvError as err:
-        raise DataFileError(str(err)) from None
-
-
-@dataclass
-class Reading:
-    """How the CSV executor reads cells (the `custom_config` that `pipeline.pipeline.example_gen` passes): the
-    missing-value spellings (None: only empty cells, as TFX), the numeric columns whose whole numbers are
-    written as floats (so a served model takes 217 and 217.5 alike), and the numeric columns whose first text
-    cell per split is noted for the DataGate (`NOTES_PROPERTY`)."""
-
-    na_values: Optional[frozenset] = None
-    float_columns: Tuple[str, ...] = ()
-    numeric_columns: Tuple[str, ...] = ()
-
-    @classmethod
-    def from_exec_properties(cls, exec_properties) -> "Reading":
-        raw = exec_properties.get(keys.CUSTOM_CONFIG_KEY)
-        if not raw:
-            return cls()
-        config = example_gen_pb2.CustomConfig()
-        proto_utils.json_to_proto(raw, config)
-        settings = struct_pb2.Struct()
-        if not config.custom_config.Unpack(settings):
-            return cls()
-        data = json.loads(json_format.MessageToJson(settings))
-        na_values = data.get("na_values")
-        return cls(None if na_values is None else frozenset(na_values), tuple(data.get("float_columns", ())),
-                   tuple(data.get("numeric_columns", ())))
-
-
-def reading_config(settings: Dict[str, Any]) -> example_gen_pb2.CustomConfig:
-    """The custom_config proto carrying `Reading` settings (plus anything that should re-run ExampleGen)."""
-    struct = struct_pb2.Struct()
-    struct.update(settings)
-    config = example_gen_pb2.CustomConfig()
-    config.custom_config.Pack(struct)
-    return config
-
-
-NOTES_PROPERTY = "mtl_text_in_numeric"  # Examples custom property: {split: {column: [cells, file, line, cell]}}
-
-
-def infer_types(files_by_split: Dict[str, Sequence[str]], reading: Reading = Reading()):
-    """Each column's type over every row of every split (one type per column for all splits, so a column is
-    never INT in one split and BYTES in another), and per split the first text cell of each numeric column:
-    ({column: type}, {split: {column: [text cells, file, line, cell]}})."""
-    types: Dict[str, str] = {}
-    notes: Dict[str, Dict[str, list]] = {}
-    watched = set(reading.numeric_columns)
-    for split, files in files_by_split.items():
-        for path in files:
-            columns = csv_header(path)
-            for name in columns:
-                types.setdefault(name, UNKNOWN)
-            open_columns = [i for i, name in enumerate(columns) if types[name] != BYTES or name in watched]
-            for line, cells in csv_rows(path, len(columns)):
-                settled = False
-                for i in open_columns:
-                    cell = cells[i]
-                    if csvdata.missing(cell, reading.na_values):
-                        continue
-                    found = csvdata.cell_type(cell)
-                    name = columns[i]
-                    if _RANK[found] > _RANK[types[name]]:
-                        types[name] = found
-                        settled = settled or found == BYTES
-                    if found == BYTES and name in watched:
-                        note = notes.setdefault(split, {}).setdefault(name, [0, path, line, cell[:200]])
-                        note[0] += 1
-                if settled:  # BYTES is final: stop looking at those (but keep counting text in numeric columns)
-                    open_columns = [i for i in open_columns if types[columns[i]] != BYTES or columns[i] in watched]
-    for name in reading.float_columns:
-        if types.get(name) == INT:
-            types[name] = FLOAT
-    return types, notes
-
-
-# tf.Example wire format, written directly: the executor took 8.8 s for 100k census rows, 30.6 s when it built
-# protos in Python. The bytes equal Example.SerializeToString(deterministic=True): map entries sorted by key,
-# key then value in each entry.
-_SMALL = [bytes((i,)) for i in range(128)]
-_EMPTY = {INT: b"\x1a\x00", FLOAT: b"\x12\x00", BYTES: b"\x0a\x00", UNKNOWN: b""}
-_PACK_FLOAT = struct.Struct("<f").pack
-
-
-def _varint(n: int) -> bytes:
-    if 0 <= n < 128:
-        return _SMALL[n]
-    if n < 0:
-        n += 1 << 64  # int64 as two's complement, ten bytes
-    out = bytearray()
-    while n > 127:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _int_feature(cell: str) -> bytes:  # Feature{int64_list{value: [v]}}
-    value = _varint(int(cell.encode()))
-    return b"\x1a" + _varint(len(value) + 2) + b"\x0a" + _varint(len(value)) + value
-
-
-def _float_feature(cell: str) -> bytes:  # Feature{float_list{value: [v]}} (packed float32)
-    number = float(cell.encode())
-    try:
-        packed = _PACK_FLOAT(number)
-    except OverflowError:  # beyond float32: infinity, as the protobuf conversion gives
-        packed = _PACK_FLOAT(math.copysign(math.inf, number))
-    return b"\x12\x06\x0a\x04" + packed
-
-
-def _bytes_feature(cell: str) -> bytes:  # Feature{bytes_list{value: [b]}}
-    data = cell.encode()
-    inner = b"\x0a" + _varint(len(data)) + data
-    return b"\x0a" + _varint(len(inner)) + inner
-
-
-_ENCODE = {INT: _int_feature, FLOAT: _float_feature, BYTES: _bytes_feature, UNKNOWN: None}
-
-
-def csv_examples(files: Sequence[str], types: Dict[str, str], na_values: Optional[frozenset] = None
-                 ) -> Iterator[bytes]:
-    """Serialized tf.Examples with the features TFX's CSV executor gives each row (second pass); a missing
-    cell (csvdata.missing) is a feature of the column's type with no value."""
-    for path in files:
-        columns = csv_header(path)
-        order = sorted(range(len(columns)), key=lambda i: columns[i].encode())
-        plan = []
-        for i in order:
-            key, kind = columns[i].encode(), types[columns[i]]
-            plan.append((i, b"\x0a" + _varint(len(key)) + key + b"\x12", _ENCODE[kind], _EMPTY[kind]))
-        for _, cells in csv_rows(path, len(columns)):
-            entries = []
-            for i, prefix, encode, empty in plan:
-                cell = cells[i]
-                feature = encode(cell) if encode and not csvdata.missing(cell, na_values) else empty
-                entry = prefix + _varint(len(feature)) + feature
-                entries.append(b"\x0a" + _varint(len(entry)) + entry)
-            features = b"".join(entries)
-            yield b"\x0a" + _varint(len(features)) + features
 
 
 # ------------------------------------------------------------------------------------------------ shuffling
@@ -393,17 +203,11 @@ class _StreamingMixin:
 class StreamingCsvExecutor(_StreamingMixin, csv_executor.Executor):
     growth = CSV_GROWTH
 
+    def GetInputSourceToExamplePTransform(self):  # noqa: N802 (TFX naming): the Beam path, same reading rules
+        return CsvToExamples
+
     def prepare(self, files_by_split, exec_properties):
-        for files in files_by_split.values():
-            columns = csv_header(files[0])
-            repeated = sorted({c for c in columns if columns.count(c) > 1})
-            if repeated:
-                raise DataFileError(f"{files[0]}: the header names {', '.join(map(repr, repeated))} more than "
-                                    "once")
-            for path in files[1:]:
-                if csv_header(path) != columns:
-                    raise DataFileError(f"{path}: its header differs from {files[0]} (files of one split must "
-                                        f"have the same columns in the same order)")
+        check_headers(files_by_split)
         self._reading = Reading.from_exec_properties(exec_properties)
         self._types, self._notes = infer_types(files_by_split, self._reading)
         logging.info("ExampleGen: column types: %s", self._types)
@@ -414,6 +218,12 @@ class StreamingCsvExecutor(_StreamingMixin, csv_executor.Executor):
     def finish(self, examples):
         if self._notes:
             examples.set_string_custom_property(NOTES_PROPERTY, json.dumps(self._notes, sort_keys=True))
+
+
+def _tf_reason(message: str) -> str:
+    """A TF op error's own words, without the function node, device and op names around them."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message.splitlines()[0] if message else "")
+    return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text).strip() or "unreadable bytes"
 
 
 class StreamingImportExecutor(_StreamingMixin, import_executor.Executor):
@@ -430,7 +240,7 @@ class StreamingImportExecutor(_StreamingMixin, import_executor.Executor):
             except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
                 kind = "gzip'd TFRecord" if compression else "TFRecord (not gzip'd: its name has no .gz)"
                 raise DataFileError(f"{path}: not a readable {kind} file after {count} good record(s): "
-                                    f"{err.message.splitlines()[0]}") from None
+                                    f"{_tf_reason(err.message)}") from None
 
     def Do(self, input_dict, output_dict, exec_properties):
         output_config = example_gen_pb2.Output()

@@ -28,7 +28,7 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.example_gen import NOTES_PROPERTY
+from components.csv_examples import NOTES_PROPERTY
 from pipeline import config as cfg
 
 SCHEMA_FILE = "schema.pbtxt"
@@ -188,7 +188,8 @@ def label_findings(config: cfg.DataContract, split: str, stats: statistics_pb2.D
         feature = feature_stats(stats, task.label)
         if feature is None:
             continue
-        if _common(feature).num_non_missing == 0:
+        common = _common(feature)
+        if common.num_non_missing == 0 or common.tot_num_values == 0:  # (an empty cell: a feature with no value)
             findings.append(Finding(split, task.label, f"label of task '{name}' has no value in any row", True))
             continue
         problem, blocking = None, True

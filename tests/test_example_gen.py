@@ -275,3 +275,32 @@ def test_corrupt_and_misnamed_tfrecords_are_named(edge_csv):
     good.rename(edge_csv / "in" / "tf" / "data.tfrecord.gz")
     with pytest.raises(example_gen.DataFileError, match=r"data.tfrecord.gz: not a readable gzip'd TFRecord file"):
         run(example_gen.StreamingImportExecutor, edge_csv, "again", single_split("tf/*"))
+
+
+def test_beam_runners_read_csv_by_the_same_rules(tmp_path):
+    """Dataflow/Flink/Spark get TFX's Beam executor with components.csv_examples.CsvToExamples: the same examples
+    as the streaming path (missing-value spellings, BOM, gzip, stripped header names, float numerics, one type
+    per column over all splits), where TFX's own transform would read 'NA' as text and the gzip bytes as rows."""
+    import gzip
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "train.csv.gz").write_bytes(gzip.compress(b"\xef\xbb\xbf" + PENGUINS.encode()))
+    (tmp_path / "in" / "eval.csv").write_text(PENGUINS.replace("Dream", "7", 1))  # island: INT here, BYTES in train
+    streamed = run_with(tmp_path, READING)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "beam")
+    properties = {
+        keys.INPUT_BASE_KEY: str(tmp_path / "in"),
+        keys.INPUT_CONFIG_KEY: proto_utils.proto_to_json(two_splits()),
+        keys.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(example_gen_pb2.Output()),
+        keys.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(example_gen.reading_config(READING)),
+        keys.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+        keys.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+    }
+    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=BEAM, tmp_dir=str(tmp_path / "t"))
+    executor = example_gen.StreamingCsvExecutor(context)
+    tfx_csv.Executor.Do(executor, {}, {keys.EXAMPLES_KEY: [examples]}, properties)  # the Beam path, not streaming
+    for split in ("train", "eval"):
+        assert canonical(records(examples, split)) == canonical(records(streamed, split)), split
+    assert by_id(examples, "eval")[1]["island"].bytes_list.value == [b"7"]
+    assert by_id(examples, "train")[2]["flipper"].HasField("float_list")  # 'NA': a float with no value
