@@ -98,10 +98,14 @@ _UNUSABLE_STAGES = (schema_pb2.DEPRECATED, schema_pb2.DISABLED, schema_pb2.PLANN
 
 def _text_findings(column: str, statistics_by_split, notes) -> List[Finding]:
     """One finding per split whose numeric column holds text, with a cell: from ExampleGen's notes (file and
-    line), else from the statistics' most frequent values."""
+    line), else from the statistics' most frequent values. Where ExampleGen read the column (it notes every
+    split with text), a split without a note holds only numbers: typed as text because another split has some."""
     findings = []
+    noted = any(column in by_column for by_column in (notes or {}).values())
     for split in sorted(set(statistics_by_split or {}) | set(notes or {})):
         note = (notes or {}).get(split, {}).get(column)
+        if noted and not note:
+            continue
         if note:
             cells, path, line, cell = note
             example = f"e.g. {cell!r} at line {line} of {path} ({cells:g} text cell(s))"

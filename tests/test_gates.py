@@ -185,6 +185,14 @@ def test_column_numeric_in_train_and_text_in_eval_is_a_named_blocking_finding(tm
     with pytest.raises(DataValidationError, match=r"\[eval\] age: text in a numeric column, e.g. 'unknown' at line "
                                                   r"11 of /data/eval.csv \(1 text cell\(s\)\)"):
         check(CONTRACT, schema, anomalies, stats, notes)
+    import pandas as pd
+
+    as_text = pd.DataFrame([[str(r[0]), *r[1:]] for r in GOOD], columns=["age", "city", "churned", "note"])
+    joint = {**stats, "train": tfdv.generate_statistics_from_dataframe(as_text).datasets[0]}  # ExampleGen's one
+    with pytest.raises(DataValidationError) as noted:  # type: train's numbers typed as text because eval has text
+        check(CONTRACT, schema, anomalies, joint, notes)
+    assert "[eval] age: text in a numeric column, e.g. 'unknown' at line 11" in str(noted.value)
+    assert "[train] age" not in str(noted.value)  # ExampleGen noted no text in train: numbers only
     city = cfg.DataContract.model_validate({"features": {"city": {"type": "categorical"}},
                                             "tasks": {"churn": {"type": "binary", "label": "age", "positive": "30"}}})
     with pytest.raises(DataValidationError, match=r"age: the schema marks this configured column DEPRECATED \(its "
