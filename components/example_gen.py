@@ -4,33 +4,40 @@ TFX's ExampleGen executors run a Beam pipeline that infers CSV column types with
 every split before writing; the DirectRunner holds all of it in memory (+0.7 GB per 100k census rows,
 bench/scale.py). On the DirectRunner these executors do the same work as plain streaming passes instead:
 
-1. CSV only: infer each column's type as tfx_bsl does (INT, else FLOAT, else BYTES; empty cells say nothing),
-   so curated schemas and TFX's own output agree.
+1. CSV only (read by pipeline/csvdata.py, the project's one CSV reader: header names stripped, BOM dropped,
+   gzip'd files decompressed): infer each column's type as tfx_bsl does (INT, else FLOAT, else BYTES; missing
+   cells say nothing) over the rows of every split at once, so that a column has one type in all splits.
+   A cell is missing when it is empty or, with the config's `data.na_values`, one of those spellings.
+   Numeric columns of the config are written as FLOAT even when every value is whole (with an inferred schema),
+   so the served model takes 217 and 217.5 alike; the first text cell of a numeric column is noted on the
+   Examples artifact (NOTES_PROPERTY) for the DataGate to name.
 2. Build each tf.Example exactly as TFX's CSV executor does, assign its split with TFX's own hash partition
    (the same rows land in the same split as with TFX), and append it to one of a few temporary bucket files
    chosen at random.
 3. Shuffle one bucket at a time in memory and write it to the split's gzipped shards.
 
 Memory is one bucket (~BUCKET_BYTES), whatever the input size; the output is a uniform shuffle that is the same
-on every run with the same input. Other Beam runners (Dataflow, Flink, Spark) get TFX's Beam executor.
+on every run with the same input. Other Beam runners (Dataflow, Flink, Spark) get TFX's Beam executor, reading
+the CSV files with components/csv_examples.CsvToExamples (the same rules, without the DataGate notes).
 """
 from __future__ import annotations
 
-import csv
-import io
+import json
 import math
 import os
 import random
+import re
 import shutil
 import struct
 import tempfile
 import time
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import tensorflow as tf
 from absl import logging
 from tfx import v1 as tfx
 from tfx.components.example_gen import base_example_gen_executor, utils, write_split
+from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.components.example_gen.import_example_gen import executor as import_executor
 from tfx.components.util import examples_utils
@@ -40,18 +47,15 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs as keys
 from tfx.utils import proto_utils
 
+from components.csv_examples import (NOTES_PROPERTY, CsvToExamples, DataFileError, Reading,  # noqa: F401
+                                     check_headers, csv_examples, csv_header, csv_rows, infer_types, opener,
+                                     reading_config)
+
 BUCKET_BYTES = 64 * 2 ** 20  # records shuffled in memory at once (about)
 SHARD_BYTES = 128 * 2 ** 20  # serialized bytes per output shard (about); at least one shard per core above it
 CSV_GROWTH = 4  # serialized tf.Example bytes per CSV byte, to size the buckets before any are written (upper end)
 PROGRESS_ROWS = 250_000
-INT, FLOAT, BYTES, UNKNOWN = "INT", "FLOAT", "BYTES", "UNKNOWN"  # tfx_bsl's order: UNKNOWN < INT < FLOAT < BYTES
-_RANK = {UNKNOWN: 0, INT: 1, FLOAT: 2, BYTES: 3}
-_INT64 = (-2 ** 63, 2 ** 63 - 1)
 _SEED = 20181010  # fixed: the same input gives the same files
-
-
-class DataFileError(ValueError):
-    """An input file cannot be read as the configured format; the message names the file and line."""
 
 
 def runs_locally(beam_args: Optional[Sequence[str]]) -> bool:
@@ -59,167 +63,6 @@ def runs_locally(beam_args: Optional[Sequence[str]]) -> bool:
     runner = next((a.split("=", 1)[1] for a in reversed(beam_args or []) if a.startswith("--runner=")),
                   "DirectRunner")
     return runner in ("DirectRunner", "direct", "Direct")
-
-
-# ------------------------------------------------------------------------------------------------ CSV reading
-def csv_header(path: str) -> List[str]:
-    """Column names as TFX reads them: the first line split at commas."""
-    with fileio.open(path) as f:
-        line = f.readline()
-    if isinstance(line, bytes):
-        line = line.decode("utf-8", errors="replace")
-    return line.strip().split(",")
-
-
-def csv_rows(path: str, width: int) -> Iterator[Tuple[int, List[str]]]:
-    """(line number, cells) for each non-blank record after the header; quoted fields may span lines.
-    Raises DataFileError naming the line for a record of the wrong width or bytes that are not UTF-8."""
-    with _open_binary(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        reader = csv.reader(text)
-        try:
-            next(reader, None)  # header
-            for cells in reader:
-                if not cells:
-                    continue
-                if len(cells) != width:
-                    raise DataFileError(
-                        f"{path}, line {reader.line_num}: {len(cells)} fields, the header has {width}"
-                        + (" (an unbalanced quote?)" if any("\n" in c for c in cells) else ""))
-                yield reader.line_num, cells
-        except UnicodeDecodeError as err:
-            raise DataFileError(f"{path}, line {_line_of_byte(path, err)}: bytes that are not UTF-8 "
-                                f"({err.object[err.start:err.start + 4]!r}); save the file as UTF-8") from None
-        except csv.Error as err:
-            raise DataFileError(f"{path}, line {reader.line_num}: {err}") from None
-
-
-class _RawFile(io.RawIOBase):
-    """A tf.io.gfile file (gs://, s3://, ...) as a raw stream, so that io can buffer and decode it."""
-
-    def __init__(self, gfile):
-        self._gfile = gfile
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        data = self._gfile.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def close(self):
-        self._gfile.close()
-        super().close()
-
-
-def _open_binary(path: str):
-    return open(path, "rb") if "://" not in path else io.BufferedReader(_RawFile(fileio.open(path, "rb")))
-
-
-def _line_of_byte(path: str, err: UnicodeDecodeError) -> int:
-    """The line holding the first byte that is not UTF-8 (found again in binary: the decoder reads ahead)."""
-    with _open_binary(path) as f:
-        for number, line in enumerate(f, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return 0
-
-
-def value_type(cell: bytes) -> str:
-    """tfx_bsl's inference for one cell: INT within int64, else FLOAT, else BYTES; empty is UNKNOWN."""
-    if not cell:
-        return UNKNOWN
-    try:
-        return INT if _INT64[0] <= int(cell) <= _INT64[1] else BYTES
-    except ValueError:
-        try:
-            float(cell)
-        except ValueError:
-            return BYTES
-        return FLOAT
-
-
-def infer_types(files: Sequence[str], columns: Sequence[str]) -> List[str]:
-    """Each column's type over every row of the files (first pass)."""
-    types = [UNKNOWN] * len(columns)
-    open_columns = list(range(len(columns)))  # BYTES is final: stop looking at those
-    for path in files:
-        for _, cells in csv_rows(path, len(columns)):
-            for i in open_columns:
-                cell = cells[i]
-                if cell:
-                    found = value_type(cell.encode())
-                    if _RANK[found] > _RANK[types[i]]:
-                        types[i] = found
-            if any(types[i] == BYTES for i in open_columns):
-                open_columns = [i for i in open_columns if types[i] != BYTES]
-    return types
-
-
-# tf.Example wire format, written directly: the executor took 8.8 s for 100k census rows, 30.6 s when it built
-# protos in Python. The bytes equal Example.SerializeToString(deterministic=True): map entries sorted by key,
-# key then value in each entry.
-_SMALL = [bytes((i,)) for i in range(128)]
-_EMPTY = {INT: b"\x1a\x00", FLOAT: b"\x12\x00", BYTES: b"\x0a\x00", UNKNOWN: b""}
-_PACK_FLOAT = struct.Struct("<f").pack
-
-
-def _varint(n: int) -> bytes:
-    if 0 <= n < 128:
-        return _SMALL[n]
-    if n < 0:
-        n += 1 << 64  # int64 as two's complement, ten bytes
-    out = bytearray()
-    while n > 127:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _int_feature(cell: str) -> bytes:  # Feature{int64_list{value: [v]}}
-    value = _varint(int(cell.encode()))
-    return b"\x1a" + _varint(len(value) + 2) + b"\x0a" + _varint(len(value)) + value
-
-
-def _float_feature(cell: str) -> bytes:  # Feature{float_list{value: [v]}} (packed float32)
-    number = float(cell.encode())
-    try:
-        packed = _PACK_FLOAT(number)
-    except OverflowError:  # beyond float32: infinity, as the protobuf conversion gives
-        packed = _PACK_FLOAT(math.copysign(math.inf, number))
-    return b"\x12\x06\x0a\x04" + packed
-
-
-def _bytes_feature(cell: str) -> bytes:  # Feature{bytes_list{value: [b]}}
-    data = cell.encode()
-    inner = b"\x0a" + _varint(len(data)) + data
-    return b"\x0a" + _varint(len(inner)) + inner
-
-
-_ENCODE = {INT: _int_feature, FLOAT: _float_feature, BYTES: _bytes_feature, UNKNOWN: None}
-
-
-def csv_examples(files: Sequence[str], columns: Sequence[str], types: Sequence[str]) -> Iterator[bytes]:
-    """Serialized tf.Examples with the features TFX's CSV executor gives each row (second pass)."""
-    order = sorted(range(len(columns)), key=lambda i: columns[i].encode())
-    plan = []
-    for i in order:
-        key = columns[i].encode()
-        plan.append((i, b"\x0a" + _varint(len(key)) + key + b"\x12", _ENCODE[types[i]], _EMPTY[types[i]]))
-    for path in files:
-        for _, cells in csv_rows(path, len(columns)):
-            entries = []
-            for i, prefix, encode, empty in plan:
-                cell = cells[i]
-                feature = encode(cell) if cell and encode else empty
-                entry = prefix + _varint(len(feature)) + feature
-                entries.append(b"\x0a" + _varint(len(entry)) + entry)
-            features = b"".join(entries)
-            yield b"\x0a" + _varint(len(features)) + features
 
 
 # ------------------------------------------------------------------------------------------------ shuffling
@@ -279,9 +122,15 @@ def _read_bucket(path: str) -> Iterator[bytes]:
 class _StreamingMixin:
     """Do() of a streaming ExampleGen; subclasses give the records of one input split."""
 
+    def prepare(self, files_by_split: Dict[str, List[str]], exec_properties) -> None:
+        """A first look at every input split's files before any is written (CSV: the column types)."""
+
     def split_records(self, files: List[str], pattern: str) -> Iterator[bytes]:
         """Every serialized tf.Example of the files."""
         raise NotImplementedError
+
+    def finish(self, examples) -> None:
+        """Properties of the written Examples artifact."""
 
     def Do(self, input_dict, output_dict, exec_properties):
         if not runs_locally(self._beam_pipeline_args):
@@ -300,15 +149,20 @@ class _StreamingMixin:
         for split in split_config.splits:
             hash_buckets.append((hash_buckets[-1] if hash_buckets else 0) + split.hash_buckets)
 
+        files_by_split = {}
+        for split in input_config.splits:
+            pattern = os.path.join(base, split.pattern)
+            files_by_split[split.name] = sorted(fileio.glob(pattern))
+            if not files_by_split[split.name]:
+                raise DataFileError(f"split '{split.name}': no file matches {pattern}")
+        self.prepare(files_by_split, exec_properties)
         scratch = _scratch_dir(examples.uri)
         rng = random.Random(_SEED)
         cores = os.cpu_count() or 1
         try:
             for index, split in enumerate(input_config.splits):
                 pattern = os.path.join(base, split.pattern)
-                files = sorted(fileio.glob(pattern))
-                if not files:
-                    raise DataFileError(f"split '{split.name}': no file matches {pattern}")
+                files = files_by_split[split.name]
                 outputs = split_names if hash_buckets else [split_names[index]]
                 size = sum(fileio.stat(f).length for f in files)
                 buckets = max(1, math.ceil(size * self.growth / BUCKET_BYTES))
@@ -336,6 +190,7 @@ class _StreamingMixin:
                                  writer.output_dir, len(shards))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        self.finish(examples)
 
         payload = exec_properties.get(keys.OUTPUT_DATA_FORMAT_KEY)
         if payload:
@@ -348,19 +203,27 @@ class _StreamingMixin:
 class StreamingCsvExecutor(_StreamingMixin, csv_executor.Executor):
     growth = CSV_GROWTH
 
+    def GetInputSourceToExamplePTransform(self):  # noqa: N802 (TFX naming): the Beam path, same reading rules
+        return CsvToExamples
+
+    def prepare(self, files_by_split, exec_properties):
+        check_headers(files_by_split)
+        self._reading = Reading.from_exec_properties(exec_properties)
+        self._types, self._notes = infer_types(files_by_split, self._reading)
+        logging.info("ExampleGen: column types: %s", self._types)
+
     def split_records(self, files, pattern):
-        columns = csv_header(files[0])
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
-        if repeated:
-            raise DataFileError(f"{files[0]}: the header names {', '.join(map(repr, repeated))} more than once")
-        for path in files[1:]:
-            if csv_header(path) != columns:
-                raise DataFileError(f"{path}: its header differs from {files[0]} (files of one split must "
-                                    f"have the same columns in the same order)")
-        csv.field_size_limit(2 ** 31 - 1)  # long text cells are data, not errors
-        types = infer_types(files, columns)
-        logging.info("ExampleGen: column types of %s: %s", pattern, dict(zip(columns, types)))
-        yield from csv_examples(files, columns, types)
+        yield from csv_examples(files, self._types, self._reading.na_values)
+
+    def finish(self, examples):
+        if self._notes:
+            examples.set_string_custom_property(NOTES_PROPERTY, json.dumps(self._notes, sort_keys=True))
+
+
+def _tf_reason(message: str) -> str:
+    """A TF op error's own words, without the function node, device and op names around them."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message.splitlines()[0] if message else "")
+    return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text).strip() or "unreadable bytes"
 
 
 class StreamingImportExecutor(_StreamingMixin, import_executor.Executor):
@@ -369,7 +232,15 @@ class StreamingImportExecutor(_StreamingMixin, import_executor.Executor):
     def split_records(self, files, pattern):
         for path in files:
             compression = "GZIP" if path.endswith(".gz") else ""
-            yield from tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator()
+            count = 0
+            try:
+                for record in tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator():
+                    count += 1
+                    yield record
+            except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
+                kind = "gzip'd TFRecord" if compression else "TFRecord (not gzip'd: its name has no .gz)"
+                raise DataFileError(f"{path}: not a readable {kind} file after {count} good record(s): "
+                                    f"{_tf_reason(err.message)}") from None
 
     def Do(self, input_dict, output_dict, exec_properties):
         output_config = example_gen_pb2.Output()
@@ -389,8 +260,15 @@ def _scratch_dir(output_uri: str) -> str:
 
 
 class CsvExampleGen(tfx.components.CsvExampleGen):
-    """TFX's CsvExampleGen with the streaming executor (same id, inputs and outputs)."""
+    """TFX's CsvExampleGen with the streaming executor (same id, inputs and outputs); `reading`: the `Reading`
+    settings, passed as the component's custom_config (so that a change re-runs it)."""
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(StreamingCsvExecutor)
+
+    def __init__(self, input_base: str, input_config=None, output_config=None,
+                 reading: Optional[Dict[str, Any]] = None):
+        FileBasedExampleGen.__init__(self, input_base=input_base, input_config=input_config,
+                                     output_config=output_config,
+                                     custom_config=reading_config(reading) if reading else None)
 
 
 class ImportExampleGen(tfx.components.ImportExampleGen):

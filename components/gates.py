@@ -28,12 +28,12 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from components.csv_examples import NOTES_PROPERTY
 from pipeline import config as cfg
 
 SCHEMA_FILE = "schema.pbtxt"
 STATS_FILE = "FeatureStats.pb"
 REPORT_FILE = "report.md"
-TRUE_STRINGS = ("1", "true", "yes", "y", "t")  # binary labels without `positive` (as components/transform.py)
 _TOLERATED_FOR_CATEGORICAL = {anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES}
 _NUMERIC_TYPES = (schema_pb2.INT, schema_pb2.FLOAT)
 
@@ -54,23 +54,91 @@ class Finding:
         return f"{where}{self.column}: {self.problem}"
 
 
-def schema_findings(config: cfg.DataContract, schema: schema_pb2.Schema) -> List[Finding]:
-    """Config/schema mismatches: a configured column absent, or a numeric feature stored as text."""
-    types = {f.name: f.type for f in schema.feature}
+def schema_findings(config: cfg.DataContract, schema: schema_pb2.Schema,
+                    statistics_by_split: Optional[Dict[str, statistics_pb2.DatasetFeatureStatistics]] = None,
+                    notes: Optional[dict] = None) -> List[Finding]:
+    """Config/schema mismatches: a configured column absent or deprecated (SchemaGen deprecates a column whose
+    type differs between splits, and Transform would not see it), a numeric feature or regression label stored
+    as text, a text feature stored as numbers. With the statistics and ExampleGen's notes (example_gen
+    NOTES_PROPERTY), text in a numeric column is named per split with a cell, its file and line."""
+    by_name = {f.name: f for f in schema.feature}
+    numeric = [n for n, f in config.features.items() if f.type == "numeric"]
+    numeric += [t.label for t in config.tasks.values() if t.type == "regression"]
     findings = []
     for column in config.columns:
-        if column not in types:
+        feature = by_name.get(column)
+        if feature is None:
             findings.append(Finding("", column, "configured column is not in the data schema", True))
+        elif feature.lifecycle_stage in _UNUSABLE_STAGES:
+            text = _text_findings(column, statistics_by_split, notes) if column in numeric else []
+            findings += text or [Finding("", column, "the schema marks this configured column "
+                                         f"{schema_pb2.LifecycleStage.Name(feature.lifecycle_stage)} (its type "
+                                         f"differs between splits: {_types_by_split(column, statistics_by_split)})"
+                                         "; Transform would not see it", True)]
+    types = {name: f.type for name, f in by_name.items() if f.lifecycle_stage not in _UNUSABLE_STAGES}
+    for column in dict.fromkeys(numeric):
+        if column not in types:
+            continue
+        if types[column] not in _NUMERIC_TYPES:
+            role = "configured as numeric" if column in config.features else "label of a regression task"
+            findings += _text_findings(column, statistics_by_split, notes) or [Finding(
+                "", column, f"{role} but the column holds text (schema type "
+                            f"{schema_pb2.FeatureType.Name(types[column])})", True)]
+        else:  # a curated schema says numbers; ExampleGen saw text (ExampleValidator reports the type too)
+            findings += _text_findings(column, None, notes)
     for name, feature in config.features.items():
-        if name in types and feature.type == "numeric" and types[name] not in _NUMERIC_TYPES:
-            findings.append(Finding("", name, "configured as numeric but the column holds text "
-                                              f"(schema type {schema_pb2.FeatureType.Name(types[name])})", True))
         if name in types and feature.type == "text" and types[name] != schema_pb2.BYTES:
             findings.append(Finding("", name, "configured as text but the column holds numbers", True))
-    for task_name, task in config.tasks.items():
-        if task.label in types and task.type == "regression" and types[task.label] not in _NUMERIC_TYPES:
-            findings.append(Finding("", task.label, f"label of regression task '{task_name}' holds text", True))
     return findings
+
+
+_UNUSABLE_STAGES = (schema_pb2.DEPRECATED, schema_pb2.DISABLED, schema_pb2.PLANNED, schema_pb2.ALPHA,
+                    schema_pb2.DEBUG_ONLY, schema_pb2.VALIDATION_DERIVED)  # what tfx_bsl leaves out of a spec
+
+
+def _text_findings(column: str, statistics_by_split, notes) -> List[Finding]:
+    """One finding per split whose numeric column holds text, with a cell: from ExampleGen's notes (file and
+    line), else from the statistics' most frequent values. Where ExampleGen read the column (it notes every
+    split with text), a split without a note holds only numbers: typed as text because another split has some."""
+    findings = []
+    noted = any(column in by_column for by_column in (notes or {}).values())
+    for split in sorted(set(statistics_by_split or {}) | set(notes or {})):
+        note = (notes or {}).get(split, {}).get(column)
+        if noted and not note:
+            continue
+        if note:
+            cells, path, line, cell = note
+            example = f"e.g. {cell!r} at line {line} of {path} ({cells:g} text cell(s))"
+        else:
+            feature = feature_stats((statistics_by_split or {}).get(split, statistics_pb2.DatasetFeatureStatistics()),
+                                    column)
+            words = [b.label for b in feature.string_stats.rank_histogram.buckets] if feature is not None and \
+                feature.WhichOneof("stats") == "string_stats" else []
+            words = [w for w in words if not _is_number(w)] or words
+            if not words:
+                continue
+            example = f"e.g. {_shown(words, 3)}"
+        findings.append(Finding(split, column, f"text in a numeric column, {example}; fix the cells, or list the "
+                                               "spelling in data.na_values if it means 'missing'", True))
+    return findings
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _types_by_split(column: str, statistics_by_split) -> str:
+    kinds = {"num_stats": "numbers", "string_stats": "text"}
+    found = []
+    for split, stats in sorted((statistics_by_split or {}).items()):
+        feature = feature_stats(stats, column)
+        if feature is not None:
+            found.append(f"{split}: {kinds.get(feature.WhichOneof('stats'), 'no value')}")
+    return ", ".join(found) or "see the statistics"
 
 
 def anomaly_findings(config: cfg.DataContract, split: str, anomalies: anomalies_pb2.Anomalies) -> List[Finding]:
@@ -112,53 +180,98 @@ def _shown(values: List[str], limit: int = 6) -> str:
     return ", ".join(repr(v) for v in values[:limit]) + (", ..." if len(values) > limit else "")
 
 
-def label_findings(config: cfg.DataContract, split: str,
-                   stats: statistics_pb2.DatasetFeatureStatistics) -> List[Finding]:
+def label_findings(config: cfg.DataContract, split: str, stats: statistics_pb2.DatasetFeatureStatistics,
+                   negatives: Optional[Dict[str, List[str]]] = None) -> List[Finding]:
     """Labels no model can learn from: no value at all, a binary positive that never occurs (or nothing
-    else occurs), a classification label with a single class."""
+    else occurs), a binary value that is neither positive nor negative (never counted as a negative), a
+    classification label with a single class. `negatives` carries the negative value each binary task learns
+    from the train split (checked first) to the other splits."""
+    negatives = {} if negatives is None else negatives
     findings = []
     for name, task in config.tasks.items():
         feature = feature_stats(stats, task.label)
         if feature is None:
             continue
-        if _common(feature).num_non_missing == 0:
+        common = _common(feature)
+        if common.num_non_missing == 0 or common.tot_num_values == 0:  # (an empty cell: a feature with no value)
             findings.append(Finding(split, task.label, f"label of task '{name}' has no value in any row", True))
             continue
-        problem = None
+        problem, blocking = None, True
         if task.type == "binary":
-            problem = _binary_problem(task, feature)
+            problem, blocking = _binary_problem(name, task, feature, split, negatives)
         elif task.type == "multiclass":
             problem = _multiclass_problem(task, feature)
         if problem:
-            findings.append(Finding(split, task.label, f"task '{name}': {problem}", True))
+            findings.append(Finding(split, task.label, f"task '{name}': {problem}", blocking))
     return findings
 
 
-def _binary_problem(task: cfg.Task, feature) -> Optional[str]:
-    values = _values(feature)
-    if values is not None:
-        positives = [v for v in values if (v.strip() == task.positive if task.positive is not None
-                                           else v.strip().lower() in TRUE_STRINGS)]
-        wanted = f"the positive value {task.positive!r}" if task.positive is not None else \
-            "a true value (" + "/".join(TRUE_STRINGS) + "; or set `positive`)"
-        if not positives:
-            return f"{wanted} never occurs (values: {_shown(values)})"
-        if len(positives) == len(values):
-            return f"every labelled row is positive ({_shown(values)}): nothing to tell apart"
-        return None
+def _binary_problem(name: str, task: cfg.Task, feature, split: str, negatives: Dict[str, List[str]]):
+    """(problem or None, blocking)."""
+    if feature.WhichOneof("stats") == "string_stats":
+        return _binary_text_problem(name, task, feature, split, negatives)
     if feature.WhichOneof("stats") == "num_stats":
-        low, high = feature.num_stats.min, feature.num_stats.max
-        if task.positive is None:
-            return None if low <= 0.5 < high else f"values range {low:g}..{high:g}: no row is both > 0.5 " \
-                                                    "(positive) and another <= 0.5 (negative)"
-        try:
-            positive = float(task.positive)
-        except ValueError:
-            return f"the positive value {task.positive!r} is not a number, but the column holds numbers"
-        if not low <= positive <= high:
-            return f"the positive value {task.positive!r} never occurs (values range {low:g}..{high:g})"
-        if low == high:
-            return f"every labelled row is {low:g}: nothing to tell apart"
+        return _binary_number_problem(task, feature), True
+    return None, True
+
+
+def _binary_text_problem(name: str, task: cfg.Task, feature, split: str, negatives: Dict[str, List[str]]):
+    values = _values(feature)
+    tolerate = task.unknown_labels == "unlabelled"
+    if values is None:  # more distinct values than the statistics list
+        if tolerate and task.negative:
+            return None, True
+        return (f"{feature.string_stats.unique} distinct values; a binary label holds a positive and a negative "
+                "value (set `positive` and `negative`, or list missing-value spellings in data.na_values)"), True
+    roles = task.binary_roles(values, negatives.get(name))
+    counts = {b.label: b.sample_count for b in feature.string_stats.rank_histogram.buckets}
+    if not roles.positive:
+        wanted = f"the positive value {task.positive!r}" if task.positive is not None else \
+            "a true value (" + "/".join(cfg.TRUE_STRINGS) + "; or set `positive`)"
+        return f"{wanted} never occurs (values: {_shown(values)})", True
+    others = list(dict.fromkeys(v.strip() for v in roles.other))  # ' no' and 'no' are one value
+    if split == "train" and len(others) > 1:
+        return (f"{_shown(others)} besides the positive {task.positive!r}: which mean 0? Set "
+                f"tasks.{name}.negative to them (a value or a list), or list the ones that mean 'missing' in "
+                "data.na_values"), True
+    if split == "train" and others:
+        negatives[name] = others
+    if roles.unknown:
+        rows = sum(counts.get(v, 0) for v in roles.unknown)
+        negative = task.negative or negatives.get(name)
+        expected = (f"the positive {task.positive!r} nor the negative {_shown(negative)}"
+                    if task.positive is not None else "a true value (" + "/".join(cfg.TRUE_STRINGS) +
+                    ") nor a false one (" + "/".join(cfg.FALSE_STRINGS) + "); or set `positive`")
+        text = f"{rows:g} row(s) hold {_shown(roles.unknown)}, neither {expected}"
+        if tolerate:
+            return text + "; they count as unlabelled (unknown_labels: unlabelled)", False
+        return text + f" (set tasks.{name}.unknown_labels: unlabelled to train without them)", True
+    if not roles.negative and not roles.other:
+        return f"every labelled row is positive ({_shown(values)}): nothing to tell apart", True
+    return None, True
+
+
+def _binary_number_problem(task: cfg.Task, feature) -> Optional[str]:
+    low, high = feature.num_stats.min, feature.num_stats.max
+    if task.positive is None:
+        return None if low <= 0.5 < high else f"values range {low:g}..{high:g}: no row is both > 0.5 " \
+                                                "(positive) and another <= 0.5 (negative)"
+    try:
+        positive = float(task.positive)
+        negative = [float(v) for v in task.negative or []]
+    except ValueError:
+        return f"the positive/negative values {task.positive!r} {task.negative or ''} are not numbers, but the " \
+               "column holds numbers"
+    if not low <= positive <= high:
+        return f"the positive value {task.positive!r} never occurs (values range {low:g}..{high:g})"
+    if low == high:
+        return f"every labelled row is {low:g}: nothing to tell apart"
+    if not negative and low < positive < high:
+        return f"values on both sides of the positive {task.positive!r} (range {low:g}..{high:g}): which mean 0? " \
+               "Set `negative`"
+    odd = [v for v in (low, high) if v != positive and negative and v not in negative]
+    if odd and task.unknown_labels != "unlabelled":
+        return f"the value {odd[0]:g} is neither the positive {task.positive!r} nor a negative {task.negative}"
     return None
 
 
@@ -179,7 +292,7 @@ def number_findings(config: cfg.DataContract, split: str,
     """NaN or infinite values in numeric features and regression labels (an empty cell is the way to say
     'missing'; NaN would turn the z-score and the loss into NaN)."""
     columns = [n for n, f in config.features.items() if f.type == "numeric"]
-    columns += [t.label for t in config.tasks.values() if t.type == "regression"]
+    columns += [t.label for t in config.tasks.values() if t.type in ("regression", "binary")]
     findings = []
     for column in dict.fromkeys(columns):
         feature = feature_stats(stats, column)
@@ -188,7 +301,7 @@ def number_findings(config: cfg.DataContract, split: str,
         nans = max((h.num_nan for h in feature.num_stats.histograms), default=0)
         if nans:
             findings.append(Finding(split, column, f"{nans:g} NaN value(s); leave a cell empty for a missing "
-                                                   "value", True))
+                                                   "value (or list the spelling in data.na_values)", True))
         if math.isinf(feature.num_stats.min) or math.isinf(feature.num_stats.max):
             findings.append(Finding(split, column, f"infinite values (range {feature.num_stats.min:g}.."
                                                    f"{feature.num_stats.max:g})", True))
@@ -196,14 +309,16 @@ def number_findings(config: cfg.DataContract, split: str,
 
 
 def check(config: cfg.DataContract, schema: schema_pb2.Schema, anomalies_by_split: dict,
-          statistics_by_split: Optional[Dict[str, statistics_pb2.DatasetFeatureStatistics]] = None
-          ) -> List[Finding]:
-    """All findings; raises DataValidationError when any of them blocks the run."""
-    findings = schema_findings(config, schema)
+          statistics_by_split: Optional[Dict[str, statistics_pb2.DatasetFeatureStatistics]] = None,
+          notes: Optional[dict] = None) -> List[Finding]:
+    """All findings; raises DataValidationError when any of them blocks the run. notes: ExampleGen's
+    {split: {column: [text cells, file, line, cell]}} of numeric columns (components.example_gen)."""
+    findings = schema_findings(config, schema, statistics_by_split, notes)
     for split, anomalies in sorted(anomalies_by_split.items()):
         findings += anomaly_findings(config, split, anomalies)
-    for split, stats in sorted((statistics_by_split or {}).items()):
-        findings += label_findings(config, split, stats) + number_findings(config, split, stats)
+    negatives = {}
+    for split, stats in sorted((statistics_by_split or {}).items(), key=lambda item: item[0] != "train"):
+        findings += label_findings(config, split, stats, negatives) + number_findings(config, split, stats)
     for finding in findings:
         if not finding.blocking:
             logging.warning("data gate (tolerated): %s", finding)
@@ -238,6 +353,7 @@ def DataGate(  # noqa: N802 (TFX component naming)
     statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
     validated_schema: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Schema],
     contract_json: tfx.dsl.components.Parameter[str],
+    examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples] = None,
 ) -> None:
     """Stops the run on blocking anomalies; passes the schema on to Transform otherwise.
 
@@ -250,7 +366,8 @@ def DataGate(  # noqa: N802 (TFX component naming)
     for split in artifact_utils.decode_split_names(anomalies.split_names):
         path = os.path.join(artifact_utils.get_split_uri([anomalies], split), "SchemaDiff.pb")
         by_split[split] = anomalies_util.load_anomalies_binary(path)
-    findings = check(contract, schema_proto, by_split, load_statistics(statistics))
+    notes = examples.get_string_custom_property(NOTES_PROPERTY) if examples is not None else ""
+    findings = check(contract, schema_proto, by_split, load_statistics(statistics), json.loads(notes or "{}"))
     io_utils.copy_file(schema_file, os.path.join(validated_schema.uri, SCHEMA_FILE), overwrite=True)
     validated_schema.set_int_custom_property("tolerated_anomalies", len(findings))
 

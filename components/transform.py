@@ -17,7 +17,6 @@ import tensorflow_transform as tft
 from pipeline import config as cfg
 
 MISSING_TOKEN = "__missing__"
-TRUE_STRINGS = ("1", "true", "yes", "y", "t")
 _WORD_SPLIT = r"[^\p{L}\p{N}']+"
 
 
@@ -143,26 +142,63 @@ _FEATURE_TRANSFORMS = {"numeric": _numeric, "categorical": _categorical, "text":
 
 # --------------------------------------------------------------------------------------------- labels
 def _binary(task_name: str, x, task: cfg.Task):
+    """Target 1 for the positive value, 0 for a negative one, mask 0 for anything else: an unknown value is
+    never a negative (the DataGate stops the run on one unless `unknown_labels: unlabelled`). Text is matched
+    after stripping surrounding whitespace, with its letter case (`cfg.Task.binary_roles`); without `negative`
+    the negative is the one other value of the training data (the label vocabulary, also the served names)."""
     present = _present(x)
     if x.dtype == tf.string:
         values = tf.strings.strip(_to_dense(x, ""))
-        if task.positive is not None:
-            positive = tf.equal(values, task.positive)
-        else:
+        if task.positive is None:
             lowered = tf.strings.lower(values)
-            positive = tf.reduce_any(tf.equal(lowered[:, None], tf.constant(TRUE_STRINGS)[None, :]), axis=1)
+            positive, negative = _isin(lowered, cfg.TRUE_STRINGS), _isin(lowered, cfg.FALSE_STRINGS)
+        else:
+            vocabulary = _binary_vocabulary(task_name, tf.strings.strip(_present_values(x)))
+            positive = tf.equal(values, task.positive)
+            if task.negative:
+                negative = _isin(values, task.negative)
+            else:  # the most frequent value that is not positive (the DataGate checks there is only one)
+                index = tft.apply_vocabulary(values, vocabulary, default_value=-1)
+                first = tft.apply_vocabulary(tf.constant([task.positive]), vocabulary, default_value=-1)[0]
+                other = tf.where(tf.equal(first, 0), tf.constant(1, tf.int64), tf.constant(0, tf.int64))
+                negative = tf.equal(index, other) & ~positive
     else:
         values = tf.cast(_to_dense(x, 0), tf.float64)
-        positive = tf.equal(values, _number(task_name, task.positive)) if task.positive else values > 0.5
-    return tf.cast(positive & present, tf.int64), tf.cast(present, tf.float32)
+        present &= tf.math.is_finite(values)  # NaN is no label (and a DataGate finding)
+        if task.positive is None:
+            positive = values > 0.5
+            negative = ~positive
+        else:
+            _binary_vocabulary(task_name, _as_string(_present_values(x)))
+            number = _number(task_name, task.positive)
+            positive = tf.equal(values, number)
+            if task.negative:
+                negative = _isin(values, [_number(task_name, v) for v in task.negative])
+            else:  # the one other value: the other end of the range (the DataGate checks there is one)
+                kept = tf.cast(_present_values(x), tf.float64)
+                kept = tf.boolean_mask(kept, tf.math.is_finite(kept))
+                low, high = tft.min(kept, name=f"{task_name}_label_min"), tft.max(kept, name=f"{task_name}_label_max")
+                negative = tf.equal(values, tf.where(tf.equal(high, number), low, high)) & ~positive
+    known = present & (positive | negative)
+    return tf.cast(positive & known, tf.int64), tf.cast(known, tf.float32)
 
 
 def _number(task_name: str, text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"tasks.{task_name}.positive: {text!r} is not a number, but the label column "
+        raise ValueError(f"tasks.{task_name}.positive/negative: {text!r} is not a number, but the label column "
                          "holds numbers") from None
+
+
+def _isin(values, choices) -> tf.Tensor:
+    return tf.reduce_any(tf.equal(values[:, None], tf.constant(list(choices), values.dtype)[None, :]), axis=1)
+
+
+def _binary_vocabulary(task_name: str, present_values):
+    """The label values of the training data (most frequent first): the negative's name at serving time."""
+    return tft.vocabulary(present_values, vocab_filename=cfg.label_vocab_name(task_name),
+                          name=f"{task_name}_label_vocab")
 
 
 def _class_ids(task_name: str, task: cfg.Task, values, present_values):

@@ -8,7 +8,7 @@ import click
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
 from pipeline import config as cfg
-from pipeline import quiet
+from pipeline import preflight, quiet
 
 # Commands import TensorFlow, TFX and the serving stack inside their bodies, so that `mtl --help`, `validate`,
 # `deploy`, `runs` and `compare` start in well under a second.
@@ -32,16 +32,22 @@ def main():
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="YAML config to check.")
 def validate(config_path):
-    """Check a config, and that its data files exist and hold every configured column. Runs nothing."""
+    """Check a config, its data files, their headers and their first rows (numbers in numeric columns, binary
+    label values, missing-value spellings). Runs nothing."""
     config = _load(config_path)
-    try:
-        files = cfg.check_data(config)
-    except cfg.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    checked = preflight.inspect_data(config)
+    if checked.problems:
+        raise click.ClickException(str(cfg.ConfigError(checked.problems, config_path))
+                                   + _notes(checked.notes))
     click.echo(f"{config_path}: OK — {len(config.features)} features, {len(config.tasks)} tasks "
                f"({', '.join(f'{n}:{t.type}' for n, t in config.tasks.items())})")
-    for split, paths in files.items():
+    for split, paths in checked.files.items():
         click.echo(f"  {split}: {len(paths)} file(s), first {paths[0]}")
+    click.echo(_notes(checked.notes).lstrip("\n"))
+
+
+def _notes(notes) -> str:
+    return "".join(f"\n  note: {n}" for n in notes)
 
 
 @main.group()

@@ -8,8 +8,7 @@ Loading never imports TensorFlow.
 from __future__ import annotations
 
 import collections.abc
-import csv
-import glob
+import dataclasses
 import hashlib
 import math
 import os
@@ -19,6 +18,8 @@ from typing import Annotated, ClassVar, Dict, List, Literal, Optional, Tuple, Un
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline import csvdata
 
 TASK_TYPES = ("binary", "multiclass", "multilabel", "regression")
 FEATURE_TYPES = ("numeric", "categorical", "text")
@@ -162,7 +163,14 @@ class Task(_Strict):
                                       "loss and metrics")
     label: str = Field(min_length=1, description="column holding the label; an empty cell means the row has no "
                        "label for this task")
-    positive: Optional[str] = Field(None, description="binary: the label value that means 1")
+    positive: Optional[str] = Field(None, min_length=1, description="binary: the label value that means 1 "
+                                    "(matched after stripping surrounding whitespace; letter case counts)")
+    negative: Optional[List[Annotated[str, Field(min_length=1)]]] = Field(
+        None, min_length=1, description="binary, with `positive`: the label value (or list of values) that means "
+        "0; default: the one other value of the training data")
+    unknown_labels: Optional[Literal["error", "unlabelled"]] = Field(
+        None, description="binary: a label value that is neither positive nor negative stops the run (`error`, "
+        "the default) or leaves the row without a label for this task (`unlabelled`); never a negative")
     separator: Optional[str] = Field(None, min_length=1, description="multilabel: separator inside a cell")
     classes: Optional[List[Annotated[str, Field(min_length=1)]]] = Field(
         None, min_length=1, description="multiclass/multilabel: the label values, in order; enables per-class "
@@ -175,11 +183,28 @@ class Task(_Strict):
     thresholds: Dict[str, Threshold] = Field(default_factory=dict, description="metric name -> bar the model "
                                              "must clear to be pushed; the metric names depend on the type")
 
+    @field_validator("negative", mode="before")
+    @classmethod
+    def _one_or_more(cls, v):
+        return [v] if isinstance(v, str) else v
+
     @model_validator(mode="after")
     def _fits_type(self):
         problems = []
         if self.positive is not None and self.type != "binary":
             problems.append(f"positive: only binary tasks have a positive value (this task is {self.type})")
+        for key in ("negative", "unknown_labels"):
+            if getattr(self, key) is not None and self.type != "binary":
+                problems.append(f"{key}: only binary tasks have this key (this task is {self.type})")
+        for key, value in [("positive", self.positive or ""), *(("negative", v) for v in self.negative or [])]:
+            if value != value.strip():
+                problems.append(f"{key}: {value!r}: surrounding whitespace is ignored in the data; write "
+                                f"{value.strip()!r}")
+        if self.negative is not None and self.type == "binary":
+            if self.positive is None:
+                problems.append("negative: needs `positive` (the value that means 1)")
+            elif self.positive in self.negative:
+                problems.append(f"negative: {self.positive!r} is the positive value")
         if self.separator is not None and self.type != "multilabel":
             problems.append(f"separator: only multilabel tasks have a separator (this task is {self.type})")
         if self.classes is not None:
@@ -213,6 +238,41 @@ class Task(_Strict):
     def label_separator(self) -> str:
         return self.separator or "|"
 
+    def binary_roles(self, values, negative: Optional[List[str]] = None) -> "BinaryRoles":
+        """Sort a binary label column's distinct values (as the data spells them) into positive, negative and
+        unknown, by the rule Transform applies: stripped of surrounding whitespace, matched exactly against
+        `positive` / `negative` (`negative`: this task's, else the given one, learned from the training data);
+        without `positive`, TRUE_STRINGS / FALSE_STRINGS in any letter case. Without any negative value,
+        everything that is not positive is `other` (the training data's negative, if it is one value)."""
+        negatives = self.negative or negative
+        roles = BinaryRoles()
+        for value in values:
+            text = value.strip()
+            if self.positive is None:
+                lowered = text.lower()
+                role = "positive" if lowered in TRUE_STRINGS else "negative" if lowered in FALSE_STRINGS else \
+                    "unknown"
+            elif text == self.positive:
+                role = "positive"
+            elif negatives is None:
+                role = "other"
+            else:
+                role = "negative" if text in negatives else "unknown"
+            getattr(roles, role).append(value)
+        return roles
+
+
+TRUE_STRINGS = ("1", "true", "yes", "y", "t")  # binary label text without `positive`: positive ...
+FALSE_STRINGS = ("0", "false", "no", "n", "f")  # ... and negative, in any letter case
+
+
+@dataclasses.dataclass
+class BinaryRoles:
+    positive: List[str] = dataclasses.field(default_factory=list)
+    negative: List[str] = dataclasses.field(default_factory=list)
+    other: List[str] = dataclasses.field(default_factory=list)  # not positive, while the negative is unknown
+    unknown: List[str] = dataclasses.field(default_factory=list)  # neither positive nor negative
+
 
 def _range_problems(metric: str, bar: Threshold) -> List[str]:
     """Bounds outside the values the metric can take (METRIC_RANGES): AUC >= 1.01 would block every model,
@@ -241,6 +301,19 @@ class Data(_Strict):
     eval: Optional[str] = Field(None, min_length=1, description="optional; else a hash split of train")
     eval_fraction: float = Field(0.2, gt=0, lt=1, description="share of the train rows hash-split off for "
                                  "evaluation when eval is absent (in hundredths)")
+    na_values: List[str] = Field(
+        default_factory=lambda: list(csvdata.DEFAULT_NA_VALUES),
+        description="CSV: cell texts that mean 'missing' in every column, as an empty or blank cell does; matched "
+        "exactly after stripping surrounding whitespace (letter case counts); [] = only empty cells")
+
+    @field_validator("na_values")
+    @classmethod
+    def _spellings(cls, v):
+        odd = [x for x in v if not x or x != x.strip()]
+        if odd:
+            raise ValueError(f"{odd[0]!r}: spellings are matched after stripping surrounding whitespace; give "
+                             "them without it (an empty cell is always missing)")
+        return v
 
     @model_validator(mode="after")
     def _same_format(self):
@@ -464,6 +537,7 @@ class DataContract(_Strict):
 
     features: Dict[str, Feature]
     tasks: Dict[str, Task]
+    na_values: List[str] = Field(default_factory=list)
     code_version: str = ""
 
     @property
@@ -473,11 +547,12 @@ class DataContract(_Strict):
 
 def data_contract(config: Config, code_version: str = "") -> dict:
     """JSON-ready DataContract of a config (passed to DataGate and Transform as custom config)."""
-    label_part = {"type", "label", "positive", "separator", "classes"}
+    label_part = {"type", "label", "positive", "negative", "unknown_labels", "separator", "classes"}
     return {
         "features": {n: f.model_dump(mode="json") for n, f in config.features.items()},
         "tasks": {n: t.model_dump(mode="json", include=label_part, exclude_none=True)
                   for n, t in config.tasks.items()},
+        "na_values": list(config.data.na_values),
         "code_version": code_version,
     }
 
@@ -626,83 +701,6 @@ def load_config(path: Union[str, Path]) -> Config:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"malformed YAML{at}: {problem}", str(path)) from None
     return parse_config(raw, str(path))
-
-
-# ------------------------------------------------------------------------------------ data pre-flight
-def expand_files(pattern: str) -> List[str]:
-    """Files a data path names: one file, or every file a glob matches (sorted)."""
-    if glob.has_magic(pattern):
-        return sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
-    return [pattern] if os.path.isfile(pattern) else []
-
-
-def read_csv_header(path: str) -> List[str]:
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        header = next(csv.reader(f), None)
-    return [h.strip() for h in header] if header else []
-
-
-def has_data_row(path: str) -> bool:
-    """Whether a CSV holds anything but blank lines after its header (reads until the first such line)."""
-    with open(path, "rb") as f:
-        f.readline()
-        return any(line.strip() for line in f)
-
-
-def check_data(config: Config) -> Dict[str, List[str]]:
-    """Check the data files (and curated schema) exist and CSV headers hold every configured column.
-
-    Returns {split: files}. Raises ConfigError naming the path, file and missing columns.
-    """
-    problems, found = [], {}
-    if config.schema_path and not is_uri(config.schema_path) and not os.path.isfile(config.schema_path):
-        problems.append(f"schema: file not found: '{config.schema_path}'")
-    for split in ("train", "eval"):
-        pattern = getattr(config.data, split)
-        if pattern is None:
-            continue
-        if is_uri(pattern):
-            found[split] = [pattern]
-            continue
-        files = expand_files(pattern)
-        if not files:
-            problems.append(f"data.{split}: no file matches '{pattern}'")
-            continue
-        found[split] = files
-        if data_format(pattern) != "csv":
-            continue
-        if all(os.path.getsize(f) > 0 for f in files) and not any(has_data_row(f) for f in files):
-            problems.append(f"data.{split}: '{pattern}' has a header but no data rows"
-                            + (f" (none of its {len(files)} files)" if len(files) > 1 else ""))
-        for file in files:
-            header = read_csv_header(file)
-            if not header:
-                problems.append(f"data.{split}: '{file}' is empty (a CSV needs a header row)")
-                continue
-            repeated = sorted({c for c in header if header.count(c) > 1})
-            if repeated:
-                problems.append(f"data.{split}: '{file}' names column(s) " + ", ".join(map(repr, repeated))
-                                + " more than once in its header")
-            missing = [c for c in config.columns if c not in header]
-            if missing:
-                where = {c: _where_used(config, c) for c in missing}
-                problems.append(f"data.{split}: '{file}' has no column " + ", ".join(
-                    f"'{c}' (used by {where[c]})" for c in missing))
-    local = not any(is_uri(p) for p in (config.data.train, config.data.eval) if p)
-    if local and "train" in found and data_format(config.data.train) == "csv" and "eval" in found:
-        headers = {tuple(read_csv_header(f)) for f in found["train"] + found["eval"]}
-        if len(headers) > 1:
-            problems.append("data: train and eval CSV files must have the same header")
-    if problems:
-        raise ConfigError(problems)
-    return found
-
-
-def _where_used(config: Config, column: str) -> str:
-    if column in config.features:
-        return f"features.{column}"
-    users = [f"tasks.{n}.label" for n, t in config.tasks.items() if t.label == column]
-    return ", ".join(users) or "evaluation.slices"
 
 
 def eval_hash_buckets(fraction: float) -> Tuple[int, int]:

@@ -249,6 +249,9 @@ def _sample(annotation, index: int = 0):
     return {str: "ab"[index], int: 1 + index, float: 1.0 + index, bool: True}.get(annotation)
 
 
+_NEEDS = {"negative": {"positive": "positive value"}}  # a key only valid next to another
+
+
 def task_keys_by_type() -> dict:
     """Task type -> the optional keys only some task types accept (asked of the Task validator)."""
     accepted = {t: [] for t in cfg.TASK_TYPES}
@@ -259,7 +262,7 @@ def task_keys_by_type() -> dict:
         takers = []
         for task_type in cfg.TASK_TYPES:
             try:
-                cfg.Task.model_validate({"type": task_type, "label": "y", name: sample})
+                cfg.Task.model_validate({"type": task_type, "label": "y", **_NEEDS.get(name, {}), name: sample})
                 takers.append(task_type)
             except ValidationError:
                 pass

@@ -62,9 +62,20 @@ def example_gen(config: cfg.Config):
         output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
             tfx.proto.SplitConfig.Split(name="train", hash_buckets=train_buckets),
             tfx.proto.SplitConfig.Split(name="eval", hash_buckets=eval_buckets)]))
-    component = (streaming.ImportExampleGen if cfg.data_format(config.data.train) == "tfrecord"
-                 else streaming.CsvExampleGen)
-    return component(input_base=base, input_config=input_config, output_config=output_config)
+    if cfg.data_format(config.data.train) == "tfrecord":
+        return streaming.ImportExampleGen(input_base=base, input_config=input_config, output_config=output_config)
+    return streaming.CsvExampleGen(input_base=base, input_config=input_config, output_config=output_config,
+                                   reading=reading(config))
+
+
+def reading(config: cfg.Config) -> dict:
+    """How ExampleGen reads the CSV cells (components.example_gen.Reading), with the code that reads them."""
+    numeric = [n for n, f in config.features.items() if f.type == "numeric"]
+    numeric += [t.label for t in config.tasks.values() if t.type == "regression"]
+    numeric = list(dict.fromkeys(numeric))
+    return {"na_values": list(config.data.na_values), "numeric_columns": numeric,
+            "float_columns": [] if config.schema_path else numeric,  # a curated schema keeps its own types
+            "code_version": code_version(DATA_CODE)}
 
 
 def data_components(config: cfg.Config) -> List:
@@ -79,7 +90,8 @@ def data_components(config: cfg.Config) -> List:
                                                 schema=schema.outputs["schema"])
     contract = cfg.data_contract(config, code_version(DATA_CODE))
     gate = DataGate(schema=schema.outputs["schema"], anomalies=validator.outputs["anomalies"],
-                    statistics=statistics.outputs["statistics"], contract_json=json.dumps(contract, sort_keys=True))
+                    statistics=statistics.outputs["statistics"], examples=examples.outputs["examples"],
+                    contract_json=json.dumps(contract, sort_keys=True))
     previous = tfx.dsl.Resolver(  # the statistics of the last run whose data passed the DriftGate
         strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
         statistics=tfx.dsl.Channel(type=AcceptedStatistics),

@@ -9,10 +9,11 @@ the census model that the e2e tests push.
 from __future__ import annotations
 
 import copy
-import re
 import csv
+import gzip
 import html
 import os
+import re
 
 import pytest
 import yaml
@@ -31,7 +32,7 @@ def write_case(tmp_path, mutate=None, train=None, eval_rows=None):
     """A config (BASE changed by `mutate`) with its own copy of the data; returns (config path, output dir).
     train: rows (lists) or raw bytes for train.csv."""
     raw = copy.deepcopy(BASE)
-    raw["data"] = {"train": str(tmp_path / "train.csv"), "eval": str(tmp_path / "eval.csv")}
+    raw["data"] = {**raw["data"], "train": str(tmp_path / "train.csv"), "eval": str(tmp_path / "eval.csv")}
     raw["schema"] = os.path.join(REPO, raw["schema"])
     raw["output"] = str(tmp_path / "run")
     if mutate:
@@ -198,6 +199,54 @@ def test_preflight_case(tmp_path, case):
     assert_stopped(invoke("run", "--config", config), expected, output, wrote_nothing=True)
 
 
+RAGGED = b"\n".join([HEADER] + [",".join(r).encode() for r in ROWS[1:50]] + [b"1,2,3"] +
+                    [",".join(r).encode() for r in ROWS[50:80]]) + b"\n"
+NOT_UTF8 = b"\n".join([HEADER] + [",".join(r).encode() for r in ROWS[1:30]]
+                      + [",".join(r + "\udce9" if i == ROWS[0].index("education") else r
+                                  for i, r in enumerate(ROWS[30])).encode("utf-8", "surrogateescape")]  # a Latin-1 é
+                      + [",".join(r).encode() for r in ROWS[31:60]]) + b"\n"
+
+GZIPPED = gzip.compress(b"\n".join([HEADER] + [",".join(r).encode() for r in ROWS[1:400]]) + b"\n", mtime=0)
+# the first rows of each split (csvdata.SAMPLE_ROWS), read before anything runs: (train, eval, expected[, mutate])
+ROW_CASES = {
+    "text in a numeric column": (
+        with_column(ROWS[:400], "age", lambda i, v: "forty" if i % 7 == 3 else v), None,
+        ["data.train: age (features.age): text in a numeric column, e.g. 'forty' at line 5 of",
+         "if it means 'missing', add it to data.na_values"]),
+    "column numeric in train, text in eval": (
+        None, with_column(EVAL_ROWS[:200], "age", lambda i, v: "unknown" if i in (9, 30) else v),
+        ["data.eval: age (features.age): text in a numeric column, e.g. 'unknown' at line 11 of",
+         "(2 of 199 filled cells read)"]),
+    "binary label neither positive nor negative": (  # eval: train's one other value is the negative
+        None, with_column(EVAL_ROWS[:200], "income", lambda i, v: "unknown" if i == 10 else v),
+        ["data.eval: income (tasks.income.label): 'unknown' (e.g. at line 12 of",
+         "is neither the positive '50000+.' nor the negative '- 50000.'; fix the cells, add the spelling to "
+         "data.na_values if it means 'missing', or set tasks.income.unknown_labels: unlabelled"]),
+    "binary label with several other values": (  # train: which of them is the negative?
+        with_column(ROWS[:400], "income", lambda i, v: "unknown" if i == 10 else v), None,
+        ["data.train: income (tasks.income.label): ", "'unknown'", "besides the positive '50000+.'; set "
+         "tasks.income.negative to the value(s) that mean 0"]),
+    "binary positive value never occurs": (None, None, ["data.train: income (tasks.income.label): the positive "
+                                                        "value '50000+' never occurs (values: "],
+                                           _set(["tasks", "income", "positive"], "50000+")),
+    "ragged row": (RAGGED, None, ["data.train: ", "train.csv, line 51: 3 fields, the header has"]),
+    "bytes that are not UTF-8": (NOT_UTF8, None, ["data.train: ", "train.csv, line 31: bytes that are not UTF-8"]),
+    "gzip'd CSV cut short": (GZIPPED[:len(GZIPPED) // 2], None,
+                             ["data.train: ", "train.csv: a gzip file that cannot be decompressed"]),
+    "binary file given as CSV": (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" * 20, None,
+                                 ["data.train: ", "train.csv, line 1: line contains NUL (a binary file? expected CSV "
+                                  "text)"]),
+}
+
+
+@pytest.mark.parametrize("case", list(ROW_CASES))
+def test_row_case(tmp_path, case):
+    train, eval_rows, expected, *mutate = ROW_CASES[case]
+    config, output = write_case(tmp_path, *mutate, train=train, eval_rows=eval_rows)
+    assert_stopped(invoke("validate", "--config", config), expected, output, wrote_nothing=True)
+    assert_stopped(invoke("run", "--config", config), expected, output, wrote_nothing=True)
+
+
 def test_train_and_eval_headers_differ(tmp_path):
     eval_rows = [row[::-1] for row in EVAL_ROWS[:50]]
     config, output = write_case(tmp_path, eval_rows=eval_rows)
@@ -216,32 +265,15 @@ def _race_task(raw):
     raw["tasks"]["race"] = {"type": "multiclass", "label": "race"}
 
 
-def _income_positive(value):
-    return _set(["tasks", "income", "positive"], value)
-
-
-RAGGED = b"\n".join([HEADER] + [",".join(r).encode() for r in ROWS[1:50]] + [b"1,2,3"] +
-                    [",".join(r).encode() for r in ROWS[50:80]]) + b"\n"
-NOT_UTF8 = b"\n".join([HEADER] + [",".join(r).encode() for r in ROWS[1:30]]
-                      + [",".join(r + "\udce9" if i == ROWS[0].index("education") else r
-                                  for i, r in enumerate(ROWS[30])).encode("utf-8", "surrogateescape")]  # a Latin-1 é
-                      + [",".join(r).encode() for r in ROWS[31:60]]) + b"\n"
-
 PIPELINE_CASES = {
-    "ragged row": (None, RAGGED, ["train.csv, line 51: 3 fields, the header has"]),
-    "bytes that are not UTF-8": (None, NOT_UTF8, ["train.csv, line 31: bytes that are not UTF-8"]),
-    "text in a numeric column": (None, with_column(ROWS[:400], "age", lambda i, v: "forty" if i % 7 == 0 else v),
-                                 ["age", "problem(s)"]),
-    "NaN in a numeric column": (_no_schema, with_column(ROWS[:400], "age", lambda i, v: "nan" if i % 9 == 0 else v),
+    "NaN in a numeric column": (_both(_no_schema, _set(["data", "na_values"], [])),  # else 'nan' means missing
+                                with_column(ROWS[:400], "age", lambda i, v: "nan" if i % 9 == 0 else v),
                                 ["[train] age: ", "NaN value(s); leave a cell empty for a missing value"]),
     "infinity in a numeric column": (_no_schema, with_column(ROWS[:400], "capital_gains",
                                                              lambda i, v: "inf" if i == 3 else v),
                                      ["[train] capital_gains: infinite values"]),
     "label column entirely empty": (_no_schema, with_column(ROWS[:400], "income", lambda i, v: ""),
                                     ["[train] income: label of task 'income' has no value in any row"]),
-    "binary positive value never occurs": (_both(_no_schema, _income_positive("50000+")), None,
-                                           ["[train] income: task 'income': the positive value '50000+' never "
-                                            "occurs (values: "]),
     "multiclass label with one class": (_race_task, with_column(ROWS[:400], "race", lambda i, v: "White"),
                                         ["[train] race: task 'race': only 1 class occurs (values: 'White')"]),
 }
@@ -252,15 +284,83 @@ PIPELINE_CASES = {
 def test_pipeline_case(tmp_path, case):
     mutate, train, expected = PIPELINE_CASES[case]
     config, output = write_case(tmp_path, mutate, train=train)
-    result = invoke("run", "--config", config)
+    assert_stopped_in_pipeline(invoke("run", "--config", config), expected, output)
+
+
+def assert_stopped_in_pipeline(result, expected, output, in_report=None):
+    """Stopped by ExampleGen or the DataGate, named, before Transform; the failed run's report says why
+    (`in_report`, default the first expected text)."""
     assert_stopped(result, expected, output)
     assert not os.path.exists(os.path.join(output, "tfx", "Transform", "transform_graph")), "Transform ran"
     failed = [line.split()[0] for line in result.output.splitlines() if "FAILED after" in line]
-    assert failed and failed[0] in ("CsvExampleGen", "DataGate"), result.output  # the progress names where
+    assert failed and failed[0] in ("CsvExampleGen", "ImportExampleGen", "DataGate"), result.output
     page = html.unescape(open(_report(result), encoding="utf-8").read())  # the failed run's report says why
     assert f'<p class="bad" id="verdict-verdict">FAILED at {failed[0]}</p>' in page
     if failed[0] == "DataGate":
-        assert expected[0] in page and "blocking" in page
+        assert (in_report or expected[0]) in page and "blocking" in page
+
+
+@pytest.mark.slow
+def test_text_in_a_numeric_column_beyond_the_preflight_rows_stops_the_data_gate(tmp_path, monkeypatch):
+    """Issue 24.1: with an inferred schema, a column numeric in train and text in some eval rows that the pre-flight
+    does not read is a named, blocking DataGate finding (ExampleGen's note gives the line), never a Transform crash."""
+    from pipeline import csvdata
+
+    monkeypatch.setattr(csvdata, "SAMPLE_ROWS", 50)
+    eval_rows = with_column(EVAL_ROWS[:200], "age", lambda i, v: "unknown" if i in (109, 150) else v)
+    config, output = write_case(tmp_path, _no_schema, eval_rows=eval_rows)
+    assert invoke("validate", "--config", config).exit_code == 0  # the first 50 rows are fine
+    result = invoke("run", "--config", config)
+    assert_stopped_in_pipeline(result,
+                               ["[eval] age: text in a numeric column, e.g. 'unknown'", " at line 111 of ",
+                                "eval.csv (2 text cell(s)); fix the cells, or list the spelling in data.na_values"],
+                               output,  # the report recomputes the findings from the schema alone (no split, line):
+                               in_report="age: configured as numeric but the column holds text (schema type BYTES)")
+    assert "[train] age" not in result.output  # train holds numbers only
+
+
+@pytest.mark.slow
+def test_corrupt_tfrecord_is_named_by_file(tmp_path):
+    """A TFRecord whose bytes were damaged: ExampleGen names the file and the good records before it."""
+    import tensorflow as tf
+
+    from components.csv_examples import csv_examples, infer_types
+
+    config, output = write_case(tmp_path)
+    files = {"train": [str(tmp_path / "train.csv")], "eval": [str(tmp_path / "eval.csv")]}
+    types, _ = infer_types(files)
+    for split, paths in files.items():
+        with tf.io.TFRecordWriter(str(tmp_path / f"{split}.tfrecord")) as writer:
+            for record in csv_examples(paths, types):
+                writer.write(record)
+    damaged = bytearray((tmp_path / "train.tfrecord").read_bytes())
+    damaged[len(damaged) // 2:len(damaged) // 2 + 8] = b"\xff" * 8
+    (tmp_path / "train.tfrecord").write_bytes(bytes(damaged))
+    raw = yaml.safe_load(open(config))
+    raw["data"] = {"train": str(tmp_path / "train.tfrecord"), "eval": str(tmp_path / "eval.tfrecord")}
+    open(config, "w").write(yaml.safe_dump(raw))
+    result = invoke("run", "--config", config)
+    assert_stopped_in_pipeline(result,
+                               ["train.tfrecord: not a readable TFRecord (not gzip'd: its name has no .gz) file "
+                                "after ", " good record(s): corrupted record at "], output)
+    assert "function_node" not in result.output and "[Op:" not in result.output  # TF's words only
+
+
+@pytest.mark.slow
+def test_gzipped_csv_with_a_byte_order_mark_is_data(tmp_path):
+    """Excel's BOM before the header and a gzip'd file (named .csv.gz) read as the plain CSV would be."""
+    config, output = write_case(tmp_path)
+    raw = yaml.safe_load(open(config))
+    (tmp_path / "train.csv.gz").write_bytes(gzip.compress(b"\xef\xbb\xbf" + (tmp_path / "train.csv").read_bytes()))
+    raw["data"]["train"] = str(tmp_path / "train.csv.gz")
+    open(config, "w").write(yaml.safe_dump(raw))
+    checked = invoke("validate", "--config", config)
+    assert checked.exit_code == 0, checked.output
+    assert "train.csv.gz' is gzip-compressed (read decompressed)" in checked.output
+    assert "train.csv.gz' starts with a byte-order mark (ignored)" in checked.output
+    result = invoke("run", "--config", config, "--until", "transform")
+    assert result.exit_code == 0, result.output
+    assert os.path.isdir(os.path.join(output, "tfx", "Transform", "transform_graph"))
 
 
 def _report(result):

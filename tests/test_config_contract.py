@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import config as cfg
+from pipeline import preflight
 from pipeline.cli import main
 
 from conftest import DATA, REPO
@@ -209,26 +210,26 @@ def test_load_config_file_errors(tmp_path):
 
 
 def test_check_data(tmp_path):
-    assert cfg.check_data(cfg.parse_config(BASE))["train"] == [os.path.join(SAMPLE, "train.csv")]
+    assert preflight.check_data(cfg.parse_config(BASE))["train"] == [os.path.join(SAMPLE, "train.csv")]
     missing = cfg.parse_config(with_change("data.train", str(tmp_path / "nope*.csv")))
     with pytest.raises(cfg.ConfigError, match=r"data.train: no file matches '.*nope\*.csv'"):
-        cfg.check_data(missing)
+        preflight.check_data(missing)
     no_feature = cfg.parse_config(with_change("features.agee", {"type": "numeric"}))
     with pytest.raises(cfg.ConfigError, match=r"has no column 'agee' \(used by features.agee\)"):
-        cfg.check_data(no_feature)
+        preflight.check_data(no_feature)
     no_label = cfg.parse_config(with_change("tasks.t2", {"type": "regression", "label": "minutes"}))
     with pytest.raises(cfg.ConfigError, match=r"has no column 'minutes' \(used by tasks.t2.label\)"):
-        cfg.check_data(no_label)
+        preflight.check_data(no_label)
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(cfg.ConfigError, match="is empty"):
-        cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "empty.csv"))))
+        preflight.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "empty.csv"))))
     header = open(os.path.join(SAMPLE, "train.csv")).readline()
     for i in range(2):
         (tmp_path / f"part{i}.csv").write_text(header)
     with pytest.raises(cfg.ConfigError, match=r"part\*.csv' has a header but no data rows \(none of its 2 files\)"):
-        cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
-    (tmp_path / "part1.csv").write_text(header + open(os.path.join(SAMPLE, "train.csv")).readlines()[1])
-    found = cfg.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
+        preflight.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
+    (tmp_path / "part1.csv").write_text(open(os.path.join(SAMPLE, "train.csv")).read())
+    found = preflight.check_data(cfg.parse_config(with_change("data.train", str(tmp_path / "part*.csv"))))
     assert len(found["train"]) == 2  # a shard with a header only (as Spark writes them) is fine
 
 
@@ -364,3 +365,140 @@ def test_mtl_validate_refuses_an_out_of_range_threshold_in_one_line(tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert ("  - tasks.income.thresholds.auc.min: 1.01 is outside the values auc can take ([0, 1]): no model "
             "could ever pass it\n") in result.output
+
+
+# ------------------------------------------------------------------ missing values and binary label values
+def test_na_values_default_and_checks():
+    config = cfg.parse_config(BASE)
+    assert {"NA", "N/A", "NaN", "null", "None", "?"} <= set(config.data.na_values)
+    assert cfg.data_contract(config)["na_values"] == config.data.na_values  # Transform/DataGate caches follow
+    assert cfg.parse_config(with_change("data.na_values", [])).data.na_values == []
+    assert any("data.na_values: ' NA': spellings are matched after stripping" in p
+               for p in problems(with_change("data.na_values", [" NA"])))
+
+
+def test_negative_and_unknown_labels_keys():
+    binary = {"type": "binary", "label": "income", "positive": "50000+.", "negative": "- 50000."}
+    config = cfg.parse_config(with_change("tasks.income", {**binary, "unknown_labels": "unlabelled"}))
+    assert config.tasks["income"].negative == ["- 50000."]  # a value or a list
+    assert cfg.data_contract(config)["tasks"]["income"]["negative"] == ["- 50000."]
+    assert cfg.data_contract(config)["tasks"]["income"]["unknown_labels"] == "unlabelled"
+    for change, message in [
+        ({"negative": "x", "positive": None}, "tasks.income.negative: needs `positive`"),
+        ({"negative": ["no", "50000+."]}, "tasks.income.negative: '50000+.' is the positive value"),
+        ({"positive": " yes"}, "tasks.income.positive: ' yes': surrounding whitespace is ignored"),
+        ({"unknown_labels": "negative"}, "tasks.income.unknown_labels: 'negative' is not one of error, unlabelled"),
+        ({"type": "regression", "positive": None, "negative": None, "unknown_labels": "error"},
+         "tasks.income.unknown_labels: only binary tasks have this key"),
+    ]:
+        task = {k: v for k, v in {**binary, **change}.items() if v is not None}
+        assert any(message in p for p in problems(with_change("tasks.income", task))), (change, message)
+
+
+def test_binary_roles_never_make_an_unknown_value_negative():
+    task = cfg.Task(type="binary", label="sex", positive="male")
+    roles = task.binary_roles(["male", " male", "female"])
+    assert roles.positive == ["male", " male"] and roles.other == ["female"] and not roles.unknown
+    roles = task.binary_roles(["male", "female", "Male", "NA"], negative=["female"])
+    assert roles.negative == ["female"] and roles.unknown == ["Male", "NA"]  # letter case counts
+    plain = cfg.Task(type="binary", label="churned")
+    roles = plain.binary_roles(["Yes", "no", "TRUE", "f", "maybe"])
+    assert roles.positive == ["Yes", "TRUE"] and roles.negative == ["no", "f"] and roles.unknown == ["maybe"]
+
+
+def _csv(tmp_path, name, rows):
+    path = tmp_path / name
+    path.write_text("\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    return str(path)
+
+
+PENGUIN = {
+    "name": "p", "features": {"flipper": {"type": "numeric"}, "island": {"type": "categorical"}},
+    "tasks": {"sex": {"type": "binary", "label": "sex", "positive": "male"}},
+}
+
+
+def _penguins(tmp_path, train, eval_rows=None, **task):
+    raw = copy.deepcopy(PENGUIN)
+    raw["tasks"]["sex"].update(task)
+    raw["data"] = {"train": _csv(tmp_path, "train.csv", [["flipper", "island", "sex"], *train])}
+    if eval_rows is not None:
+        raw["data"]["eval"] = _csv(tmp_path, "eval.csv", [["flipper", "island", "sex"], *eval_rows])
+    return cfg.parse_config(raw)
+
+
+GOOD_ROWS = [[181, "Dream", "male"], [186, "Biscoe", "female"], ["NA", "Dream", "NA"], [195, "?", "female"]] * 3
+
+
+def test_preflight_reads_missing_value_spellings_and_notes_them(tmp_path):
+    checked = preflight.inspect_data(_penguins(tmp_path, GOOD_ROWS, GOOD_ROWS[:4]))
+    assert checked.problems == []
+    assert "data.train: flipper: read as missing (data.na_values): 'NA' x3" in checked.notes
+    assert "data.train: sex: read as missing (data.na_values): 'NA' x3" in checked.notes
+    assert "data.train: read 12 row(s)" in checked.notes and "data.eval: read 4 row(s)" in checked.notes
+
+
+def test_preflight_names_text_in_a_numeric_column_with_line_and_value(tmp_path):
+    config = _penguins(tmp_path, GOOD_ROWS, GOOD_ROWS[:2] + [["unknown", "Dream", "male"]])
+    with pytest.raises(cfg.ConfigError) as err:
+        preflight.check_data(config)
+    assert err.value.problems == [
+        f"data.eval: flipper (features.flipper): text in a numeric column, e.g. 'unknown' at line 4 of "
+        f"'{tmp_path / 'eval.csv'}' (1 of 3 filled cells read); if it means 'missing', add it to data.na_values"]
+    without = cfg.parse_config({**config.model_dump(by_alias=True, exclude_none=True),
+                                "data": {**config.data.model_dump(exclude_none=True), "na_values": []}})
+    found = preflight.inspect_data(without).problems
+    assert any("data.train: flipper (features.flipper): text in a numeric column, e.g. 'NA' at line 4" in p
+               for p in found), found
+
+
+def test_preflight_binary_label_values(tmp_path):
+    several = [[181, "Dream", "male"], [186, "Dream", "female"], [190, "Dream", "unknown"]]
+    found = preflight.inspect_data(_penguins(tmp_path, several)).problems
+    assert found == ["data.train: sex (tasks.sex.label): 'female', 'unknown' besides the positive 'male'; set "
+                     "tasks.sex.negative to the value(s) that mean 0 (or, if some mean 'missing', add them to "
+                     "data.na_values)"]
+    never = preflight.inspect_data(_penguins(tmp_path, [[181, "Dream", "Male"], [186, "Dream", "female"]])).problems
+    assert never == ["data.train: sex (tasks.sex.label): the positive value 'male' never occurs (values: 'Male', "
+                     "'female'); `positive` is matched exactly, letter case included"]
+    learned = preflight.inspect_data(_penguins(tmp_path, GOOD_ROWS, [[181, "Dream", "Male"]])).problems
+    assert len(learned) == 1 and learned[0].startswith(
+        f"data.eval: sex (tasks.sex.label): 'Male' (e.g. at line 2 of '{tmp_path / 'eval.csv'}') is neither the "
+        "positive 'male' nor the negative 'female'")  # the negative learned from train; letter case counts
+    given = _penguins(tmp_path, several, negative="female")
+    assert "'unknown' (e.g. at line 4 of" in preflight.inspect_data(given).problems[0]
+    tolerated = preflight.inspect_data(_penguins(tmp_path, several, negative="female", unknown_labels="unlabelled"))
+    assert tolerated.problems == [] and any("those rows count as unlabelled" in n for n in tolerated.notes)
+
+
+def test_preflight_reads_gzip_bom_and_spaced_headers(tmp_path):
+    import gzip
+
+    body = "flipper, island , sex\n" + "".join(f"{180 + i},Dream,{'male' if i % 2 else 'female'}\n"
+                                                 for i in range(20))
+    (tmp_path / "train.csv.gz").write_bytes(gzip.compress(b"\xef\xbb\xbf" + body.encode()))
+    raw = {**copy.deepcopy(PENGUIN), "data": {"train": str(tmp_path / "train.csv.gz")}}
+    checked = preflight.inspect_data(cfg.parse_config(raw))
+    assert checked.problems == [], checked.problems
+    assert any("is gzip-compressed (read decompressed)" in n for n in checked.notes)
+    assert any("starts with a byte-order mark (ignored)" in n for n in checked.notes)
+    (tmp_path / "model.csv").write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00binary")
+    raw["data"]["train"] = str(tmp_path / "model.csv")
+    assert preflight.inspect_data(cfg.parse_config(raw)).problems == [
+        f"data.train: {tmp_path / 'model.csv'}, line 1: line contains NUL (a binary file? expected CSV text)"]
+
+
+def test_cli_validate_prints_notes_and_problems(tmp_path):
+    config = _penguins(tmp_path, GOOD_ROWS)
+    path = tmp_path / "p.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json", by_alias=True, exclude_none=True)))
+    result = CliRunner().invoke(main, ["validate", "--config", str(path)])
+    assert result.exit_code == 0 and "note: data.train: flipper: read as missing (data.na_values): 'NA' x3" in \
+        result.output, result.output
+    _csv(tmp_path, "train.csv", [["flipper", "island", "sex"], [181, "Dream", "male"], [1, "x", "female"],
+                                 ["17 cm", "Dream", "male"]])
+    result = CliRunner().invoke(main, ["validate", "--config", str(path)])
+    assert result.exit_code == 1 and "text in a numeric column, e.g. '17 cm' at line 4" in result.output
+    assert "Traceback" not in result.output

@@ -2,6 +2,7 @@
 (types, empty cells, quoting), the same hash split, a deterministic shuffle, and named errors for bad files."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -147,7 +148,7 @@ def test_bad_csv_named(tmp_path, content, expected):
     (tmp_path / "in" / "data.csv").write_bytes(content)
     with pytest.raises(example_gen.DataFileError, match=expected):
         run(example_gen.StreamingCsvExecutor, tmp_path, "ours", single_split())
-    assert not [p for p in os.listdir(tmp_path / "ours") if p.startswith(".shuffle")]
+    assert not (tmp_path / "ours").exists() or not os.listdir(tmp_path / "ours")  # nothing written
 
 
 def test_long_text_cell_is_data(tmp_path):
@@ -181,3 +182,126 @@ def test_files_of_a_split_must_share_header(tmp_path):
     (tmp_path / "in" / "2.csv").write_text("b,a\n1,2\n")
     with pytest.raises(example_gen.DataFileError, match=r"2.csv: its header differs from .*1.csv"):
         run(example_gen.StreamingCsvExecutor, tmp_path, "ours", single_split("*.csv"))
+
+
+# ------------------------------------------------------------------ the project's reading rules (pipeline/csvdata.py)
+def two_splits():
+    return example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="train", pattern="train.csv*"),
+                                         example_gen_pb2.Input.Split(name="eval", pattern="eval.csv")])
+
+
+def run_with(tmp_path, reading, splits=None):
+    """The streaming executor with the `Reading` settings the pipeline passes (custom_config)."""
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "ours")
+    properties = {
+        keys.INPUT_BASE_KEY: str(tmp_path / "in"),
+        keys.INPUT_CONFIG_KEY: proto_utils.proto_to_json(splits or two_splits()),
+        keys.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(example_gen_pb2.Output()),
+        keys.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(example_gen.reading_config(reading)),
+        keys.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+        keys.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+    }
+    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=BEAM, tmp_dir=str(tmp_path / "t"))
+    example_gen.StreamingCsvExecutor(context).Do({}, {keys.EXAMPLES_KEY: [examples]}, properties)
+    return examples
+
+
+def by_id(examples, split):
+    found = {}
+    for record in records(examples, split):
+        feature = tf.train.Example.FromString(record).features.feature
+        found[feature["id"].int64_list.value[0]] = feature
+    return found
+
+
+PENGUINS = ("id, flipper, sex ,island\n1,181,male,Dream\n2,NA,NA,Biscoe\n3,195, female,?\n4, N/A ,male,\n")
+READING = {"na_values": ["NA", "N/A", "?"], "numeric_columns": ["flipper"], "float_columns": ["flipper"]}
+
+
+def test_missing_value_spellings_are_absent_and_numbers_stay_numbers(tmp_path):
+    import gzip
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "train.csv.gz").write_bytes(gzip.compress(b"\xef\xbb\xbf" + PENGUINS.encode()))  # BOM, gzip
+    (tmp_path / "in" / "eval.csv").write_text(PENGUINS)
+    examples = run_with(tmp_path, READING)
+    for split in ("train", "eval"):
+        rows = by_id(examples, split)
+        assert rows[1]["flipper"].float_list.value == [181.0]  # a whole-number numeric column is written as FLOAT
+        for row, column in [(2, "flipper"), (4, "flipper"), (2, "sex"), (3, "island"), (4, "island")]:
+            kind = rows[row][column].WhichOneof("kind")
+            assert kind in ("float_list", "bytes_list") and not getattr(rows[row][column], kind).value, (row, column)
+        assert rows[3]["sex"].bytes_list.value == [b" female"]  # cells are data: only names are stripped
+        assert set(rows[1]) == {"id", "flipper", "sex", "island"}  # header names stripped
+    assert not examples.get_string_custom_property(example_gen.NOTES_PROPERTY)
+    without = run_with(tmp_path, {})  # TFX's reading: 'NA' is text, the column BYTES
+    assert by_id(without, "eval")[2]["flipper"].bytes_list.value == [b"NA"]
+
+
+def test_one_type_per_column_for_all_splits_and_text_in_numeric_noted(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "train.csv").write_text("id,flipper,code\n1,181,7\n2,190,8\n")
+    (tmp_path / "in" / "eval.csv").write_text("id,flipper,code\n3,200,x7\n4,unknown,9\n5,oops,9\n")
+    examples = run_with(tmp_path, READING)
+    train = by_id(examples, "train")
+    assert train[1]["code"].bytes_list.value == [b"7"]  # INT in train, text in eval: BYTES in both (TFX: per split)
+    assert train[1]["flipper"].bytes_list.value == [b"181"]
+    notes = json.loads(examples.get_string_custom_property(example_gen.NOTES_PROPERTY))
+    assert notes == {"eval": {"flipper": [2, str(tmp_path / "in" / "eval.csv"), 3, "unknown"]}}
+
+
+def test_header_reader_is_the_preflights(tmp_path):
+    from pipeline import csvdata
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(b'\xef\xbb\xbf age, "sex, stated" ,x\n1,2,3\n')
+    assert example_gen.csv_header(str(path)) == csvdata.header(str(path)) == ["age", "sex, stated", "x"]
+
+
+def test_corrupt_and_misnamed_tfrecords_are_named(edge_csv):
+    source = run(example_gen.StreamingCsvExecutor, edge_csv, "source", single_split())
+    os.makedirs(edge_csv / "in" / "tf")
+    good = edge_csv / "in" / "tf" / "data.tfrecord"
+    with tf.io.TFRecordWriter(str(good)) as writer:
+        for record in records(source, "single_split"):
+            writer.write(record)
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle
+    good.write_bytes(bytes(data))
+    with pytest.raises(example_gen.DataFileError,
+                       match=r"data.tfrecord: not a readable TFRecord \(not gzip'd: its name has no .gz\) file after "
+                             r"\d+ good record\(s\): .*corrupted record at \d+"):
+        run(example_gen.StreamingImportExecutor, edge_csv, "ours", single_split("tf/*"))
+    good.rename(edge_csv / "in" / "tf" / "data.tfrecord.gz")
+    with pytest.raises(example_gen.DataFileError, match=r"data.tfrecord.gz: not a readable gzip'd TFRecord file"):
+        run(example_gen.StreamingImportExecutor, edge_csv, "again", single_split("tf/*"))
+
+
+def test_beam_runners_read_csv_by_the_same_rules(tmp_path):
+    """Dataflow/Flink/Spark get TFX's Beam executor with components.csv_examples.CsvToExamples: the same examples
+    as the streaming path (missing-value spellings, BOM, gzip, stripped header names, float numerics, one type
+    per column over all splits), where TFX's own transform would read 'NA' as text and the gzip bytes as rows."""
+    import gzip
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "train.csv.gz").write_bytes(gzip.compress(b"\xef\xbb\xbf" + PENGUINS.encode()))
+    (tmp_path / "in" / "eval.csv").write_text(PENGUINS.replace("Dream", "7", 1))  # island: INT here, BYTES in train
+    streamed = run_with(tmp_path, READING)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "beam")
+    properties = {
+        keys.INPUT_BASE_KEY: str(tmp_path / "in"),
+        keys.INPUT_CONFIG_KEY: proto_utils.proto_to_json(two_splits()),
+        keys.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(example_gen_pb2.Output()),
+        keys.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(example_gen.reading_config(READING)),
+        keys.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+        keys.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+    }
+    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=BEAM, tmp_dir=str(tmp_path / "t"))
+    executor = example_gen.StreamingCsvExecutor(context)
+    tfx_csv.Executor.Do(executor, {}, {keys.EXAMPLES_KEY: [examples]}, properties)  # the Beam path, not streaming
+    for split in ("train", "eval"):
+        assert canonical(records(examples, split)) == canonical(records(streamed, split)), split
+    assert by_id(examples, "eval")[1]["island"].bytes_list.value == [b"7"]
+    assert by_id(examples, "train")[2]["flipper"].HasField("float_list")  # 'NA': a float with no value

@@ -155,3 +155,94 @@ def _config(**overrides):
            "tasks": {"churn": {"type": "binary", "label": "churned", "positive": "yes"}}}
     raw.update(overrides)
     return raw
+
+
+# ------------------------------------------------------------------ columns Transform would not see, binary labels
+def _split_stats(tmp_path, train_rows, eval_rows):
+    return {"train": _stats(tmp_path, train_rows, "train.csv"), "eval": _stats(tmp_path, eval_rows, "eval.csv")}
+
+
+def _per_split_schema(stats):
+    """What SchemaGen does with every split (TFX types CSV columns per split): infer, then update with eval."""
+    wrap = lambda s: statistics_pb2.DatasetFeatureStatisticsList(datasets=[s])  # noqa: E731
+    return tfdv.update_schema(tfdv.infer_schema(wrap(stats["train"])), wrap(stats["eval"]))
+
+
+def test_column_numeric_in_train_and_text_in_eval_is_a_named_blocking_finding(tmp_path):
+    """Issue 24.1: SchemaGen deprecates the column, ExampleValidator says nothing, Transform would not see it."""
+    bad_eval = GOOD[:9] + [["unknown", "rome", "no", "y"]] + GOOD[9:]
+    stats = _split_stats(tmp_path, GOOD, bad_eval)
+    schema = _per_split_schema(stats)
+    assert next(f for f in schema.feature if f.name == "age").lifecycle_stage == schema_pb2.DEPRECATED
+    anomalies = {s: tfdv.validate_statistics(statistics_pb2.DatasetFeatureStatisticsList(datasets=[stats[s]]), schema)
+                 for s in stats}
+    assert not any(a.anomaly_info for a in anomalies.values())  # nothing but the DataGate would stop it
+    with pytest.raises(DataValidationError) as err:
+        check(CONTRACT, schema, anomalies, stats)
+    assert "[eval] age: text in a numeric column, e.g. 'unknown'; fix the cells, or list the spelling in " \
+           "data.na_values if it means 'missing'" in str(err.value)
+    notes = {"eval": {"age": [1, "/data/eval.csv", 11, "unknown"]}}  # ExampleGen's note names the line
+    with pytest.raises(DataValidationError, match=r"\[eval\] age: text in a numeric column, e.g. 'unknown' at line "
+                                                  r"11 of /data/eval.csv \(1 text cell\(s\)\)"):
+        check(CONTRACT, schema, anomalies, stats, notes)
+    import pandas as pd
+
+    as_text = pd.DataFrame([[str(r[0]), *r[1:]] for r in GOOD], columns=["age", "city", "churned", "note"])
+    joint = {**stats, "train": tfdv.generate_statistics_from_dataframe(as_text).datasets[0]}  # ExampleGen's one
+    with pytest.raises(DataValidationError) as noted:  # type: train's numbers typed as text because eval has text
+        check(CONTRACT, schema, anomalies, joint, notes)
+    assert "[eval] age: text in a numeric column, e.g. 'unknown' at line 11" in str(noted.value)
+    assert "[train] age" not in str(noted.value)  # ExampleGen noted no text in train: numbers only
+    city = cfg.DataContract.model_validate({"features": {"city": {"type": "categorical"}},
+                                            "tasks": {"churn": {"type": "binary", "label": "age", "positive": "30"}}})
+    with pytest.raises(DataValidationError, match=r"age: the schema marks this configured column DEPRECATED \(its "
+                                                  r"type differs between splits: eval: text, train: numbers\)"):
+        check(city, schema, anomalies, stats)
+
+
+BINARY = {"features": {"city": {"type": "categorical"}}}
+
+
+def _binary(tmp_path, task, train_rows, eval_rows=None):
+    contract = cfg.DataContract.model_validate({**BINARY, "tasks": {"churn": {"type": "binary", "label": "churned",
+                                                                              **task}}})
+    stats = _split_stats(tmp_path, train_rows, eval_rows or train_rows)
+    schema = tfdv.infer_schema(statistics_pb2.DatasetFeatureStatisticsList(datasets=[stats["train"]]))
+    try:
+        return [str(f) for f in check(contract, schema, {}, stats)], None
+    except DataValidationError as err:
+        return None, str(err)
+
+
+def _rows(*labels):
+    return [[30, "paris", label, "x"] for label in labels]
+
+
+def test_binary_negative_comes_from_the_data_and_unknown_values_are_never_negative(tmp_path):
+    ok, _ = _binary(tmp_path, {"positive": "yes"}, _rows("yes", " no", "no", "yes"))
+    assert ok == []  # the one other value is the negative; surrounding whitespace is ignored
+    _, error = _binary(tmp_path, {"positive": "yes"}, _rows("yes", "no", "maybe", "no"))
+    assert "[train] churned: task 'churn': 'no', 'maybe' besides the positive 'yes': which mean 0? Set " \
+           "tasks.churn.negative to them" in error
+    _, error = _binary(tmp_path, {"positive": "yes"}, _rows("yes", "no"), _rows("yes", "no", "Yes", "Yes"))
+    assert "[eval] churned: task 'churn': 2 row(s) hold 'Yes', neither the positive 'yes' nor the negative 'no' " \
+           "(set tasks.churn.unknown_labels: unlabelled to train without them)" in error  # letter case counts
+    _, error = _binary(tmp_path, {"positive": "yes", "negative": ["no"]}, _rows("yes", "no", "NA"))
+    assert "[train] churned: task 'churn': 1 row(s) hold 'NA', neither the positive 'yes' nor the negative 'no'" in error
+    ok, _ = _binary(tmp_path, {"positive": "yes", "negative": "no", "unknown_labels": "unlabelled"},
+                    _rows("yes", "no", "NA"))
+    assert ok[0] == "[train] churned: task 'churn': 1 row(s) hold 'NA', neither the positive 'yes' nor the negative " \
+                    "'no'; they count as unlabelled (unknown_labels: unlabelled)" and len(ok) == 2  # warnings
+    _, error = _binary(tmp_path, {}, _rows("true", "False", "maybe"))
+    assert "'maybe', neither a true value (1/true/yes/y/t) nor a false one (0/false/no/n/f)" in error
+
+
+def test_numeric_binary_labels_with_positive(tmp_path):
+    ok, _ = _binary(tmp_path, {"positive": "1"}, _rows(0, 1, 1, 0))
+    assert ok == []
+    _, error = _binary(tmp_path, {"positive": "1"}, _rows(0, 1, 2))
+    assert "values on both sides of the positive '1' (range 0..2): which mean 0? Set `negative`" in error
+    _, error = _binary(tmp_path, {"positive": "2", "negative": "1"}, _rows(1, 2, 3))
+    assert "the value 3 is neither the positive '2' nor a negative ['1']" in error
+    _, error = _binary(tmp_path, {"positive": "1"}, _rows(0, 1, "nan", 1))
+    assert "[train] churned: 1 NaN value(s); leave a cell empty" in error  # NaN would be neither 0 nor 1

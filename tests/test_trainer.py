@@ -1,4 +1,6 @@
 """The multi-task model on tiny transformed data: every task type builds, trains, masks missing labels."""
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -115,3 +117,87 @@ def test_non_finite_loss_names_the_losses(tmp_path):
     log.set_model(build_model(CONFIG, VOCABS))
     with pytest.raises(TrainingDiverged, match=r"epoch 3: non-finite loss in {'churn_loss': inf}"):
         log.on_epoch_end(2, {"loss": 1.0, "churn_loss": float("inf"), "churn_auc": float("nan")})
+
+
+def test_binary_label_names_are_the_datas_own_values():
+    sex = cfg.Task(type="binary", label="sex", positive="male")
+    assert heads.binary_label_names(sex, ["female", "male"]) == ["female", "male"]  # not "not male"
+    assert heads.binary_label_names(sex, ["male", "female", "NA"]) == ["female", "male"]  # Transform's negative
+    assert heads.binary_label_names(sex, []) == ["not male", "male"]  # no vocabulary (an old transform graph)
+    one = cfg.Task(type="binary", label="sex", positive="male", negative="female")
+    rest = cfg.Task(type="binary", label="m", positive="Never married", negative=["Divorced", "Widowed"])
+    assert heads.binary_label_names(one) == ["female", "male"]
+    assert heads.binary_label_names(rest) == ["not Never married", "Never married"]  # one vs. several
+    assert heads.decode(sex, tf.constant([[0.2], [0.8]]), ["female", "male"]).numpy().tolist() == [b"female", b"male"]
+
+
+def test_regression_loss_is_divided_by_the_label_variance():
+    """Each task's loss starts near 1 whatever its label's units: the squared error over std**2, masked rows out."""
+    minutes = CONFIG.tasks["minutes"]
+    target = tf.constant([[10.0], [20.0], [30.0], [1000.0]])
+    output = tf.constant([[12.0], [17.0], [30.0], [0.0]])
+    mask = tf.constant([1.0, 1.0, 1.0, 0.0])
+    expected = (4.0 + 9.0 + 0.0) / 3 / 5.0 ** 2
+    assert float(heads.masked_loss(minutes, target, output, mask, label_std=5.0)) == pytest.approx(expected)
+    assert float(heads.masked_loss(minutes, target, output, mask)) == pytest.approx(13.0 / 3)
+    churn = CONFIG.tasks["churn"]  # classification losses are not scaled
+    probabilities = tf.constant([[0.9], [0.2]])
+    labels = tf.constant([[1.0], [0.0]])
+    assert float(heads.masked_loss(churn, labels, probabilities, tf.ones(2), label_std=5.0)) == pytest.approx(
+        float(heads.masked_loss(churn, labels, probabilities, tf.ones(2))))
+
+
+# ------------------------------------------------------------------ serving: numbers as int64 or float
+def _example(**values):
+    example = tf.train.Example()
+    for key, value in values.items():
+        feature = example.features.feature[key]
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, list):
+            feature.float_list.value.extend(value)
+        elif isinstance(value, int):
+            feature.int64_list.value.append(value)
+        elif isinstance(value, float):
+            feature.float_list.value.append(value)
+        else:
+            feature.bytes_list.value.append(value.encode())
+    return example.SerializeToString()
+
+
+SPEC = {"flipper": tf.io.FixedLenFeature([1], tf.float32), "mass": tf.io.VarLenFeature(tf.float32),
+        "year": tf.io.VarLenFeature(tf.int64), "island": tf.io.VarLenFeature(tf.string)}
+
+
+def _parse(serialized):
+    from trainer.parsing import parse_examples
+
+    return tf.function(lambda s: parse_examples(s, SPEC, ["flipper", "mass", "year"]))(tf.constant(serialized))
+
+
+def test_numeric_features_parse_from_int64_or_float_lists():
+    parsed = _parse([_example(flipper=217, mass=3750, year=2007, island="Dream"),
+                     _example(flipper=217.0, mass=3750.5, year=2008.0), _example(flipper=181.5)])
+    assert parsed["flipper"].numpy().tolist() == [[217.0], [217.0], [181.5]]
+    assert parsed["mass"].indices.numpy().tolist() == [[0, 0], [1, 0]] and parsed["mass"].values.numpy().tolist() \
+        == [3750.0, 3750.5] and parsed["mass"].dense_shape.numpy().tolist() == [3, 1]
+    assert parsed["year"].values.dtype == tf.int64 and parsed["year"].values.numpy().tolist() == [2007, 2008]
+    assert parsed["island"].values.numpy().tolist() == [b"Dream"]
+    same = tf.io.parse_example(tf.constant([_example(flipper=217.0, mass=3750.5, year=2008, island="x")]), SPEC)
+    again = _parse([_example(flipper=217.0, mass=3750.5, year=2008, island="x")])
+    for name in SPEC:  # the same tensors as parse_example where the kinds match
+        a, b = same[name], again[name]
+        assert tf.sparse.to_dense(a).numpy().tolist() == tf.sparse.to_dense(b).numpy().tolist() if \
+            isinstance(a, tf.SparseTensor) else a.numpy().tolist() == b.numpy().tolist()
+
+
+@pytest.mark.parametrize("example, message", [
+    (_example(flipper="217"), "Feature: flipper expects a number (int64_list or float_list), got text"),
+    (_example(flipper=[1.0, 2.0]), "Feature: flipper expects one number per example, got several"),
+    (_example(flipper=1.0, year=2007.5), "Feature: year expects a whole number"),
+    (_example(mass=1.0), "Feature: flipper (data type: float32) is required but could not be found."),
+    (b"not an example", "Could not parse example input"),
+])
+def test_unreadable_numbers_are_named_invalid_arguments(example, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(message)):
+        _parse([example])

@@ -161,3 +161,39 @@ def test_text_at_serving_time_unseen_words_long_non_ascii_and_broken_utf8():
     refund = msg[4][0]
     assert refund in vocabulary_ids and msg[2] == [oov, oov, refund, 0]  # emoji is not a word token
     assert len(msg[3]) == 4 and refund in msg[3]  # broken bytes are replaced, the valid word survives
+
+
+# ------------------------------------------------------------------ binary labels: the negative, never an unknown
+def _binary_out(task, labels, dtype=tf.string):
+    config = {**CONFIG, "features": {"age": CONFIG["features"]["age"]},
+              "tasks": {"sex": {"type": "binary", "label": "sex", **task}}}
+    rows = [{"age": [1], "sex": [] if v is None else [v]} for v in labels]
+    out, temp = run_transform(config, rows, {"age": tf.int64, "sex": dtype})
+    return [r["sex__target"] for r in out], [r["sex__mask"] for r in out], temp
+
+
+def test_binary_negative_is_the_datas_other_value_and_unknown_values_are_unlabelled():
+    targets, masks, temp = _binary_out({"positive": "male"}, ["male", "female", " male", "female ", "Male", "NA",
+                                                              None, "female"])
+    assert targets == [1, 0, 1, 0, 0, 0, 0, 0]
+    assert masks == [1, 1, 1, 1, 0, 0, 0, 1]  # 'Male' (letter case) and 'NA' count for nothing, never as negative
+    import glob
+
+    vocabulary = glob.glob(f"{temp}/**/label_sex", recursive=True)
+    assert vocabulary and open(vocabulary[0]).read().split()[:2] == ["female", "male"]  # served label names
+
+
+def test_binary_configured_negatives_and_true_false_strings():
+    targets, masks, _ = _binary_out({"positive": "yes", "negative": ["no", "nope"]}, ["yes", "no", "nope", "maybe"])
+    assert (targets, masks) == ([1, 0, 0, 0], [1, 1, 1, 0])
+    targets, masks, _ = _binary_out({}, ["Yes", "no", "TRUE", "f", "maybe"])
+    assert (targets, masks) == ([1, 0, 1, 0, 0], [1, 1, 1, 1, 0])
+
+
+def test_numeric_binary_labels_other_extreme_and_nan():
+    targets, masks, _ = _binary_out({"positive": "2"}, [1.0, 2.0, 2.0, float("nan"), None], tf.float32)
+    assert (targets, masks) == ([0, 1, 1, 0, 0], [1, 1, 1, 0, 0])  # NaN is no label (and a DataGate finding)
+    targets, masks, _ = _binary_out({"positive": "2", "negative": "1"}, [1.0, 2.0, 3.0], tf.float32)
+    assert (targets, masks) == ([0, 1, 0], [1, 1, 0])
+    targets, masks, _ = _binary_out({}, [0.0, 1.0, float("nan")], tf.float32)
+    assert (targets, masks) == ([0, 1, 0], [1, 1, 0])

@@ -15,6 +15,7 @@ feature's tf.Example value kind and whether it may be missing, and each task's t
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any, Dict
@@ -23,7 +24,7 @@ import tensorflow as tf
 
 from pipeline import config as cfg
 from serving.contract import CONTRACT_FILE
-from trainer import heads
+from trainer import heads, parsing
 from trainer.model import MultiTaskModel
 
 
@@ -54,7 +55,7 @@ def _task_function(name: str, task: cfg.Task, predict, vocabularies):
         def regress(inputs):
             return {"outputs": tf.reshape(predict(inputs)[name], [-1])}
         return regress.get_concrete_function()
-    names = heads.binary_label_names(task) if task.type == "binary" else vocabularies.classes.get(name) or [""]
+    names = vocabularies.classes.get(name) or [""]
 
     @tf.function(input_signature=[inputs])
     def classify(inputs):
@@ -66,17 +67,41 @@ def _task_function(name: str, task: cfg.Task, predict, vocabularies):
     return classify.get_concrete_function()
 
 
+def served_classes(model: MultiTaskModel, tf_transform_output) -> Dict[str, list]:
+    """Class names of each classification task as served: vocabularies, and binary tasks' [negative, positive]
+    as the data spells them (heads.binary_label_names, from the task's label vocabulary)."""
+    config: cfg.Config = model.mtl_config
+    classes = {name: list(model.vocabularies.classes.get(name, [])) for name, task in config.tasks.items()
+               if task.type in ("multiclass", "multilabel")}
+    for name, task in config.tasks.items():
+        if task.type == "binary":
+            classes[name] = heads.binary_label_names(task, _vocabulary(tf_transform_output, name, task))
+    return classes
+
+
+def _vocabulary(tf_transform_output, name: str, task: cfg.Task) -> list:
+    if task.positive is None or task.negative:
+        return []
+    try:
+        words = tf_transform_output.vocabulary_by_name(cfg.label_vocab_name(name))
+    except (ValueError, OSError, tf.errors.NotFoundError):  # a transform graph written before binary vocabularies
+        return []
+    return [w.decode("utf-8", "replace") if isinstance(w, bytes) else w for w in words]
+
+
 def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types.experimental.ConcreteFunction]:
     config: cfg.Config = model.mtl_config
-    vocabularies = model.vocabularies
+    classes = served_classes(model, tf_transform_output)
+    vocabularies = dataclasses.replace(model.vocabularies, classes={**model.vocabularies.classes, **classes})
     model.tft_layer = tf_transform_output.transform_features_layer()
     serving_spec = _raw_spec(tf_transform_output, config.features)
+    numeric = [name for name, feature in config.features.items() if feature.type == "numeric"]
     labels = list(dict.fromkeys(t.label for t in config.tasks.values()))
     eval_spec = _raw_spec(tf_transform_output, [*config.features, *labels])
     examples = tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")
 
     def predict(serialized):
-        parsed = tf.io.parse_example(serialized, serving_spec)
+        parsed = parsing.parse_examples(serialized, serving_spec, numeric)  # numbers as int64 or float
         transformed = model.tft_layer(parsed)
         return model({name: transformed[name] for name in config.features}, training=False)
 
@@ -125,14 +150,12 @@ def contract(model: MultiTaskModel, tf_transform_output) -> Dict[str, Any]:
         features[name] = {"type": config.features[name].type, "kind": _KINDS[spec.dtype],
                           "required": isinstance(spec, tf.io.FixedLenFeature) and spec.default_value is None}
     tasks = {}
+    classes = served_classes(model, tf_transform_output)
     for name, task in config.tasks.items():
         entry: Dict[str, Any] = {"type": task.type, "scores": name}
         if task.type != "regression":
             entry["label"] = label_output(name)
-        if task.type == "binary":
-            entry["classes"] = heads.binary_label_names(task)
-        elif task.type in ("multiclass", "multilabel"):
-            entry["classes"] = list(model.vocabularies.classes.get(name, []))
+            entry["classes"] = classes[name]
         if task.type == "multilabel":
             entry["separator"] = task.label_separator
         entry["signature"] = task_signature(name, task)

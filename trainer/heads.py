@@ -6,7 +6,7 @@ only counts rows whose label is present (mask 1.0): rows without a label contrib
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 import tensorflow as tf
 import tf_keras
@@ -94,17 +94,24 @@ def masked_loss(task: cfg.Task, target: tf.Tensor, output: tf.Tensor, mask: tf.T
     return tf.math.divide_no_nan(tf.reduce_sum(losses * mask), tf.reduce_sum(mask))
 
 
-def binary_label_names(task: cfg.Task) -> List[str]:
-    """[negative, positive] label strings of a binary task."""
+def binary_label_names(task: cfg.Task, vocabulary: Sequence[str] = ()) -> List[str]:
+    """[negative, positive] label strings of a binary task, as the data spells them: the configured negative
+    (`not <positive>` for several), else the training data's other value (its label vocabulary, most frequent
+    first: the one Transform takes as negative); "0" and "1" without `positive`."""
     if task.positive is None:
         return ["0", "1"]
-    return [f"not {task.positive}", task.positive]
+    if task.negative:
+        return [task.negative[0] if len(task.negative) == 1 else f"not {task.positive}", task.positive]
+    other = next((v for v in vocabulary if v != task.positive), None)
+    return [other if other is not None else f"not {task.positive}", task.positive]
 
 
 def decode(task: cfg.Task, output: tf.Tensor, vocabulary: List[str]) -> tf.Tensor:
-    """Decoded label string per row: class name, or the `separator`-joined names of labels with p >= 0.5."""
+    """Decoded label string per row: class name, or the `separator`-joined names of labels with p >= 0.5
+    (binary: `vocabulary` is the task's label vocabulary, see binary_label_names)."""
     if task.type == "binary":
-        return tf.gather(tf.constant(binary_label_names(task)), tf.cast(output[:, 0] >= 0.5, tf.int32))
+        names = binary_label_names(task, vocabulary)
+        return tf.gather(tf.constant(names), tf.cast(output[:, 0] >= 0.5, tf.int32))
     names = tf.constant(vocabulary if vocabulary else [""])
     if task.type == "multiclass":
         return tf.gather(names, tf.argmax(output, axis=-1))

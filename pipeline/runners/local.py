@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from pipeline import beam
 from pipeline import config as cfg
-from pipeline import progress, summary
+from pipeline import preflight, progress, summary
 from pipeline.files import write_atomically
 from pipeline.os_errors import os_problem
 
@@ -108,7 +108,7 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push",
     also to stderr); without, logging is left as it is. Raises on any failure (ConfigError before anything is
     written; RunLocked when another run holds the output directory, OutputNotWritable when it cannot be written;
     a component's error otherwise)."""
-    cfg.check_data(config)
+    preflight.check_data(config)
     paths = RunPaths(os.path.abspath(config.output_dir))
     with output_lock(paths.output):
         from tfx import v1 as tfx  # heavy: imported once the config, the data and the output are known to be good
