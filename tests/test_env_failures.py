@@ -21,6 +21,8 @@ from helpers.mounts import needs_mounts, with_mounts
 from pipeline import beam
 
 SAMPLE = os.path.join(DATA, "census_sample")
+with open(os.path.join(SAMPLE, "config.yaml")) as _f:
+    SAMPLE_TASKS = yaml.safe_load(_f)["tasks"]  # never_married lists its negative values
 
 
 def mtl(*args, mounts=None, then="", env=None, timeout=1500):
@@ -44,7 +46,7 @@ def tiny_config(directory, **changes):
            "features": {"age": {"type": "numeric"}, "sex": {"type": "categorical"}},
            "tasks": {"income": {"type": "binary", "label": "income", "positive": "50000+.",
                                 "thresholds": {"auc": {"min": 0.1}}},
-                     "never_married": {"type": "binary", "label": "marital_stat", "positive": "Never married"}},
+                     "never_married": {**SAMPLE_TASKS["never_married"], "thresholds": {}}},
            "model": {"shared_units": [8], "tower_units": [4]}, "training": {"epochs": 1, "batch_size": 64},
            "output": str(directory / "run")}
     raw.update(changes)
