@@ -364,7 +364,9 @@ def test_gzipped_csv_with_a_byte_order_mark_is_data(tmp_path):
 
 
 def _report(result):
-    return next(line.split()[1] for line in result.output.splitlines() if line.startswith("report: "))
+    line = next(line for line in result.output.splitlines() if line.startswith("report: "))
+    assert not line.startswith("report: not written"), line
+    return line.split()[1]
 
 
 @pytest.mark.slow

@@ -176,7 +176,7 @@ def test_malformed_requests_get_tf_serving_errors_and_the_server_keeps_serving(p
         (json.dumps({"instances": [b64(example.SerializeToString())]}).encode(), 400,
          "is required but could not be found"),
         (json.dumps({"instances": [b64(wrong_type.SerializeToString())]}).encode(), 400,
-         "Key: orders_90d, Index: 0.  Data types don't match"),
+         "Feature: orders_90d expects a whole number"),  # (trainer/parsing.py: a float with a fraction)
         (json.dumps({"instances": [b64(good)] * 1025}).encode(), 400, "maximum allowed batch size 1024"),
         (json.dumps({"instances": [[1, 2]]}).encode(), 400, "expected rank 1"),
         (json.dumps({"rows": []}).encode(), 400, "Missing 'inputs' or 'instances'"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
 
 from pipeline import summary as summ
+from pipeline.config import safe_name
 from pipeline.report import plots
 from pipeline.report.parts import OVERALL, ReportData
 
@@ -75,8 +76,9 @@ def verdict_css(verdict: str) -> str:
 
 
 def _figure(blocks: List[Block], name: str, title: str, png: Optional[bytes]) -> None:
+    """A plot block; its file name is `safe_name(name)` (slice columns may be named '../../sex')."""
     if png:
-        blocks.append(Figure(name, title, png))
+        blocks.append(Figure(safe_name(name), title, png))
 
 
 # ------------------------------------------------------------------------------------------------ sections
