@@ -43,13 +43,11 @@ run: install
 	@if grep -q "data/support/" "$(CONFIG)"; then $(MAKE) --no-print-directory data-support; fi
 	$(VENV)/bin/mtl run --config $(CONFIG)
 
-# Two pytest-xdist workers; tests that share a pipeline run stay on one (tests/conftest.py). PYTEST_WORKERS=0: one process.
-PYTEST_WORKERS ?= 2
 test: install-test
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: install-test
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 # Benchmarks (print a table, write bench/results/*.json); see README "Multi-task benchmarks".
 bench-synthetic: install

@@ -68,30 +68,6 @@ def four_tasks_run(tmp_path_factory):
     return config, local.run(config)
 
 
-SHARED_RUNS = ("support_run", "census_run", "four_tasks_run")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`-n 2 --dist loadgroup`, what CI runs) each pipeline run is made once: a module's tests
-    stay on one worker (module-scoped fixtures), and modules that share a session run (SHARED_RUNS) share a worker
-    - the census tests also write more runs into the census output, so it must not be split between processes."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    parent = {}
-
-    def find(key):
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
-
-    for item in items:
-        for fixture in SHARED_RUNS:
-            if fixture in getattr(item, "fixturenames", ()):
-                parent[find(item.module.__name__)] = find(fixture)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(find(item.module.__name__)))
-
-
 @pytest.fixture(autouse=True)
 def _seeded(request):
     """Every test starts from the same Python/NumPy/TensorFlow seeds, so random initial weights and data cannot
