@@ -236,6 +236,7 @@ def _binary_text_problem(name: str, task: cfg.Task, feature, split: str, negativ
                 "data.na_values"), True
     if split == "train" and others:
         negatives[name] = others
+    unlabelled = None
     if roles.unknown:
         rows = sum(counts.get(v, 0) for v in roles.unknown)
         negative = task.negative or negatives.get(name)
@@ -243,12 +244,12 @@ def _binary_text_problem(name: str, task: cfg.Task, feature, split: str, negativ
                     if task.positive is not None else "a true value (" + "/".join(cfg.TRUE_STRINGS) +
                     ") nor a false one (" + "/".join(cfg.FALSE_STRINGS) + "); or set `positive`")
         text = f"{rows:g} row(s) hold {_shown(roles.unknown)}, neither {expected}"
-        if tolerate:
-            return text + "; they count as unlabelled (unknown_labels: unlabelled)", False
-        return text + f" (set tasks.{name}.unknown_labels: unlabelled to train without them)", True
-    if not roles.negative and not roles.other:
+        if not tolerate:
+            return text + f" (set tasks.{name}.unknown_labels: unlabelled to train without them)", True
+        unlabelled = text + "; they count as unlabelled (unknown_labels: unlabelled)"
+    if not roles.negative and not roles.other:  # (also when the unlabelled rows held every non-positive value)
         return f"every labelled row is positive ({_shown(values)}): nothing to tell apart", True
-    return None, True
+    return unlabelled, unlabelled is None
 
 
 def _binary_number_problem(task: cfg.Task, feature) -> Optional[str]:

@@ -98,6 +98,20 @@ def test_label_and_number_problems_are_named(tmp_path, rows, expected):
     assert any(expected in f for f in found), found
 
 
+def test_unlabelled_unknown_values_leaving_only_positives_block(tmp_path):
+    """`unknown_labels: unlabelled` drops the rows it cannot read; when that leaves only positives (a negative
+    spelt unlike the data), there is nothing to learn: blocking, not a note."""
+    raw = CONTRACT.model_dump(exclude_none=True)
+    raw["tasks"]["churn"].update(negative=["no."], unknown_labels="unlabelled")
+    tolerant = cfg.DataContract.model_validate(raw)
+    rows = [[30, "paris", "yes", "x"], [40, "rome", "no", "y"]] * 3
+    found = _blocking(tolerant, _stats(tmp_path, rows))
+    assert any("churned: task 'churn': every labelled row is positive" in f for f in found), found
+    raw["tasks"]["churn"]["negative"] = ["no"]  # the same rows with the data's spelling: nothing to say
+    found = _blocking(cfg.DataContract.model_validate(raw), _stats(tmp_path, rows + [[50, "oslo", "maybe", "z"]]))
+    assert len(found) == 1 and "hold 'maybe'" in found[0] and "count as unlabelled" in found[0], found
+
+
 def test_numeric_binary_label_and_single_class(tmp_path):
     numeric = cfg.DataContract.model_validate({
         "features": {"age": {"type": "numeric"}},

@@ -2,7 +2,8 @@
 
 - `serving_default`: serialized tf.Example strings (raw features only, no labels) -> per task the scores under
   the task's name, plus `<task>_label` (decoded label string) for classification tasks.
-- `scores`: the same input -> only the per-task scores (what TFMA evaluates).
+- `scores`: the same input -> only the per-task scores (what TFMA evaluates); a one-task model adds a zero
+  column `ONE_TASK_PAD`, since TFMA turns a one-output signature into a bare array its per-task metrics can't read.
 - `transform_features`: serialized tf.Example with labels -> each task's target and label mask, multilabel
   targets as dense multi-hot (TFMA's preprocessing function). Transformed features are left out, so that TFMA
   slices on the raw values (`sex = Female`, not the vocabulary id of Female).
@@ -26,6 +27,9 @@ from pipeline import config as cfg
 from serving.contract import CONTRACT_FILE
 from trainer import heads, parsing
 from trainer.model import MultiTaskModel
+
+# The `scores` signature's second output of a one-task model (task names start with a letter: no clash).
+ONE_TASK_PAD = "_one_task_pad"
 
 
 def label_output(task_name: str) -> str:
@@ -116,7 +120,10 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
 
     @tf.function(input_signature=[examples])
     def scores(serialized):
-        return dict(predict(serialized))
+        found = dict(predict(serialized))
+        if len(found) == 1:  # TFMA unwraps a one-output signature into a bare array, and per-task metrics fail
+            found[ONE_TASK_PAD] = tf.zeros_like(next(iter(found.values()))[:, :1])
+        return found
 
     @tf.function(input_signature=[examples])
     def transform_features(serialized):
