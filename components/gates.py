@@ -249,7 +249,9 @@ def _binary_text_problem(name: str, task: cfg.Task, feature, split: str, negativ
         unlabelled = text + "; they count as unlabelled (unknown_labels: unlabelled)"
     if not roles.negative and not roles.other:  # (also when the unlabelled rows held every non-positive value)
         return f"every labelled row is positive ({_shown(values)}): nothing to tell apart", True
-    return unlabelled, unlabelled is None
+    if unlabelled:
+        return unlabelled, False  # a note: those rows are unlabelled for this task
+    return None, True
 
 
 def _binary_number_problem(task: cfg.Task, feature) -> Optional[str]:
