@@ -61,17 +61,11 @@ def _splits(uri: str) -> Dict[str, str]:
 
 
 def load_split_statistics(uri: str) -> dict:
-    """{split: DatasetFeatureStatistics} under an ExampleStatistics or AcceptedStatistics folder."""
-    import tensorflow_data_validation as tfdv
-
+    """{split: DatasetFeatureStatistics} under an ExampleStatistics or AcceptedStatistics folder (the one
+    loader, components.gates.load_split_statistics: every split that has a statistics file)."""
     from components import gates
 
-    found = {}
-    for split, path in _splits(uri).items():
-        stats_file = os.path.join(path, gates.STATS_FILE)
-        if os.path.isfile(stats_file):
-            found[split] = tfdv.load_stats_binary(stats_file).datasets[0]
-    return found
+    return gates.load_split_statistics(uri)
 
 
 def _schema(uri: str):
