@@ -1,29 +1,20 @@
 """Every architecture on every task type: builds, trains a few steps, logs its gates, and exports a SavedModel
 that a TensorFlow-only process serves from raw tf.Examples. Data: the four-task fixture through real TFT."""
-import csv
 import json
 import os
 import subprocess
 import sys
-import tempfile
 
-import apache_beam as beam
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
-import yaml
-from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from components.transform import preprocessing_fn
 from pipeline import config as cfg
 from trainer import export
 from trainer.architectures import REGISTRY
-from trainer.model import Vocabularies, build_model, split_example
+from trainer.model import Vocabularies, build_model
 from trainer.run import EpochLog, GateUsage
 
-from conftest import DATA
 from helpers.four_tasks import FIXTURE, ROWS, SPEC, config_for, dataset, serialize, transform_output  # noqa: F401
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from serving.contract import ModelContract, RequestError, latest_version
+from serving.contract import RequestError, latest_version
 from helpers.contracts import CONTRACT
 
 SPEC = {"message": tf.io.FixedLenFeature([], tf.string), "channel": tf.io.VarLenFeature(tf.string),

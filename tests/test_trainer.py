@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from pipeline import config as cfg
 from trainer import heads
-from trainer.model import Vocabularies, build_model
+from trainer.model import build_model
 from helpers.tiny_trainer import CONFIG, N, VOCABS, batch  # noqa: F401
 
 
