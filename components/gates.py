@@ -14,6 +14,7 @@ training split (skew: the eval split stands in for serving traffic). Bounds come
 config; it writes a table of every measurement (report.md) and stops the run when one is above its bound.
 """
 
+import glob
 import json
 import logging
 import math
@@ -342,11 +343,19 @@ def load_statistics(artifact) -> Dict[str, statistics_pb2.DatasetFeatureStatisti
     """{split: statistics} of an ExampleStatistics or AcceptedStatistics artifact."""
     names = (artifact.split_names if SPLITS in (artifact.PROPERTIES or {})
              else artifact.get_string_custom_property(SPLITS))
-    out = {}
-    for split in artifact_utils.decode_split_names(names):
-        path = os.path.join(split_dir(artifact, split), STATS_FILE)
-        out[split] = tfdv.load_stats_binary(path).datasets[0]
-    return out
+    return load_split_statistics(artifact.uri, artifact_utils.decode_split_names(names))
+
+
+def load_split_statistics(uri: str, splits: Optional[List[str]] = None
+                          ) -> Dict[str, statistics_pb2.DatasetFeatureStatistics]:
+    """{split: statistics} under a statistics folder (<uri>/Split-<split>/FeatureStats.pb): the given splits
+    (a missing file is an error), or, without splits, every split folder that holds a statistics file (the
+    report reading back whatever a run left)."""
+    if splits is None:
+        found = sorted(glob.glob(os.path.join(uri, "Split-*", STATS_FILE)))
+        splits = [os.path.basename(os.path.dirname(path))[len("Split-"):] for path in found]
+    return {split: tfdv.load_stats_binary(os.path.join(uri, f"Split-{split}", STATS_FILE)).datasets[0]
+            for split in splits}
 
 
 @tfx.dsl.components.component

@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import binary_confusion_matrices, metric_types, metric_util
 
-from pipeline.summary import CLASS_COUNT_SUFFIX  # <name>_classes: how many classes a macro value averages
+from pipeline.core.names import CLASS_COUNT_SUFFIX  # <name>_classes: how many classes a macro value averages
 
 
 def classes_key(key: metric_types.MetricKey) -> metric_types.MetricKey:

@@ -9,6 +9,7 @@ import click
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
 from pipeline import config as cfg
 from pipeline import preflight, quiet
+from pipeline.core.rundir import RunDir
 
 # Commands import TensorFlow, TFX and the serving stack inside their bodies, so that `mtl --help`, `validate`,
 # `deploy`, `runs` and `compare` start in well under a second.
@@ -142,7 +143,7 @@ def _latest_run(output_dir: str, refuse_malformed: bool = False):
     a database MLMD cannot read stops `mtl run` before anything is written, instead of a RuntimeError later."""
     from pipeline import history
 
-    path = os.path.join(output_dir, "metadata.sqlite")
+    path = RunDir(output_dir).metadata
     if refuse_malformed and os.path.isfile(path) and os.path.getsize(path) == 0:
         return None  # an empty file: MLMD makes it a new database
     try:
@@ -393,11 +394,9 @@ def serve(model_dir, name, host, rest_port, grpc_port, poll_seconds, max_batch, 
 
 def _metadata_path(output, config_path):
     """<output>/metadata.sqlite, the output taken from --output or from the config's `output`."""
-    import os
-
     if (output is None) == (config_path is None):
         raise click.UsageError("give exactly one of --output and --config")
-    return os.path.join(output if output is not None else _load(config_path).output_dir, "metadata.sqlite")
+    return RunDir(output if output is not None else _load(config_path).output_dir).metadata
 
 
 def _history_options(command):

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline import csvdata
+from pipeline.core.rundir import RunDir
 
 TASK_TYPES = ("binary", "multiclass", "multilabel", "regression")
 FEATURE_TYPES = ("numeric", "categorical", "text")
@@ -570,7 +571,7 @@ def mask_key(task: str) -> str:
 
 def serving_dir(config: Config, output: str) -> str:
     """TF Serving base path of the model: the Pusher writes versions below it as <base>/<version>/."""
-    return os.path.join(output, "serving", config.name)
+    return RunDir(output).serving_for(config.name)
 
 
 def label_vocab_name(task: str) -> str:

@@ -22,10 +22,11 @@ import time
 import warnings
 from typing import Callable, Iterator, Optional
 
-PROGRESS_LOGGER = "mtl.progress"
+from pipeline.core.names import PROGRESS_LOGGER
+from pipeline.core.rundir import LOG_DIR, RunDir  # noqa: F401 (LOG_DIR: progress.LOG_DIR for its callers)
+
 ANNOUNCE_SECONDS = 2.0  # quicker components (cached ones, gates) only get their end line
 HEARTBEAT_SECONDS = 30.0
-LOG_DIR = "logs"
 OWN_HANDLERS = ("tensorflow",)  # tf.get_logger() has a stderr handler of its own and does not propagate
 _RUNNING = re.compile(r"Component (\S+) is running\.")
 _FINISHED = re.compile(r"Component (\S+) is finished\.")
@@ -91,10 +92,10 @@ class ComponentProgress(logging.Handler):
         if not self.output or not self.execution:
             return ""
         try:
-            from pipeline.history import outputs_of, read_only_store
+            from pipeline.store import outputs_of, read_only_store
 
             if self._store is None:
-                self._store = read_only_store(os.path.join(self.output, "metadata.sqlite"))
+                self._store = read_only_store(RunDir(self.output).metadata)
             uris = [a.uri for found in outputs_of(self._store, int(self.execution)).values() for a in found]
         except Exception:  # noqa: BLE001
             return ""
@@ -128,7 +129,7 @@ def _keep_level(level) -> None:
 
 
 def log_path(output: str) -> str:
-    return os.path.join(output, LOG_DIR, time.strftime("run-%Y%m%d-%H%M%S.log"))
+    return RunDir(output).new_log()
 
 
 @contextlib.contextmanager

@@ -2,45 +2,22 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 from pipeline import config as cfg
+from pipeline.core.names import BASELINE, CLASS_COUNT_SUFFIX, HISTORY_FILE, is_count, logged_metric
+from pipeline.core.rundir import RunDir
+from pipeline.files import write_atomically
+from pipeline.metric_checks import MetricCheck, per_class_metrics, shown_value, task_metrics
+from pipeline.records import ComponentRun, list_runs
 
-HISTORY_FILE = "history.json"  # written by the trainer under the Trainer's model_run
-BASELINE = "baseline"  # TFMA's model name for the latest blessed model
-CLASS_COUNT_SUFFIX = "_classes"  # components.metrics: <macro metric>_classes, the classes a macro value averages
-
-
-def is_count(metric: str) -> bool:
-    """Metrics that count (examples, classes): shown as whole numbers."""
-    return metric == "example_count" or metric.endswith(CLASS_COUNT_SUFFIX)
-
-
-def shown_value(metric: str, value: float) -> str:
-    """A metric value as text: counts whole ('99762'), other values to 4 decimals."""
-    if is_count(metric) and math.isfinite(value):
-        return f"{value:.0f}"
-    return f"{value:.4f}"
-
-
-@dataclass
-class ComponentRun:
-    name: str
-    state: str
-    seconds: float
-
-
-@dataclass
-class MetricCheck:
-    task: str
-    metric: str
-    value: float
-    bound: str = ""  # e.g. ">= 0.90" or "drop <= 0.01"
-    passed: Optional[bool] = None  # None: no threshold on this metric
-    change: Optional[float] = None  # against the latest blessed model, when there is one
+# Re-exported for the callers that know them by this module (the names live in the core, the metric reading
+# in pipeline/metric_checks.py, the run records in pipeline/records.py).
+__all__ = ["HISTORY_FILE", "BASELINE", "CLASS_COUNT_SUFFIX", "is_count", "logged_metric", "shown_value",
+           "MetricCheck", "ComponentRun", "task_metrics", "per_class_metrics", "RunSummary", "looked_up",
+           "training_history", "summarize", "write"]
 
 
 @dataclass
@@ -98,80 +75,6 @@ def looked_up(state: str) -> str:
     return {"NONE": "nothing yet", "COMPLETE": "found", "CACHED": "found"}.get(state, state.lower())
 
 
-def _thresholds(config: cfg.Config, task: str, metric: str) -> str:
-    bar = config.tasks[task].thresholds.get(metric)
-    if bar is None:
-        return ""
-    parts = [f">= {bar.min:g}" if bar.min is not None else "", f"<= {bar.max:g}" if bar.max is not None else "",
-             f"drop <= {bar.max_drop:g}" if bar.max_drop is not None else "",
-             f"rise <= {bar.max_rise:g}" if bar.max_rise is not None else ""]
-    return ", ".join(p for p in parts if p)
-
-
-def task_metrics(config: cfg.Config, evaluation_uri: str) -> List[MetricCheck]:
-    """Overall-slice metrics of each task, with threshold pass/fail from TFMA's validation result."""
-    import tensorflow_model_analysis as tfma
-
-    failed = set()
-    validation = tfma.load_validation_result(evaluation_uri)
-    for per_slice in validation.metric_validations_per_slice:
-        for failure in per_slice.failures:
-            failed.add((failure.metric_key.output_name, failure.metric_key.name))
-    checks, changes = {}, {}
-    for metrics in tfma.load_metrics(evaluation_uri):
-        if metrics.slice_key.single_slice_keys:
-            continue
-        for item in metrics.metric_keys_and_values:
-            key, task = item.key, item.key.output_name
-            if (task not in config.tasks or key.model_name == BASELINE or key.HasField("sub_key")
-                    or item.value.WhichOneof("type") != "double_value"):
-                continue
-            if key.is_diff:
-                changes[(task, key.name)] = item.value.double_value.value
-                continue
-            bound = _thresholds(config, task, key.name)
-            checks[(task, key.name)] = MetricCheck(task, key.name, item.value.double_value.value, bound,
-                                                   ((task, key.name) not in failed) if bound else None)
-    for key, change in changes.items():
-        if key in checks:
-            checks[key].change = change
-    order = {name: i for i, name in enumerate(config.tasks)}
-    return sorted(checks.values(), key=lambda m: (order[m.task], m.metric != "example_count", m.metric))
-
-
-def per_class_metrics(config: cfg.Config, evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """Overall-slice per-class values of the candidate model: task -> class name -> {auc, f1} (the per-class
-    values behind macro_auc / macro_f1, components/metrics.py), for tasks that declare their classes."""
-    import tensorflow_model_analysis as tfma
-
-    found: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for metrics in tfma.load_metrics(evaluation_uri):
-        if metrics.slice_key.single_slice_keys:
-            continue
-        for item in metrics.metric_keys_and_values:
-            key, task = item.key, item.key.output_name
-            classes = config.tasks[task].classes if task in config.tasks else None
-            if (not classes or key.model_name == BASELINE or key.is_diff or not key.HasField("sub_key")
-                    or not key.sub_key.HasField("class_id") or item.value.WhichOneof("type") != "double_value"):
-                continue
-            class_id = key.sub_key.class_id.value
-            if class_id < len(classes):
-                metric = key.name[len("macro_"):] if key.name.startswith("macro_") else key.name
-                found.setdefault(task, {}).setdefault(classes[class_id], {})[metric] = item.value.double_value.value
-    order = {name: i for i, name in enumerate(config.tasks)}
-    return {task: {c: found[task][c] for c in config.tasks[task].classes if c in found[task]}
-            for task in sorted(found, key=order.get)}
-
-
-def logged_metric(task: str, keys: Sequence[str], tasks: Sequence[str] = ()) -> Optional[str]:
-    """The metric a task logs as '<task>_<metric>' (not its loss or weight), skipping keys of another task
-    whose name extends this one ('age_group_auc' is not a metric of 'age')."""
-    longer = [t for t in tasks if t != task and t.startswith(f"{task}_")]
-    return next((k[len(task) + 1:] for k in keys if k.startswith(f"{task}_")
-                 and k not in (f"{task}_loss", f"{task}_weight")
-                 and not any(k.startswith(f"{t}_") for t in longer)), None)
-
-
 def training_history(config: cfg.Config, model_run_uri: str) -> Dict[str, object]:
     """Epoch count, each task's loss weight per epoch and the last epoch's gate usage, from the Trainer's
     history.json (empty when there is none)."""
@@ -188,11 +91,9 @@ def training_history(config: cfg.Config, model_run_uri: str) -> Dict[str, object
 
 
 def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
-    """Summary of the latest run recorded in the MLMD database (read by pipeline.history, as `mtl runs` reads
+    """Summary of the latest run recorded in the MLMD database (read by pipeline.records, as `mtl runs` reads
     every run), with the per-class metrics and training history of its Evaluator and Trainer outputs."""
-    from pipeline import history
-
-    records = history.list_runs(metadata_path, metrics_of=["latest"])
+    records = list_runs(metadata_path, metrics_of=["latest"])
     if not records:
         raise RuntimeError(f"no pipeline run recorded in {metadata_path}")
     record = records[0]
@@ -209,8 +110,6 @@ def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
 
 
 def write(summary: RunSummary, output_dir: str) -> str:
-    from pipeline.files import write_atomically
-
-    path = os.path.join(output_dir, "summary.json")
+    path = RunDir(output_dir).summary
     write_atomically(path, summary.to_json())
     return path

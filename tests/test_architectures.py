@@ -1,86 +1,21 @@
 """Every architecture on every task type: builds, trains a few steps, logs its gates, and exports a SavedModel
 that a TensorFlow-only process serves from raw tf.Examples. Data: the four-task fixture through real TFT."""
-import csv
 import json
 import os
 import subprocess
 import sys
-import tempfile
 
-import apache_beam as beam
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
-import yaml
-from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from components.transform import preprocessing_fn
 from pipeline import config as cfg
 from trainer import export
 from trainer.architectures import REGISTRY
-from trainer.model import Vocabularies, build_model, split_example
+from trainer.model import Vocabularies, build_model
 from trainer.run import EpochLog, GateUsage
 
-from conftest import DATA
-
-FIXTURE = os.path.join(DATA, "four_tasks")
-SPEC = {"message": tf.string, "tier": tf.string, "account_months": tf.float32, "escalate": tf.string,
-        "intent": tf.string, "keywords": tf.string, "minutes": tf.float32}
-ROWS = 320
-
-
-def config_for(architecture, **model):
-    raw = yaml.safe_load(open(os.path.join(FIXTURE, "config.yaml")))
-    raw["model"] = {**raw["model"], "architecture": architecture, **model}
-    if architecture == "hierarchical":
-        raw["tasks"]["escalate"]["after"] = ["intent"]  # escalation reads the intent tower
-    return cfg.parse_config(raw)
-
-
-def serialize(row, columns):
-    feature = {}
-    for name in columns:
-        text = row[name]
-        if text == "":
-            continue
-        if SPEC[name] == tf.float32:
-            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(text)]))
-        else:
-            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
-@pytest.fixture(scope="module")
-def transform_output():
-    """A real TFT transform graph of the fixture's config, analyzed on its training rows."""
-    rows = list(csv.DictReader(open(os.path.join(FIXTURE, "train.csv"))))[:ROWS]
-    feature_spec = {k: tf.io.VarLenFeature(dtype) for k, dtype in SPEC.items()}
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
-    raw = [{k: ([] if r[k] == "" else [float(r[k]) if SPEC[k] == tf.float32 else r[k].encode()]) for k in SPEC}
-           for r in rows]
-    contract = cfg.data_contract(config_for("shared_bottom"))
-    output = tempfile.mkdtemp()
-    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp(), force_tf_compat_v1=True):
-        data = pipeline | beam.Create(raw)
-        transform_fn = (data, metadata) | tft_beam.AnalyzeDataset(lambda inputs: preprocessing_fn(inputs, contract))
-        _ = transform_fn | tft_beam.WriteTransformFn(output)
-        _ = metadata | tft_beam.WriteMetadata(os.path.join(output, tft.TFTransformOutput.RAW_METADATA_DIR), pipeline)
-    return tft.TFTransformOutput(output), rows
-
-
-def dataset(config, tf_transform_output, rows):
-    """(features, targets, masks) batches: raw tf.Examples -> the TFT layer -> split, as training sees them."""
-    layer = tf_transform_output.transform_features_layer()
-    spec = tf_transform_output.raw_feature_spec()
-    serialized = [serialize(r, SPEC) for r in rows]
-    batches = [split_example(config)(layer(tf.io.parse_example(serialized[i:i + 32], spec)))
-               for i in range(0, len(serialized), 32)]
-    data = tf.data.Dataset.from_tensors(batches[0])
-    for b in batches[1:]:
-        data = data.concatenate(tf.data.Dataset.from_tensors(b))
-    return data
+from helpers.four_tasks import FIXTURE, ROWS, SPEC, config_for, dataset, serialize, transform_output  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +108,7 @@ def test_architecture_options_are_checked_against_the_architecture():
 
 def test_a_single_expert_still_has_a_logged_gate():
     """mmoe with one expert: the gate is part of the model (weight 1.0), so gate logging and export work."""
-    from test_trainer import CONFIG, VOCABS, batch
+    from helpers.tiny_trainer import CONFIG, VOCABS, batch
 
     raw = CONFIG.model_dump(mode="json", by_alias=True, exclude_none=True)
     raw["model"] = {**raw["model"], "architecture": "mmoe", "experts": 1}

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO
-from test_trainer import CONFIG
+from helpers.tiny_trainer import CONFIG
 from pipeline import config as cfg
 from trainer import distribute
 

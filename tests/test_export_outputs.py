@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from serving.contract import ModelContract
-from test_architectures import config_for, dataset, serialize, transform_output  # noqa: F401 - a fixture
+from helpers.four_tasks import config_for, dataset, serialize, transform_output  # noqa: F401 - a fixture
 from trainer import export
 from trainer.model import Vocabularies, build_model
 

@@ -18,7 +18,7 @@ from pipeline import config as cfg
 from serving.contract import RequestError
 from serving.server import Limits, ServingError, parse_body, rest_inputs
 from serving.server.rest_json import json_examples
-from test_serving_contract import CONTRACT
+from helpers.contracts import CONTRACT
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_JSON = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -146,6 +146,6 @@ def test_served_numbers_as_int64_or_float_and_text_is_a_named_400(pushed):
 
 def test_every_penguins_op_is_a_stock_tensorflow_op(pushed):
     """The numbers' parser (tf.io.decode_proto on tf.Example) runs in TF Serving: no custom op in the graph."""
-    from test_serving_e2e import assert_only_stock_ops
+    from helpers.served import assert_only_stock_ops
 
     assert_only_stock_ops(pushed[0])

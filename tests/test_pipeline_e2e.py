@@ -2,8 +2,6 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -16,10 +14,9 @@ from pipeline.pipeline import serving_dir
 from pipeline.runners import local
 
 from conftest import DATA, REPO
+from helpers.served import _per_class_metrics, serve_in_clean_process  # noqa: F401
 
 pytestmark = pytest.mark.slow
-
-
 
 
 def snapshot(directory):
@@ -30,46 +27,6 @@ def snapshot(directory):
             path = os.path.join(root, name)
             found[os.path.relpath(path, directory)] = (os.path.getsize(path), os.path.getmtime(path))
     return found
-
-
-# A clean interpreter that imports only TensorFlow: loads the pushed model, builds tf.Examples from raw CSV rows
-# (types from the schema, empty cells left out) and prints the serving_default answer as JSON.
-SERVE_SCRIPT = r"""
-import csv, json, sys
-import tensorflow as tf
-model_dir, csv_path, types, n = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
-rows = list(csv.DictReader(open(csv_path)))[:n]
-def feature(kind, text):
-    if kind == "INT": return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(float(text))]))
-    if kind == "FLOAT": return tf.train.Feature(float_list=tf.train.FloatList(value=[float(text)]))
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
-examples = [tf.train.Example(features=tf.train.Features(feature={
-    k: feature(types[k], v) for k, v in row.items() if k in types and v != ""})).SerializeToString() for row in rows]
-model = tf.saved_model.load(model_dir)
-out = model.signatures["serving_default"](examples=tf.constant(examples))
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tfx", "tensorflow_transform", "tf_keras", "pipeline"))
-print(json.dumps({"outputs": {k: v.numpy().tolist() if v.dtype != tf.string else [x.decode() for x in v.numpy().ravel()]
-                  for k, v in out.items()}, "foreign_modules": loaded}))
-"""
-
-
-def serve_in_clean_process(model_dir, csv_path, config, rows=20):
-    types = {f.name: {0: "TYPE_UNKNOWN", 1: "BYTES", 2: "INT", 3: "FLOAT"}[f.type] for f in _schema(model_dir).feature
-             if f.name in config.features}
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    result = subprocess.run([sys.executable, "-c", SERVE_SCRIPT, model_dir, csv_path, json.dumps(types), str(rows)],
-                            capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _schema(model_dir):
-    import tensorflow_data_validation as tfdv
-
-    run_root = model_dir.split(os.sep + "serving" + os.sep)[0]
-    schemas = sorted((os.path.join(r, f) for r, _, fs in os.walk(os.path.join(run_root, "tfx", "DataGate"))
-                      for f in fs if f == "schema.pbtxt"))
-    return tfdv.load_schema_text(schemas[-1])
 
 
 def test_census_sample_ends_blessed_and_pushed(census_run):
@@ -156,23 +113,6 @@ def _distribution(output):
     runs = os.path.join(output, "tfx", "Trainer", "model_run")
     latest = sorted(os.listdir(runs), key=int)[-1]
     return json.load(open(os.path.join(runs, latest, DISTRIBUTION_FILE)))
-
-
-def _per_class_metrics(output):
-    """{(task, metric, class_id)} -> value from the latest Evaluator output under a run directory."""
-    import tensorflow_model_analysis as tfma
-
-    evaluator = os.path.join(output, "tfx", "Evaluator", "evaluation")
-    latest = sorted(os.listdir(evaluator), key=int)[-1]
-    found = {}
-    for metrics in tfma.load_metrics(os.path.join(evaluator, latest)):
-        if metrics.slice_key.single_slice_keys:
-            continue
-        for item in metrics.metric_keys_and_values:
-            if item.key.HasField("sub_key") and item.key.sub_key.HasField("class_id"):
-                found[(item.key.output_name, item.key.name, item.key.sub_key.class_id.value)] = (
-                    item.value.double_value.value)
-    return found
 
 
 def test_wrong_typed_column_stops_the_run_before_transform(tmp_path):

@@ -4,20 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from serving.contract import ModelContract, RequestError, latest_version
+from serving.contract import RequestError, latest_version
+from helpers.contracts import CONTRACT
 
-CONTRACT = ModelContract(
-    name="support",
-    features={"message": {"type": "text", "kind": "bytes", "required": True},
-              "channel": {"type": "categorical", "kind": "bytes", "required": False},
-              "hour": {"type": "categorical", "kind": "int", "required": True},
-              "age": {"type": "numeric", "kind": "float", "required": False}},
-    tasks={"intent": {"type": "multiclass", "scores": "intent", "label": "intent_label",
-                      "classes": ["refund", "delivery", "account"]},
-           "keywords": {"type": "multilabel", "scores": "keywords", "label": "keywords_label",
-                        "classes": ["order", "refund"], "separator": "|"},
-           "escalate": {"type": "binary", "scores": "escalate", "label": "escalate_label", "classes": ["0", "1"]},
-           "minutes": {"type": "regression", "scores": "minutes"}})
 SPEC = {"message": tf.io.FixedLenFeature([], tf.string), "channel": tf.io.VarLenFeature(tf.string),
         "hour": tf.io.FixedLenFeature([], tf.int64), "age": tf.io.VarLenFeature(tf.float32)}
 

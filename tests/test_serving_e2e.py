@@ -18,6 +18,7 @@ from serving.client import GrpcClient, RestClient, ServingClientError
 from serving.contract import ModelContract
 from serving.inprocess import LocalModel
 from serving.server import ModelServer
+from helpers.served import assert_only_stock_ops
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)
@@ -76,39 +77,9 @@ def test_saved_model_cli_shows_the_documented_signatures(pushed):
     assert "outputs['intent_label']" in serving and "outputs['handling_minutes_label']" not in serving
 
 
-OPS_SCRIPT = r"""
-import json, sys
-import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.framework import op_def_registry
-saved = saved_model_pb2.SavedModel()
-saved.ParseFromString(open(sys.argv[1] + "/saved_model.pb", "rb").read())
-ops = set()
-for graph in saved.meta_graphs:
-    ops |= {n.op for n in graph.graph_def.node}
-    for f in graph.graph_def.library.function:
-        ops |= {n.op for n in f.node_def}
-functions = {f.signature.name for g in saved.meta_graphs for f in g.graph_def.library.function}
-unknown = sorted(op for op in ops if op not in functions and op_def_registry.get(op) is None)
-print(json.dumps({"ops": len(ops), "unknown": unknown,
-                  "modules": sorted(m for m in sys.modules
-                                    if m.split(".")[0] in ("tfx", "tensorflow_transform", "tf_keras"))}))
-"""
-
-
 def test_every_op_is_a_stock_tensorflow_op(pushed):
     """TF Serving runs only ops built into TensorFlow: no custom op (tensorflow_text, TFT, ...) may appear."""
     assert_only_stock_ops(pushed[1])
-
-
-def assert_only_stock_ops(version_dir):
-    """The SavedModel's ops, read in a process that imports only TensorFlow, are all registered stock ops."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    result = subprocess.run([sys.executable, "-c", OPS_SCRIPT, version_dir], capture_output=True, text=True,
-                            env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert found["ops"] > 50 and found["unknown"] == [] and found["modules"] == []
 
 
 def test_rest_and_grpc_answer_like_the_model_in_process(pushed, server):

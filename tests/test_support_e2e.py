@@ -11,7 +11,7 @@ from components.datasets import support
 from serving.inprocess import LocalModel
 
 from conftest import SMALL_DATA_BARS
-from test_pipeline_e2e import serve_in_clean_process
+from helpers.served import serve_in_clean_process
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def test_every_task_clears_its_bar_and_the_model_is_pushed(support_run):
     assert checked == {(task, metric) for task, bars in SMALL_DATA_BARS.items() for metric in bars}
     counts = {m.task: m.value for m in summary.metrics if m.metric == "example_count"}
     assert counts["intent"] == 800 and 200 <= counts["keywords"] <= 290  # keywords: only the annotated ~30 %
-    from test_pipeline_e2e import _per_class_metrics
+    from helpers.served import _per_class_metrics
 
     per_class = _per_class_metrics(config.output)
     assert {c for t, m, c in per_class if (t, m) == ("intent", "macro_f1")} == set(range(12))

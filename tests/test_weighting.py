@@ -11,7 +11,7 @@ from trainer.model import build_model
 from trainer.weighting import REGISTRY, build_weighting
 from trainer.weighting.pcgrad import pcgrad, project_conflicting
 
-from test_trainer import CONFIG, VOCABS, batch
+from helpers.tiny_trainer import CONFIG, VOCABS, batch
 
 
 def tasks(*specs):

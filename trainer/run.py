@@ -16,8 +16,7 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from pipeline import config as cfg
-from pipeline.progress import PROGRESS_LOGGER
-from pipeline.summary import HISTORY_FILE, logged_metric
+from pipeline.core.names import HISTORY_FILE, PROGRESS_LOGGER, logged_metric
 from trainer import distribute, export
 from trainer.architectures.cross_stitch import CrossStitchUnit
 from trainer.model import Vocabularies, build_model, regression_label_stats, split_example

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from pipeline.core.rundir import REPORTS_DIR, RunDir  # noqa: F401 (report.REPORTS_DIR for its callers)
 from pipeline.files import write_atomically
-
-REPORTS_DIR = "reports"
+from pipeline.store import shown_id
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,8 @@ class ReportFiles:
 
 
 def default_dir(output_dir: str, run_id: str) -> str:
-    """<output>/reports/<run id>, the id spelled as everywhere else (history.shown_id: a plain folder name)."""
-    from pipeline import history
-
-    return os.path.join(output_dir, REPORTS_DIR, history.shown_id(run_id))
+    """<output>/reports/<run id>, the id spelled as everywhere else (store.shown_id: a plain folder name)."""
+    return RunDir(output_dir).report_for(shown_id(run_id))
 
 
 def _umask() -> int:
@@ -42,7 +40,7 @@ def _umask() -> int:
 def write_report(output_dir: str, which: str = "latest", out_dir: Optional[str] = None) -> ReportFiles:
     """Write the report of one run (`which`: run id, unique prefix, latest or previous) into out_dir (default
     <output>/reports/<run id>/). The figures folder is swapped in whole and each file replaced in one rename:
-    a failure leaves the previous report as it was. Raises history.HistoryError for a missing run or database."""
+    a failure leaves the previous report as it was. Raises store.HistoryError for a missing run or database."""
     import pipeline
     from pipeline.report import collect, layout, render
 

@@ -13,8 +13,10 @@ import os
 from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
-from pipeline import history
-from pipeline import summary as summ
+from pipeline import store as mlmd
+from pipeline.core.names import HISTORY_FILE
+from pipeline.core.rundir import RunDir
+from pipeline.records import RunRecord, list_runs, pick
 from pipeline.report import evaluator_output, examples
 from pipeline.report.parts import (OVERALL, DataPart, EvaluationPart, FeatureRow, ReportData,  # noqa: F401
                                    SliceMetrics, TrainingPart)
@@ -23,36 +25,25 @@ MAX_TOP_VALUES = 10  # label values shown per task
 
 
 # ------------------------------------------------------------------------------------------------------- MLMD
-def _execution(store, execution_id: int):
-    return store.get_executions_by_id([execution_id])[0]
-
-
-def _property(execution, name: str) -> Optional[str]:
-    value = execution.custom_properties.get(name)
-    return value.string_value if value is not None and value.string_value else None
-
-
 def _baseline_run(store, evaluator_execution: int) -> Optional[str]:
     """The pipeline_run that produced the Evaluator's baseline model (its latest blessed model)."""
     from ml_metadata.proto import metadata_store_pb2
 
-    model = _input_artifact_id(store, evaluator_execution, "baseline_model")
+    model = mlmd.input_artifact_id(store, evaluator_execution, "baseline_model")
     if model is None:
         return None
     producers = [e for e in store.get_events_by_artifact_ids([model]) if e.type == metadata_store_pb2.Event.OUTPUT]
     if not producers:
         return None
-    run_type = history._context_type_id(store, "pipeline_run")
-    runs = [c for c in store.get_contexts_by_execution(producers[0].execution_id) if c.type_id == run_type]
-    return history.shown_id(min(runs, key=lambda c: c.create_time_since_epoch).name) if runs else None
+    return mlmd.first_run_of(store, producers[0].execution_id)
 
 
-def state(record: history.RunRecord, component: str) -> str:
+def state(record: RunRecord, component: str) -> str:
     """The component's state in this run ("" when it has no execution in it)."""
     return next((c.state for c in record.components if c.name == component), "")
 
 
-def absent(record: history.RunRecord, component: str) -> str:
+def absent(record: RunRecord, component: str) -> str:
     """Why a component's output is not in the report, in words."""
     found = state(record, component)
     if found == "FAILED":
@@ -64,36 +55,17 @@ def absent(record: history.RunRecord, component: str) -> str:
     return f"{component} did not run in this run" + (" (`--until transform`)" if record.data_half_only else "")
 
 
-def _input_artifact_id(store, execution_id: int, key: str) -> Optional[int]:
-    """Id of an execution's input artifact under `key` (inputs are recorded even when the execution fails)."""
-    from ml_metadata.proto import metadata_store_pb2
-
-    return next((e.artifact_id for e in store.get_events_by_execution_ids([execution_id])
-                 if e.type == metadata_store_pb2.Event.INPUT and e.path.steps and e.path.steps[0].key == key), None)
-
-
-def _input_uri(store, execution_id: int, key: str) -> Optional[str]:
-    artifact = _input_artifact_id(store, execution_id, key)
-    return store.get_artifacts_by_id([artifact])[0].uri if artifact is not None else None
-
-
 # ------------------------------------------------------------------------------------------------------- data
 def _splits(uri: str) -> Dict[str, str]:
     return {os.path.basename(path)[len("Split-"):]: path for path in sorted(glob.glob(os.path.join(uri, "Split-*")))}
 
 
 def load_split_statistics(uri: str) -> dict:
-    """{split: DatasetFeatureStatistics} under an ExampleStatistics or AcceptedStatistics folder."""
-    import tensorflow_data_validation as tfdv
-
+    """{split: DatasetFeatureStatistics} under an ExampleStatistics or AcceptedStatistics folder (the one
+    loader, components.gates.load_split_statistics: every split that has a statistics file)."""
     from components import gates
 
-    found = {}
-    for split, path in _splits(uri).items():
-        stats_file = os.path.join(path, gates.STATS_FILE)
-        if os.path.isfile(stats_file):
-            found[split] = tfdv.load_stats_binary(stats_file).datasets[0]
-    return found
+    return gates.load_split_statistics(uri)
 
 
 def _schema(uri: str):
@@ -103,16 +75,16 @@ def _schema(uri: str):
     return tfdv.load_schema_text(files[0]) if files else None
 
 
-def _failed_drift_report(record: history.RunRecord, store, current: dict, schema) -> str:
+def _failed_drift_report(record: RunRecord, store, current: dict, schema) -> str:
     """A failed DriftGate publishes nothing: measure again from its recorded inputs and parameter."""
     from components import gates
 
     execution = record.executions["DriftGate"]
-    raw = _property(_execution(store, execution), "validation_json")
+    raw = mlmd.string_property(mlmd.execution(store, execution), "validation_json")
     if not raw or schema is None:
         return ""
     settings = json.loads(raw)
-    previous_uri = _input_uri(store, execution, "previous_statistics")
+    previous_uri = mlmd.input_uri(store, execution, "previous_statistics")
     previous = load_split_statistics(previous_uri) if previous_uri else None
     measurements, notes = gates.measure_distributions(cfg.Validation.model_validate(settings["validation"]),
                                                       settings["columns"], schema, current, previous)
@@ -185,7 +157,7 @@ def as_categorical(row: FeatureRow, counts, rows_read: int) -> None:
         row.notes.append(f"'{row.top[0][0]}' in {row.top[0][1] / present:.0%}")
 
 
-def _count_coded_values(record: history.RunRecord, part: DataPart, columns: List[str]) -> None:
+def _count_coded_values(record: RunRecord, part: DataPart, columns: List[str]) -> None:
     """Value counts of the INT columns among `columns`, read from ExampleGen's examples of each split."""
     examples_uri = next((outputs["examples"][0] for name, outputs in record.outputs.items()
                          if name.endswith("ExampleGen") and outputs.get("examples")), None)
@@ -205,7 +177,7 @@ def _count_coded_values(record: history.RunRecord, part: DataPart, columns: List
                 row.notes.append(f"values counted in the first {read:,} rows")
 
 
-def data_part(record: history.RunRecord, store) -> Tuple[Optional[DataPart], str]:
+def data_part(record: RunRecord, store) -> Tuple[Optional[DataPart], str]:
     from components import gates
 
     statistics = record.outputs.get("StatisticsGen", {}).get("statistics")
@@ -215,7 +187,7 @@ def data_part(record: history.RunRecord, store) -> Tuple[Optional[DataPart], str
         return None, f"the statistics {statistics[0]} are gone"
     contract = None
     if "DataGate" in record.executions:
-        raw = _property(_execution(store, record.executions["DataGate"]), "contract_json")
+        raw = mlmd.string_property(mlmd.execution(store, record.executions["DataGate"]), "contract_json")
         if raw:
             contract = cfg.DataContract.model_validate(json.loads(raw))
     part = DataPart(labels={name: task.label for name, task in (contract.tasks.items() if contract else [])},
@@ -254,7 +226,7 @@ def data_part(record: history.RunRecord, store) -> Tuple[Optional[DataPart], str
 
 
 # ------------------------------------------------------------------------------------------------- evaluation
-def evaluation_part(record: history.RunRecord, store, config: Optional[cfg.Config]) -> Tuple[Optional[EvaluationPart], str]:
+def evaluation_part(record: RunRecord, store, config: Optional[cfg.Config]) -> Tuple[Optional[EvaluationPart], str]:
     uris = record.outputs.get("Evaluator", {}).get("evaluation")
     if not uris:
         return None, absent(record, "Evaluator")
@@ -268,11 +240,11 @@ def evaluation_part(record: history.RunRecord, store, config: Optional[cfg.Confi
     return part, ""
 
 
-def _regression_sample(record: history.RunRecord, store, config: cfg.Config, part: EvaluationPart) -> None:
+def _regression_sample(record: RunRecord, store, config: cfg.Config, part: EvaluationPart) -> None:
     """(actual, predicted) of a sample of the eval rows the Evaluator read, scored by the evaluated model."""
     tasks = [name for name, task in config.tasks.items() if task.type == "regression"]
     execution = record.executions["Evaluator"]
-    model, examples_uri = _input_uri(store, execution, "model"), _input_uri(store, execution, "examples")
+    model, examples_uri = mlmd.input_uri(store, execution, "model"), mlmd.input_uri(store, execution, "examples")
     if not tasks or not model or not examples_uri:
         return
     try:
@@ -283,7 +255,7 @@ def _regression_sample(record: history.RunRecord, store, config: cfg.Config, par
         part.notes.append(f"no predicted-vs-actual plot: scoring eval rows with the model failed ({exc})")
 
 
-def _vocabulary_classes(record: history.RunRecord, config: cfg.Config) -> Dict[str, List[str]]:
+def _vocabulary_classes(record: RunRecord, config: cfg.Config) -> Dict[str, List[str]]:
     """Class names of tasks that learn them from the data, from the exported model's contract."""
     models = record.outputs.get("Trainer", {}).get("model")
     if not models:
@@ -299,10 +271,10 @@ def _vocabulary_classes(record: history.RunRecord, config: cfg.Config) -> Dict[s
 
 
 # --------------------------------------------------------------------------------------------------- training
-def trainer_config(record: history.RunRecord, store) -> Optional[cfg.Config]:
+def trainer_config(record: RunRecord, store) -> Optional[cfg.Config]:
     if "Trainer" not in record.executions:
         return None
-    raw = _property(_execution(store, record.executions["Trainer"]), "custom_config")
+    raw = mlmd.string_property(mlmd.execution(store, record.executions["Trainer"]), "custom_config")
     try:
         return cfg.parse_config(json.loads(raw)["config"]) if raw else None
     except (ValueError, KeyError, cfg.ConfigError):
@@ -326,19 +298,17 @@ def kept_epoch(epochs: List[dict], patience: int, planned: int) -> Tuple[Optiona
     return number[best], f"lowest validation loss, restored by early stopping with patience {patience}{stopped}"
 
 
-def training_part(record: history.RunRecord, config: Optional[cfg.Config], output_dir: str
+def training_part(record: RunRecord, config: Optional[cfg.Config], output_dir: str
                   ) -> Tuple[Optional[TrainingPart], str]:
     runs = record.outputs.get("Trainer", {}).get("model_run")
     if not runs and state(record, "Trainer") == "FAILED":  # e.g. training diverged: the epochs before still tell
-        from pipeline.runners.local import RunPaths
-
-        runs = [os.path.join(RunPaths(output_dir).pipeline_root, "Trainer", "model_run",
+        runs = [os.path.join(RunDir(output_dir).pipeline_root, "Trainer", "model_run",
                              str(record.executions["Trainer"]))]
-        if not os.path.isfile(os.path.join(runs[0], summ.HISTORY_FILE)):
+        if not os.path.isfile(os.path.join(runs[0], HISTORY_FILE)):
             return None, absent(record, "Trainer")
     if not runs:
         return None, absent(record, "Trainer")
-    path = os.path.join(runs[0], summ.HISTORY_FILE)
+    path = os.path.join(runs[0], HISTORY_FILE)
     if not os.path.isfile(path):
         return None, f"no training history at {path}"
     with open(path) as f:
@@ -358,14 +328,14 @@ def training_part(record: history.RunRecord, config: Optional[cfg.Config], outpu
 # ------------------------------------------------------------------------------------------------------ entry
 def collect(output_dir: str, which: str = "latest") -> ReportData:
     """Everything the report shows about one run (`which`: a run id, a unique prefix, latest or previous)."""
-    metadata = os.path.join(output_dir, "metadata.sqlite")
-    records = history.list_runs(metadata, metrics=False)
+    metadata = RunDir(output_dir).metadata
+    records = list_runs(metadata, metrics=False)
     if not records:
-        raise history.HistoryError(f"no pipeline run recorded in {metadata}")
-    chosen = history.pick(records, which).run_id
-    records = history.list_runs(metadata, metrics_of=[chosen])  # TFMA output read for this run only
+        raise mlmd.HistoryError(f"no pipeline run recorded in {metadata}")
+    chosen = pick(records, which).run_id
+    records = list_runs(metadata, metrics_of=[chosen])  # TFMA output read for this run only
     record = next(r for r in records if r.run_id == chosen)
-    store = history.open_store(metadata)
+    store = mlmd.open_store(metadata)
     report = ReportData(record)
     report.config = trainer_config(record, store)
     if report.config is not None:  # class names learnt from the data come from the exported model's contract

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
-from pipeline import summary as summ
+from pipeline.core.names import BASELINE
+from pipeline.metric_checks import per_class_metrics
 from pipeline.report.parts import OVERALL, EvaluationPart, SliceMetrics
 
 
@@ -39,7 +40,7 @@ def read(uri: str, config: Optional[cfg.Config], part: EvaluationPart) -> Evalua
             if key.HasField("sub_key") or key.is_diff or item.value.WhichOneof("type") != "double_value":
                 continue
             value = item.value.double_value.value
-            if key.model_name == summ.BASELINE:
+            if key.model_name == BASELINE:
                 if name == OVERALL:
                     part.baseline.setdefault(key.output_name, {})[key.name] = value
                 continue
@@ -55,7 +56,7 @@ def read(uri: str, config: Optional[cfg.Config], part: EvaluationPart) -> Evalua
             continue
         for item in plots.plot_keys_and_values:
             key, value = item.key, item.value
-            if key.model_name == summ.BASELINE:
+            if key.model_name == BASELINE:
                 continue
             if value.HasField("calibration_histogram_buckets"):
                 part.calibration[key.output_name] = [
@@ -71,7 +72,7 @@ def read(uri: str, config: Optional[cfg.Config], part: EvaluationPart) -> Evalua
                 if matrices:
                     part.confusion[key.output_name] = _confusion(matrices[0], tasks.get(key.output_name))
     if config is not None:
-        part.per_class = summ.per_class_metrics(config, uri)
+        part.per_class = per_class_metrics(config, uri)
     return part
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
 
+from pipeline.core.names import CLASS_COUNT_SUFFIX, is_count
 from pipeline import summary as summ
 from pipeline.config import safe_name
 from pipeline.report import plots
@@ -101,7 +102,7 @@ def overview(report: ReportData) -> Section:
         baseline = report.evaluation.baseline if report.evaluation is not None else {}
         rows, marks = [], []
         for check in checks:
-            if summ.is_count(check.metric):
+            if is_count(check.metric):
                 continue
             result = {True: "pass", False: "FAIL", None: ""}[check.passed]
             rows.append([check.task, check.metric, number(check.value),
@@ -244,7 +245,7 @@ def slice_blocks(task: str, slicing: tuple, slices: list, bounds: Dict, small: s
     first = {m: i for i, m in enumerate(metrics)}
 
     def order(metric):  # counts, thresholded, the rest; a macro value's class count right after it
-        base = metric.removesuffix(summ.CLASS_COUNT_SUFFIX)
+        base = metric.removesuffix(CLASS_COUNT_SUFFIX)
         base = base if base in first else metric
         return base != "example_count", (task, base) not in bounds, first[base], metric != base
 
@@ -255,7 +256,7 @@ def slice_blocks(task: str, slicing: tuple, slices: list, bounds: Dict, small: s
         values = entry.values[task]
         warn = "warn" if (entry.slice, task) in small else ""
         table.rows.append([entry.slice + (" ⚠" if warn else ""),
-                           *(number(values.get(m), whole=summ.is_count(m)) for m in metrics)])
+                           *(number(values.get(m), whole=is_count(m)) for m in metrics)])
         table.marks.append([warn, *("bad" if (task, m) in entry.failed else warn if m == "example_count" else ""
                                     for m in metrics)])
     if any(bounds.get((task, m)) for m in metrics):

@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
-from pipeline import history
-from pipeline import summary as summ
+from pipeline.metric_checks import MetricCheck
+from pipeline.records import RunRecord
 
 OVERALL = "Overall"
 
@@ -48,7 +48,7 @@ class SliceMetrics:
 @dataclass
 class EvaluationPart:
     slices: List[SliceMetrics] = field(default_factory=list)  # Overall first
-    checks: List[summ.MetricCheck] = field(default_factory=list)  # overall slice: value, bound, pass, change
+    checks: List[MetricCheck] = field(default_factory=list)  # overall slice: value, bound, pass, change
     baseline: Dict[str, Dict[str, float]] = field(default_factory=dict)  # task -> metric -> baseline value
     baseline_run: Optional[str] = None  # the run that trained the baseline (the last blessed model)
     calibration: Dict[str, List[Tuple[float, float, float, float, float]]] = field(default_factory=dict)
@@ -75,7 +75,7 @@ class TrainingPart:
 
 @dataclass
 class ReportData:
-    run: history.RunRecord
+    run: RunRecord
     data: Optional[DataPart] = None
     evaluation: Optional[EvaluationPart] = None
     training: Optional[TrainingPart] = None

@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
-from pipeline.summary import logged_metric  # noqa: E402
+from pipeline.core.names import logged_metric  # noqa: E402
 
 DPI = 96
 WIDTH = 7.5  # inches: 720 px at DPI

@@ -18,7 +18,8 @@ from pipeline import beam
 from pipeline import config as cfg
 from pipeline.runners.kubeflow import CompileError
 from pipeline.files import write_atomically
-from pipeline.runners.local import RunPaths, stage_schema
+from pipeline.core.rundir import RunDir
+from pipeline.runners.local import stage_schema
 
 DAG_FILE = '''"""Airflow DAG of the tfx-mtl pipeline {name!r}: {tasks}.
 
@@ -50,7 +51,7 @@ def dag_spec(config: cfg.Config, *, pipeline_root: Optional[str] = None, schedul
              start_date: Optional[datetime.date] = None) -> dict:
     """What the DAG file embeds: the config (absolute paths, staged schema) and the run settings."""
     config = absolute(config)
-    paths = RunPaths(config.output_dir)
+    paths = RunDir(config.output_dir)
     config = stage_schema(config, paths.output)
     return {
         "config": config.model_dump(mode="json", by_alias=True),

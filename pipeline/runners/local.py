@@ -5,28 +5,14 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import time
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from pipeline import beam
 from pipeline import config as cfg
 from pipeline import preflight, progress, summary
 from pipeline.files import write_atomically
+from pipeline.core.rundir import LOCK_FILE, RunDir  # noqa: F401 (local.LOCK_FILE for its callers)
 from pipeline.os_errors import os_problem
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    output: str
-
-    @property
-    def pipeline_root(self) -> str:
-        return os.path.join(self.output, "tfx")
-
-    @property
-    def metadata(self) -> str:
-        return os.path.join(self.output, "metadata.sqlite")
 
 
 class RunLocked(RuntimeError):
@@ -37,9 +23,6 @@ class OutputNotWritable(RuntimeError):
     """The output directory cannot be created or written (read-only file system, permissions, a file in the way)."""
 
 
-LOCK_FILE = ".mtl-run.lock"
-
-
 @contextlib.contextmanager
 def output_lock(output: str):
     """Hold <output>/.mtl-run.lock for the duration: a second run on the same output fails at once, naming the
@@ -48,7 +31,7 @@ def output_lock(output: str):
     cannot be created or written, before anything else is."""
     try:
         os.makedirs(output, exist_ok=True)
-        handle = open(os.path.join(output, LOCK_FILE), "a+")
+        handle = open(RunDir(output).lock, "a+")
     except OSError as exc:
         problem = os_problem(exc) or exc.strerror or str(exc)
         if isinstance(exc, (FileExistsError, NotADirectoryError)):
@@ -68,7 +51,7 @@ def output_lock(output: str):
                             "or set a different `output`") from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.write(RunDir.lock_text())
         handle.flush()
         yield
     finally:
@@ -94,7 +77,7 @@ def stage_schema(config: cfg.Config, output: str) -> cfg.Config:
         return config
     with open(config.schema_path, "rb") as f:
         content = f.read()
-    staged = os.path.join(output, "schemas", hashlib.sha256(content).hexdigest()[:16], "schema.pbtxt")
+    staged = RunDir(output).schema_for(hashlib.sha256(content).hexdigest()[:16])
     if not os.path.exists(staged):
         write_atomically(staged, content)
     return config.model_copy(update={"schema_path": staged})
@@ -109,7 +92,7 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push",
     written; RunLocked when another run holds the output directory, OutputNotWritable when it cannot be written;
     a component's error otherwise)."""
     preflight.check_data(config)
-    paths = RunPaths(os.path.abspath(config.output_dir))
+    paths = RunDir(os.path.abspath(config.output_dir))
     with output_lock(paths.output):
         from tfx import v1 as tfx  # heavy: imported once the config, the data and the output are known to be good
 

@@ -18,7 +18,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import tf_keras  # noqa: E402
 
 from pipeline import config as cfg  # noqa: E402
-from test_trainer import CONFIG, VOCABS  # noqa: E402
+from helpers.tiny_trainer import CONFIG, VOCABS  # noqa: E402
 from trainer.model import build_model  # noqa: E402
 
 VARIANTS = {

@@ -1,0 +1,92 @@
+"""Task metrics read back from an Evaluator output (TFMA's metrics and validation result): one MetricCheck per
+overall-slice metric of each task, with its threshold and whether it passed, and the per-class values."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from pipeline.core.names import BASELINE, is_count
+
+
+def shown_value(metric: str, value: float) -> str:
+    """A metric value as text: counts whole ('99762'), other values to 4 decimals."""
+    if is_count(metric) and math.isfinite(value):
+        return f"{value:.0f}"
+    return f"{value:.4f}"
+
+
+@dataclass
+class MetricCheck:
+    task: str
+    metric: str
+    value: float
+    bound: str = ""  # e.g. ">= 0.90" or "drop <= 0.01"
+    passed: Optional[bool] = None  # None: no threshold on this metric
+    change: Optional[float] = None  # against the latest blessed model, when there is one
+
+
+def _thresholds(config, task: str, metric: str) -> str:
+    bar = config.tasks[task].thresholds.get(metric)
+    if bar is None:
+        return ""
+    parts = [f">= {bar.min:g}" if bar.min is not None else "", f"<= {bar.max:g}" if bar.max is not None else "",
+             f"drop <= {bar.max_drop:g}" if bar.max_drop is not None else "",
+             f"rise <= {bar.max_rise:g}" if bar.max_rise is not None else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def task_metrics(config, evaluation_uri: str) -> List[MetricCheck]:
+    """Overall-slice metrics of each task, with threshold pass/fail from TFMA's validation result. `config`
+    is a Config or anything with its `tasks[name].thresholds[metric].min/max/max_drop/max_rise`."""
+    import tensorflow_model_analysis as tfma
+
+    failed = set()
+    validation = tfma.load_validation_result(evaluation_uri)
+    for per_slice in validation.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            failed.add((failure.metric_key.output_name, failure.metric_key.name))
+    checks, changes = {}, {}
+    for metrics in tfma.load_metrics(evaluation_uri):
+        if metrics.slice_key.single_slice_keys:
+            continue
+        for item in metrics.metric_keys_and_values:
+            key, task = item.key, item.key.output_name
+            if (task not in config.tasks or key.model_name == BASELINE or key.HasField("sub_key")
+                    or item.value.WhichOneof("type") != "double_value"):
+                continue
+            if key.is_diff:
+                changes[(task, key.name)] = item.value.double_value.value
+                continue
+            bound = _thresholds(config, task, key.name)
+            checks[(task, key.name)] = MetricCheck(task, key.name, item.value.double_value.value, bound,
+                                                   ((task, key.name) not in failed) if bound else None)
+    for key, change in changes.items():
+        if key in checks:
+            checks[key].change = change
+    order = {name: i for i, name in enumerate(config.tasks)}
+    return sorted(checks.values(), key=lambda m: (order[m.task], m.metric != "example_count", m.metric))
+
+
+def per_class_metrics(config, evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Overall-slice per-class values of the candidate model: task -> class name -> {auc, f1} (the per-class
+    values behind macro_auc / macro_f1, components/metrics.py), for tasks that declare their classes."""
+    import tensorflow_model_analysis as tfma
+
+    found: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for metrics in tfma.load_metrics(evaluation_uri):
+        if metrics.slice_key.single_slice_keys:
+            continue
+        for item in metrics.metric_keys_and_values:
+            key, task = item.key, item.key.output_name
+            classes = config.tasks[task].classes if task in config.tasks else None
+            if (not classes or key.model_name == BASELINE or key.is_diff or not key.HasField("sub_key")
+                    or not key.sub_key.HasField("class_id") or item.value.WhichOneof("type") != "double_value"):
+                continue
+            class_id = key.sub_key.class_id.value
+            if class_id < len(classes):
+                metric = key.name[len("macro_"):] if key.name.startswith("macro_") else key.name
+                found.setdefault(task, {}).setdefault(classes[class_id], {})[metric] = item.value.double_value.value
+    order = {name: i for i, name in enumerate(config.tasks)}
+    return {task: {c: found[task][c] for c in config.tasks[task].classes if c in found[task]}
+            for task in sorted(found, key=order.get)}
