@@ -1,4 +1,4 @@
-"""CSV rows -> serialized tf.Examples, read by the project's one CSV reader (pipeline/csvdata.py): the cells
+"""CSV rows -> serialized tf.Examples, read by the project's one CSV reader (pipeline/core/csvdata.py): the cells
 of both ExampleGen paths, the streaming one (components/example_gen.py, DirectRunner) and the Beam transform
 `CsvToExamples` (Dataflow, Flink, Spark), so that every runner reads a file the same way.
 
@@ -24,7 +24,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs as keys
 from tfx.utils import proto_utils
 
-from pipeline import csvdata
+from pipeline.core import csvdata
 
 INT, FLOAT, BYTES, UNKNOWN = csvdata.INT, csvdata.FLOAT, csvdata.BYTES, csvdata.UNKNOWN
 _RANK = csvdata.RANK
@@ -60,7 +60,7 @@ class _RawFile(io.RawIOBase):
 
 
 def csv_header(path: str) -> List[str]:
-    """Column names by the project's one rule (pipeline/csvdata.py: stripped, BOM dropped, gzip read)."""
+    """Column names by the project's one rule (pipeline/core/csvdata.py: stripped, BOM dropped, gzip read)."""
     return _named(csvdata.header, path, opener)
 
 

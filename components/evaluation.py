@@ -9,52 +9,21 @@ and one-vs-rest AUC per class, macro-averaged over the classes present in each s
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Tuple
+from typing import List, Sequence, Union
 
 import tensorflow_model_analysis as tfma
 
 from pipeline import config as cfg
+from pipeline.core import kinds
 
 SIGNATURE = "scores"
 PREPROCESSING = "transform_features"
 
-# config metric name -> (TFMA/Keras class name, metric config); the metric is reported under the config name.
-METRICS: Dict[str, Dict[str, Tuple[str, dict]]] = {
-    "binary": {
-        "auc": ("AUC", {"num_thresholds": 10000}),
-        "auc_pr": ("AUC", {"curve": "PR", "num_thresholds": 10000}),
-        "accuracy": ("BinaryAccuracy", {}),
-        "precision": ("Precision", {}),
-        "recall": ("Recall", {}),
-        "calibration": ("Calibration", {}),
-    },
-    "multiclass": {
-        "accuracy": ("SparseCategoricalAccuracy", {}),
-        "top_k_accuracy": ("SparseTopKCategoricalAccuracy", {"k": 3}),
-    },
-    "multilabel": {"micro_auc": ("AUC", {"num_thresholds": 10000})},
-    "regression": {
-        "mae": ("MeanAbsoluteError", {}),
-        "rmse": ("RootMeanSquaredError", {}),
-        "mse": ("MeanSquaredError", {}),
-    },
-}
-# Computed per class and macro-averaged over the classes present in each slice, for tasks that declare
-# `classes` (components/metrics.py: F1 of the top-1 predicted class, AUC of each class against the rest).
+# The metrics and plots of each task type, with their TFMA classes, come from the task-kind table
+# (pipeline/core/kinds.py); per-class metrics (macro_auc, macro_f1: F1 of the top-1 predicted class, AUC of each
+# class against the rest) are computed by components/metrics.py for tasks that declare `classes`, and macro-averaged
+# over the classes present in each slice. The plots feed the run report (pipeline/report).
 METRICS_MODULE = "components.metrics"
-PER_CLASS: Dict[str, Dict[str, Tuple[str, dict]]] = {
-    "multiclass": {"macro_auc": ("MacroAUC", {"num_thresholds": 1000}), "macro_f1": ("MacroF1", {})},
-    "multilabel": {"macro_auc": ("MacroAUC", {"num_thresholds": 1000})},
-}
-# Plots for the run report (pipeline/report): reliability, ROC and precision-recall of binary scores (the
-# confusion matrices at 1,000 thresholds are rebinned from the histogram the AUC already computes), confusion of
-# multiclass ones.
-PLOTS: Dict[str, Dict[str, Tuple[str, dict]]] = {
-    "binary": {"calibration_plot": ("CalibrationPlot", {"num_buckets": 10}),
-               "confusion_plot": ("ConfusionMatrixPlot", {"num_thresholds": 1000})},
-    "multiclass": {"confusion_matrix_plot": ("MultiClassConfusionMatrixPlot", {})},
-}
-assert {k: (*METRICS[k], *PER_CLASS.get(k, {})) for k in METRICS} == cfg.TASK_METRICS, "metric tables out of sync"
 
 
 def metric_threshold(metric: str, bar: cfg.Threshold) -> tfma.MetricThreshold:
@@ -74,15 +43,16 @@ def metric_threshold(metric: str, bar: cfg.Threshold) -> tfma.MetricThreshold:
     return threshold
 
 
-def _metric_configs(task: cfg.Task, table: Dict[str, Tuple[str, dict]], thresholds: bool = True,
+def _metric_configs(task: cfg.Task, table: Sequence[Union[kinds.Metric, kinds.Plot]], thresholds: bool = True,
                     module: str = "", **extra) -> List[tfma.MetricConfig]:
     configs = []
-    for metric, (class_name, options) in table.items():
-        metric_config = tfma.MetricConfig(class_name=class_name, module=module,
-                                          config=json.dumps({"name": metric, **options, **extra}))
-        if thresholds and metric in task.thresholds:
+    for metric in table:
+        metric_config = tfma.MetricConfig(class_name=metric.tfma_class, module=module,
+                                          config=json.dumps({"name": metric.name, **metric.options, **extra}))
+        if thresholds and metric.name in task.thresholds:
             metric_config.per_slice_thresholds.add(
-                slicing_specs=[tfma.SlicingSpec()], threshold=metric_threshold(metric, task.thresholds[metric]))
+                slicing_specs=[tfma.SlicingSpec()],
+                threshold=metric_threshold(metric.name, task.thresholds[metric.name]))
         configs.append(metric_config)
     return configs
 
@@ -91,15 +61,17 @@ def task_metrics_specs(name: str, task: cfg.Task) -> List[tfma.MetricsSpec]:
     """The task's metrics and plots; with declared classes also the per-class metrics, each reported per class
     and as its macro average over the classes present in the slice (the value thresholds apply to). A spec of
     their own: a multilabel task's micro averaging must not apply to them."""
+    kind = kinds.kind(task.type)
     spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
-                                     *_metric_configs(task, METRICS[task.type]),
-                                     *_metric_configs(task, PLOTS.get(task.type, {}), thresholds=False)],
+                                     *_metric_configs(task, [m for m in kind.metrics if not m.per_class]),
+                                     *_metric_configs(task, kind.plots, thresholds=False)],
                             output_names=[name])
-    if task.type == "multilabel":
+    if kind.micro_average:
         spec.aggregate.micro_average = True
     specs = [spec]
-    if task.classes and task.type in PER_CLASS:
-        specs.append(tfma.MetricsSpec(metrics=_metric_configs(task, PER_CLASS[task.type], module=METRICS_MODULE,
+    per_class = [m for m in kind.metrics if m.per_class]
+    if task.classes and per_class:
+        specs.append(tfma.MetricsSpec(metrics=_metric_configs(task, per_class, module=METRICS_MODULE,
                                                               class_ids=list(range(len(task.classes)))),
                                       output_names=[name]))
     return specs

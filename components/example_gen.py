@@ -4,7 +4,7 @@ TFX's ExampleGen executors run a Beam pipeline that infers CSV column types with
 every split before writing; the DirectRunner holds all of it in memory (+0.7 GB per 100k census rows,
 bench/scale.py). On the DirectRunner these executors do the same work as plain streaming passes instead:
 
-1. CSV only (read by pipeline/csvdata.py, the project's one CSV reader: header names stripped, BOM dropped,
+1. CSV only (read by pipeline/core/csvdata.py, the project's one CSV reader: header names stripped, BOM dropped,
    gzip'd files decompressed): infer each column's type as tfx_bsl does (INT, else FLOAT, else BYTES; missing
    cells say nothing) over the rows of every split at once, so that a column has one type in all splits.
    A cell is missing when it is empty or, with the config's `data.na_values`, one of those spellings.

@@ -31,7 +31,7 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -
     for task_name, task in config.tasks.items():
         if task.label not in inputs:
             raise ValueError(f"tasks.{task_name}.label: column '{task.label}' is not in the data schema")
-        target, mask = _LABEL_TRANSFORMS[task.type](task_name, inputs[task.label], task)
+        target, mask = LABEL_TRANSFORMS[task.type](task_name, inputs[task.label], task)
         outputs[cfg.label_key(task_name)] = target
         outputs[cfg.mask_key(task_name)] = mask
     return outputs
@@ -239,5 +239,5 @@ def _regression(task_name: str, x, task: cfg.Task):
     return tf.where(finite, values, 0.0), tf.cast(finite, tf.float32)
 
 
-_LABEL_TRANSFORMS = {"binary": _binary, "multiclass": _multiclass, "multilabel": _multilabel,
+LABEL_TRANSFORMS = {"binary": _binary, "multiclass": _multiclass, "multilabel": _multilabel,
                      "regression": _regression}

@@ -70,9 +70,7 @@ def example_gen(config: cfg.Config):
 
 def reading(config: cfg.Config) -> dict:
     """How ExampleGen reads the CSV cells (components.example_gen.Reading), with the code that reads them."""
-    numeric = [n for n, f in config.features.items() if f.type == "numeric"]
-    numeric += [t.label for t in config.tasks.values() if t.type == "regression"]
-    numeric = list(dict.fromkeys(numeric))
+    numeric = config.numeric_columns
     return {"na_values": list(config.data.na_values), "numeric_columns": numeric,
             "float_columns": [] if config.schema_path else numeric,  # a curated schema keeps its own types
             "code_version": code_version(DATA_CODE)}

@@ -10,7 +10,7 @@ import glob
 import os
 from typing import Dict, List
 
-from pipeline import csvdata
+from pipeline.core import csvdata
 from pipeline.config import (FALSE_STRINGS, TRUE_STRINGS, Config, ConfigError, Task, data_format, is_uri)
 
 
@@ -112,8 +112,7 @@ def _header_problems(config: Config, split: str, pattern: str, files: List[str],
 def _sample_findings(config: Config, split: str, files: List[str], check: DataCheck,
                      negatives: Dict[str, List[str]]) -> None:
     """Findings in the first rows of a split; `negatives` carries the negative values learned from train."""
-    numeric = [n for n, f in config.features.items() if f.type == "numeric"]
-    numeric += [t.label for t in config.tasks.values() if t.type == "regression"]
+    numeric = config.numeric_columns
     binary = {n: t for n, t in config.tasks.items() if t.type == "binary"}
     sample = csvdata.sample(files, config.columns, config.data.na_values,
                             keep_values=[t.label for t in binary.values()])

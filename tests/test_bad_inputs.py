@@ -304,7 +304,7 @@ def assert_stopped_in_pipeline(result, expected, output, in_report=None):
 def test_text_in_a_numeric_column_beyond_the_preflight_rows_stops_the_data_gate(tmp_path, monkeypatch):
     """Issue 24.1: with an inferred schema, a column numeric in train and text in some eval rows that the pre-flight
     does not read is a named, blocking DataGate finding (ExampleGen's note gives the line), never a Transform crash."""
-    from pipeline import csvdata
+    from pipeline.core import csvdata
 
     monkeypatch.setattr(csvdata, "SAMPLE_ROWS", 50)
     eval_rows = with_column(EVAL_ROWS[:200], "age", lambda i, v: "unknown" if i in (109, 150) else v)

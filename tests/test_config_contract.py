@@ -3,10 +3,12 @@ import copy
 import os
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from pipeline import config as cfg
 from pipeline import preflight
+from pipeline.core import loading
 from pipeline.cli import main
 
 from conftest import DATA, REPO
@@ -264,7 +266,7 @@ tasks:
 def test_yaml_merge_keys_are_supported_and_own_keys_override(tmp_path):
     path = tmp_path / "merged.yaml"
     path.write_text(MERGED)
-    raw = cfg.yaml.load(path.read_text(), Loader=cfg._UniqueKeyLoader)
+    raw = yaml.load(path.read_text(), Loader=loading._UniqueKeyLoader)
     assert raw["features"]["wage"] == {"type": "numeric", "log": True}
     assert raw["tasks"]["income"] == {"type": "binary", "thresholds": {"auc": {"min": 0.7}}, "label": "income",
                                       "positive": "50000+."}

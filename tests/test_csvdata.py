@@ -1,11 +1,11 @@
-"""The one CSV reader (pipeline/csvdata.py): header rule, BOM, gzip, missing-value spellings, cell types, the
+"""The one CSV reader (pipeline/core/csvdata.py): header rule, BOM, gzip, missing-value spellings, cell types, the
 sample the pre-flight reads, and named errors for files that are not CSV text. Pure Python: no TensorFlow."""
 import codecs
 import gzip
 
 import pytest
 
-from pipeline import csvdata
+from pipeline.core import csvdata
 
 NA = frozenset(csvdata.DEFAULT_NA_VALUES)
 

@@ -184,7 +184,7 @@ def test_files_of_a_split_must_share_header(tmp_path):
         run(example_gen.StreamingCsvExecutor, tmp_path, "ours", single_split("*.csv"))
 
 
-# ------------------------------------------------------------------ the project's reading rules (pipeline/csvdata.py)
+# ------------------------------------------------------------------ the project's reading rules (pipeline/core/csvdata.py)
 def two_splits():
     return example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="train", pattern="train.csv*"),
                                          example_gen_pb2.Input.Split(name="eval", pattern="eval.csv")])
@@ -252,7 +252,7 @@ def test_one_type_per_column_for_all_splits_and_text_in_numeric_noted(tmp_path):
 
 
 def test_header_reader_is_the_preflights(tmp_path):
-    from pipeline import csvdata
+    from pipeline.core import csvdata
 
     path = tmp_path / "data.csv"
     path.write_bytes(b'\xef\xbb\xbf age, "sex, stated" ,x\n1,2,3\n')

@@ -36,7 +36,7 @@ def test_editing_unused_code_keeps_both_fingerprints(tree, path):
 @pytest.mark.parametrize("path, data, model", [
     ("components/gates.py", True, False),
     ("components/transform.py", True, False),
-    ("pipeline/csvdata.py", True, True),
+    ("pipeline/core/csvdata.py", True, True),
     ("pipeline/config.py", True, True),
     ("trainer/export.py", False, True),
     ("serving/contract.py", False, True),  # imported by trainer/export.py

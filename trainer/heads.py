@@ -1,4 +1,5 @@
-"""Task type -> output layer, masked loss, training metric and decoded labels: one table, four rows.
+"""Task type -> output layer, masked loss, training metric and decoded labels: the TensorFlow side of the
+task-kind table (pipeline/core/kinds.py), one HEADS row per kind (tests/test_kinds.py checks they match).
 
 Every head maps a tower output to the task's Keras output (named after the task) and computes a loss that
 only counts rows whose label is present (mask 1.0): rows without a label contribute nothing to that task.
@@ -12,6 +13,7 @@ import tensorflow as tf
 import tf_keras
 
 from pipeline import config as cfg
+from pipeline.core import kinds
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,6 @@ class Head:
     activation: Optional[str]
     per_example_loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]  # (target [B, units], output) -> [B]
     metric: Callable[[str], tf_keras.metrics.Metric]
-    multi_output: bool  # one unit per class (multiclass, multilabel) vs a single unit
 
 
 def _bce(y, p):
@@ -35,18 +36,16 @@ def _squared_error(y, p):
 
 
 HEADS = {
-    "binary": Head("sigmoid", _bce, lambda name: tf_keras.metrics.AUC(name=f"{name}_auc"), False),
+    "binary": Head("sigmoid", _bce, lambda name: tf_keras.metrics.AUC(name=f"{name}_auc")),
     "multiclass": Head("softmax", _sparse_ce,
-                       lambda name: tf_keras.metrics.SparseCategoricalAccuracy(name=f"{name}_accuracy"), True),
-    "multilabel": Head("sigmoid", _bce,
-                       lambda name: tf_keras.metrics.AUC(name=f"{name}_auc", multi_label=True), True),
-    "regression": Head(None, _squared_error, lambda name: tf_keras.metrics.MeanAbsoluteError(name=f"{name}_mae"),
-                       False),
+                       lambda name: tf_keras.metrics.SparseCategoricalAccuracy(name=f"{name}_accuracy")),
+    "multilabel": Head("sigmoid", _bce, lambda name: tf_keras.metrics.AUC(name=f"{name}_auc", multi_label=True)),
+    "regression": Head(None, _squared_error, lambda name: tf_keras.metrics.MeanAbsoluteError(name=f"{name}_mae")),
 }
 
 
 def output_units(task: cfg.Task, num_classes: int) -> int:
-    return num_classes if HEADS[task.type].multi_output else 1
+    return num_classes if kinds.kind(task.type).label_vocabulary else 1  # one unit per class, or a single one
 
 
 class Rescale(tf_keras.layers.Layer):
@@ -68,7 +67,7 @@ def output_layers(task_name: str, task: cfg.Task, num_classes: int, label_stats=
     """The head's layers, applied in order to a tower output; the last one is the Keras output named after the
     task. Regression heads predict in label units (Dense on a standardized scale, then a fixed Rescale)."""
     units = output_units(task, num_classes)
-    if task.type != "regression":
+    if kinds.kind(task.type).predicts != "value":
         return [tf_keras.layers.Dense(units, activation=HEADS[task.type].activation, name=task_name)]
     mean, std = label_stats
     return [tf_keras.layers.Dense(units, name=f"{task_name}_standardized"), Rescale(std, mean, name=task_name)]
@@ -76,11 +75,12 @@ def output_layers(task_name: str, task: cfg.Task, num_classes: int, label_stats=
 
 def prepare_target(task: cfg.Task, target, num_classes: int) -> tf.Tensor:
     """Transformed target -> the dense tensor the head's loss and metric expect ([B, 1] or [B, K])."""
-    if task.type == "multilabel":  # sparse label ids -> dense multi-hot
+    encoding = kinds.kind(task.type).label_encoding
+    if encoding == "multi_hot":  # sparse label ids -> dense multi-hot
         ids = tf.sparse.to_dense(target, default_value=-1) if isinstance(target, tf.SparseTensor) else target
         return tf.minimum(tf.reduce_sum(tf.one_hot(ids, num_classes, dtype=tf.float32), axis=1), 1.0)
     target = tf.reshape(target, [-1, 1])
-    return tf.cast(target, tf.int64 if task.type == "multiclass" else tf.float32)
+    return tf.cast(target, tf.int64 if encoding == "class_id" else tf.float32)
 
 
 def masked_loss(task: cfg.Task, target: tf.Tensor, output: tf.Tensor, mask: tf.Tensor,
@@ -89,7 +89,7 @@ def masked_loss(task: cfg.Task, target: tf.Tensor, output: tf.Tensor, mask: tf.T
     are divided by the label variance, so every task's loss starts near 1 whatever the label's units."""
     mask = tf.reshape(tf.cast(mask, tf.float32), [-1])
     losses = HEADS[task.type].per_example_loss(target, output)
-    if task.type == "regression":
+    if kinds.kind(task.type).predicts == "value":
         losses = losses / (label_std ** 2)
     return tf.math.divide_no_nan(tf.reduce_sum(losses * mask), tf.reduce_sum(mask))
 

@@ -12,6 +12,7 @@ import tensorflow as tf
 import tf_keras
 
 from pipeline import config as cfg
+from pipeline.core import kinds
 from trainer import heads
 from trainer.architectures import build_architecture
 from trainer.architectures.base import apply
@@ -44,7 +45,7 @@ class Vocabularies:
         for name, task in config.tasks.items():
             if task.classes:
                 classes[name] = list(task.classes)
-            elif task.type in ("multiclass", "multilabel"):
+            elif kinds.kind(task.type).label_vocabulary:
                 words = tf_transform_output.vocabulary_by_name(cfg.label_vocab_name(name))
                 classes[name] = [w.decode("utf-8", "replace") if isinstance(w, bytes) else w for w in words]
         return cls(sizes, classes)
@@ -258,7 +259,7 @@ def build_model(config: cfg.Config, vocabularies: Vocabularies) -> MultiTaskMode
 def regression_label_stats(config: cfg.Config, dataset) -> Dict[str, Tuple[float, float]]:
     """(mean, std) of each regression task's present labels, from one pass over the (features, targets,
     masks) training dataset."""
-    names = [n for n, t in config.tasks.items() if t.type == "regression"]
+    names = [n for n, t in config.tasks.items() if kinds.kind(t.type).predicts == "value"]
     sums = {n: [0.0, 0.0, 0.0] for n in names}  # count, sum, sum of squares
     if not names:
         return {}

@@ -6,13 +6,15 @@ task raises its s and so lowers its own weight, and the s / 2 term keeps s from 
 """
 import tensorflow as tf
 
+from pipeline.core import kinds
 from trainer.weighting.base import LossWeighting
 
 
 class Uncertainty(LossWeighting):
     def __init__(self, tasks, training):
         super().__init__(tasks, training)
-        self.factor = tf.constant([0.5 if tasks[n].type == "regression" else 1.0 for n in self.task_names])
+        self.factor = tf.constant([0.5 if kinds.kind(tasks[n].type).predicts == "value" else 1.0
+                                   for n in self.task_names])
         self.log_variance = tf.Variable(tf.zeros([len(self.task_names)]), trainable=True, name="log_variance")
 
     def weights(self, losses):

@@ -1,0 +1,164 @@
+"""The config as a whole (`Config`): its cross-checks between parts, task order, derived values, and the data
+contract (the part data validation and Transform depend on)."""
+from __future__ import annotations
+
+import os
+import re
+from typing import Dict, List, Optional, Tuple
+
+from pydantic import ConfigDict, Field, model_validator
+
+from pipeline.core.config_base import NAME_PATTERN, _Strict
+from pipeline.core.features import Feature
+from pipeline.core.keys import label_key, mask_key
+from pipeline.core.kinds import kind
+from pipeline.core.rundir import RunDir
+from pipeline.core.sections import Data, Evaluation, Model, Orchestration, Training, Validation
+from pipeline.core.tasks import Task
+
+
+class Config(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$",
+                      description="pipeline name and served model name")
+    data: Data = Field(description="training and evaluation input")
+    schema_path: Optional[str] = Field(None, alias="schema",
+                                       description="curated schema.pbtxt; inferred by SchemaGen when absent")
+    features: Dict[str, Feature] = Field(min_length=1, description="column name -> feature; only these columns "
+                                         "are model inputs")
+    tasks: Dict[str, Task] = Field(min_length=1, description="task name (matching `^[a-z][a-z0-9_]{0,63}$`) -> "
+                                   "task; the name also names the model's outputs")
+    model: Model = Field(default_factory=Model, description="the network: architecture, layer sizes, embeddings")
+    training: Training = Field(default_factory=Training, description="optimizer, epochs, loss weighting")
+    evaluation: Evaluation = Field(default_factory=Evaluation, description="how the Evaluator slices metrics")
+    validation: Validation = Field(default_factory=Validation, description="distribution checks: drift "
+                                   "between runs, skew between training and eval data")
+    output: Optional[str] = Field(None, description="run directory; default runs/<name>")
+    beam_args: Optional[List[str]] = Field(
+        None, description="Beam pipeline options of the data components and the Evaluator; default: the "
+        "DirectRunner in-memory (flat memory at any input size; README, Scaling)")
+    orchestration: Orchestration = Field(default_factory=Orchestration, description="settings of `mtl "
+                                         "compile` (Kubeflow, Airflow)")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        problems = []
+        for task_name in self.tasks:
+            if not re.match(NAME_PATTERN, task_name):
+                problems.append(f"tasks.{task_name}: task names must match {NAME_PATTERN} "
+                                "(they name Keras outputs and serving outputs)")
+        labels = {t.label: n for n, t in self.tasks.items()}
+        for feature in self.features:
+            if feature in labels:
+                problems.append(f"features.{feature}: column '{feature}' is the label of task "
+                                f"'{labels[feature]}' and cannot also be a feature")
+            reserved = {key for n in self.tasks for key in (label_key(n), mask_key(n))}
+            if feature in reserved:
+                problems.append(f"features.{feature}: name clashes with a derived task key")
+        problems += self._hierarchy_problems()
+        for check_name in ("drift", "skew"):
+            bounds = getattr(self.validation, check_name)
+            for column in (bounds.columns if bounds else {}):
+                if column not in self.columns:
+                    problems.append(f"validation.{check_name}.columns.{column}: not a configured column; "
+                                    "expected one of " + ", ".join(self.columns))
+        for i, slice_columns in enumerate(self.evaluation.slices):
+            if not slice_columns:
+                problems.append(f"evaluation.slices.{i}: a slice needs at least one column")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _hierarchy_problems(self) -> List[str]:
+        hierarchical = self.model.architecture == "hierarchical"
+        problems = []
+        for name, task in self.tasks.items():
+            if task.after and not hierarchical:
+                problems.append(f"tasks.{name}.after: only the hierarchical architecture reads `after` "
+                                f"(architecture is {self.model.architecture})")
+            for parent in task.after:
+                if parent == name:
+                    problems.append(f"tasks.{name}.after: a task cannot come after itself")
+                elif parent not in self.tasks:
+                    problems.append(f"tasks.{name}.after: unknown task '{parent}'; expected one of "
+                                    + ", ".join(n for n in self.tasks if n != name))
+        if hierarchical and not problems:
+            if not any(t.after for t in self.tasks.values()):
+                problems.append("model.architecture: hierarchical needs at least one task with `after` "
+                                "(e.g. tasks.cvr.after: [ctr])")
+            elif self.task_order is None:
+                problems.append("tasks: `after` forms a cycle (" + " -> ".join(self._cycle()) + ")")
+        return problems
+
+    @property
+    def task_order(self) -> Optional[List[str]]:
+        """Task names with every task after the tasks it reads (None when `after` has a cycle)."""
+        order, left = dependency_order(self.tasks)
+        return None if left else order
+
+    def _cycle(self) -> List[str]:
+        left = dependency_order(self.tasks)[1]  # every left-over task reads another left-over task
+        path, node = [], left[0]
+        while node not in path:
+            path.append(node)
+            node = next(p for p in self.tasks[node].after if p in left)
+        return path[path.index(node):] + [node]
+
+    # --------------------------------------------------------------------------------- derived values
+    @property
+    def output_dir(self) -> str:
+        return self.output or os.path.join("runs", self.name)
+
+    @property
+    def columns(self) -> List[str]:
+        """Every data column the pipeline reads: features, task labels, slice columns (in order, once)."""
+        slices = [c for columns in self.evaluation.slices for c in columns]
+        return list(dict.fromkeys([*self.features, *(t.label for t in self.tasks.values()), *slices]))
+
+    @property
+    def numeric_columns(self) -> List[str]:
+        """Columns read as numbers: numeric features and the labels of tasks whose kind has a float label."""
+        return list(dict.fromkeys([*(n for n, f in self.features.items() if f.type == "numeric"),
+                                   *(t.label for t in self.tasks.values() if kind(t.type).label_encoding == "float")]))
+
+
+def dependency_order(tasks: Dict[str, Task]) -> Tuple[List[str], List[str]]:
+    """(task names ordered so that each comes after the tasks in its `after` list, names left over by a cycle)."""
+    order, placed = [], set()
+    while True:
+        ready = [n for n, t in tasks.items() if n not in placed and set(t.after) <= placed]
+        if not ready:
+            return order, [n for n in tasks if n not in placed]
+        order += ready
+        placed.update(ready)
+
+
+class DataContract(_Strict):
+    """The part of a config that data validation and Transform depend on, and nothing more, so that a change
+    to training or evaluation settings never invalidates their cached outputs."""
+
+    features: Dict[str, Feature]
+    tasks: Dict[str, Task]
+    na_values: List[str] = Field(default_factory=list)
+    code_version: str = ""
+
+    @property
+    def columns(self) -> List[str]:
+        return list(dict.fromkeys([*self.features, *(t.label for t in self.tasks.values())]))
+
+
+def data_contract(config: Config, code_version: str = "") -> dict:
+    """JSON-ready DataContract of a config (passed to DataGate and Transform as custom config)."""
+    label_part = {"type", "label", "positive", "negative", "unknown_labels", "separator", "classes"}
+    return {
+        "features": {n: f.model_dump(mode="json") for n, f in config.features.items()},
+        "tasks": {n: t.model_dump(mode="json", include=label_part, exclude_none=True)
+                  for n, t in config.tasks.items()},
+        "na_values": list(config.data.na_values),
+        "code_version": code_version,
+    }
+
+
+def serving_dir(config: Config, output: str) -> str:
+    """TF Serving base path of the model: the Pusher writes versions below it as <base>/<version>/."""
+    return RunDir(output).serving_for(config.name)

@@ -1,0 +1,51 @@
+"""Config records of the model inputs: numeric, categorical and text features (`features.X`)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Tuple, Union
+
+from pydantic import Field, field_validator
+
+from pipeline.core.config_base import _Strict
+
+FEATURE_TYPES = ("numeric", "categorical", "text")
+
+
+class NumericFeature(_Strict):
+    """Float input, z-scored after the optional log1p, clip and fill steps."""
+
+    type: Literal["numeric"] = Field(description="selects the numeric transform (z-score)")
+    log: bool = Field(False, description="take log1p of the value (negative values count as 0) before clipping "
+                      "and z-scoring")
+    clip: Optional[Tuple[float, float]] = Field(None, description="[low, high]: clip the (logged) value to this "
+                                                "range before z-scoring")
+    fill: Optional[float] = Field(None, description="value for missing cells; default: the column mean")
+
+    @field_validator("clip")
+    @classmethod
+    def _ordered(cls, v):
+        if v is not None and not v[0] < v[1]:
+            raise ValueError(f"must be [low, high] with low < high, got {list(v)}")
+        return v
+
+
+class CategoricalFeature(_Strict):
+    """String or integer category, mapped to a vocabulary id (most frequent first) plus OOV buckets."""
+
+    type: Literal["categorical"] = Field(description="selects the vocabulary transform (id + embedding)")
+    vocab_size: Optional[int] = Field(None, gt=0, description="keep the most frequent values only")
+    oov_buckets: int = Field(1, ge=1, description="hash buckets for values outside the vocabulary (unseen, or "
+                             "cut by vocab_size)")
+
+
+class TextFeature(_Strict):
+    """Free text: lower-cased, split into word tokens, mapped to vocabulary ids, padded to max_tokens."""
+
+    type: Literal["text"] = Field(description="selects the text transform (word tokens -> ids, mean-pooled "
+                                  "embeddings)")
+    max_tokens: int = Field(32, gt=0, le=4096, description="tokens kept per cell (the rest is cut); shorter "
+                            "texts are padded")
+    vocab_size: int = Field(20000, gt=0, description="most frequent tokens kept in the vocabulary")
+    oov_buckets: int = Field(1, ge=1, description="hash buckets for tokens outside the vocabulary")
+
+
+Feature = Annotated[Union[NumericFeature, CategoricalFeature, TextFeature], Field(discriminator="type")]
