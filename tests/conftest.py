@@ -1,5 +1,5 @@
 """Shared test set-up: importing the project first sets TF_USE_LEGACY_KERAS before TensorFlow loads; the one
-pipeline run of the support scenario that the support and serving e2e tests share."""
+pipeline runs that several test modules read (support, census sample, four tasks, the tiny offline run)."""
 import os
 import sys
 
@@ -66,6 +66,14 @@ def four_tasks_run(tmp_path_factory):
     os.chdir(REPO)
     config = load("four_tasks/config.yaml", output=str(tmp_path_factory.mktemp("four-tasks")))
     return config, local.run(config)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The smallest full `mtl run`, offline where possible, with a fresh TMPDIR (tests/helpers/tiny_run.py)."""
+    from helpers import tiny_run as tiny
+
+    return tiny.run(tmp_path_factory.mktemp("tiny-run"))
 
 
 @pytest.fixture(autouse=True)

@@ -16,13 +16,10 @@ import tempfile
 import pytest
 import yaml
 
-from conftest import DATA, REPO
+from conftest import REPO
 from helpers.mounts import needs_mounts, with_mounts
+from helpers.tiny_run import tiny_config
 from pipeline import beam
-
-SAMPLE = os.path.join(DATA, "census_sample")
-with open(os.path.join(SAMPLE, "config.yaml")) as _f:
-    SAMPLE_TASKS = yaml.safe_load(_f)["tasks"]  # never_married lists its negative values
 
 
 def mtl(*args, mounts=None, then="", env=None, timeout=1500):
@@ -35,24 +32,6 @@ def mtl(*args, mounts=None, then="", env=None, timeout=1500):
                             env={**os.environ, **(env or {})})
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
     return result
-
-
-def tiny_config(directory, **changes):
-    """Two binary tasks on 400 census rows, one epoch: the smallest full pipeline run."""
-    for split, rows in (("train", 401), ("eval", 201)):
-        with open(os.path.join(SAMPLE, f"{split}.csv")) as src, open(directory / f"{split}.csv", "w") as dst:
-            dst.writelines(line for _, line in zip(range(rows), src))
-    raw = {"name": "tiny", "data": {"train": str(directory / "train.csv"), "eval": str(directory / "eval.csv")},
-           "features": {"age": {"type": "numeric"}, "sex": {"type": "categorical"}},
-           "tasks": {"income": {"type": "binary", "label": "income", "positive": "50000+.",
-                                "thresholds": {"auc": {"min": 0.1}}},
-                     "never_married": {**SAMPLE_TASKS["never_married"], "thresholds": {}}},
-           "model": {"shared_units": [8], "tower_units": [4]}, "training": {"epochs": 1, "batch_size": 64},
-           "output": str(directory / "run")}
-    raw.update(changes)
-    path = directory / f"config-{len(list(directory.glob('config*.yaml')))}.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
 
 
 def files_below(directory):
@@ -242,22 +221,13 @@ def test_the_direct_runner_ignores_the_flag_in_both_modes(tmp_path, monkeypatch,
     assert [n for n in os.listdir(tmp_path) if not n.startswith("beam-pipeline-temp")] == []
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """One full `mtl run` of the tiny config with a fresh TMPDIR (the process's real tempfile.gettempdir())."""
-    root = tmp_path_factory.mktemp("tiny-run")
-    temp = root / "tmp"
-    temp.mkdir()
-    config = tiny_config(root)
-    return root, config, mtl("run", "--config", config, env={"TMPDIR": str(temp)}), temp
-
-
 @pytest.mark.slow
 def test_a_run_leaves_nothing_in_the_temp_dir(tiny_run):
-    root, _, result, temp = tiny_run
+    """The session's tiny run (tests/helpers/tiny_run.py: a real `mtl run` process with its own TMPDIR)."""
+    result = tiny_run.result
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "BLESSED" in result.stdout
-    assert os.listdir(temp) == []  # before: one 49 MB tmpXXXX/build/tfx per Beam component
+    assert "BLESSED" in result.stdout and "Traceback" not in result.stderr + result.stdout
+    assert tiny_run.temp_left == []  # before: one 49 MB tmpXXXX/build/tfx per Beam component
     assert "Unable to register" not in result.stderr and "custom_executor_spec" not in result.stderr
 
 
@@ -269,9 +239,9 @@ def test_a_full_disk_in_the_pusher_is_a_named_error_and_publishes_nothing(tiny_r
     from pipeline import history
     from pipeline.runners import local
 
-    root, first_config, first, temp = tiny_run
-    assert first.returncode == 0, first.stderr[-3000:]
-    raw = yaml.safe_load(first_config.read_text())
+    root, temp = tiny_run.root, tiny_run.temp
+    assert tiny_run.result.returncode == 0, tiny_run.result.stderr[-3000:]
+    raw = yaml.safe_load(tiny_run.config.read_text())
     raw["tasks"]["income"]["thresholds"] = {"auc": {"min": 0.05}}
     config = root / "new-threshold.yaml"  # the same data files (rewriting them would re-run ExampleGen)
     config.write_text(yaml.safe_dump(raw, sort_keys=False))

@@ -2,49 +2,24 @@
 loopback (`unshare -rn`), while an audit hook records any connection or host lookup that Python code attempts."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
-import yaml
 
-from conftest import DATA, REPO
-
-HELPER = os.path.join(REPO, "tests", "helpers", "offline_run.py")
-
-
-def namespace_problem():
-    """Why a loopback-only network namespace cannot be made here (None when it can)."""
-    if not shutil.which("unshare") or not shutil.which("ip"):
-        return "needs util-linux `unshare` and iproute2 `ip`"
-    probe = subprocess.run(["unshare", "-rn", "sh", "-c", "ip link set lo up && ip -o link"], capture_output=True,
-                           text=True)
-    if probe.returncode != 0:
-        return f"unprivileged network namespaces are not allowed here: {probe.stderr.strip()[:200]}"
-    if [line for line in probe.stdout.splitlines() if ": lo:" not in line]:
-        return "the namespace has interfaces besides loopback"
-    return None
+from helpers.tiny_run import OFFLINE_RUN as HELPER, namespace_problem
 
 
 @pytest.mark.slow
-def test_the_whole_pipeline_runs_with_only_loopback_and_tries_no_connection(tmp_path):
-    problem = namespace_problem()
-    if problem:
-        pytest.skip(problem)
-    raw = yaml.safe_load(open(os.path.join(DATA, "census_sample", "config.yaml")))
-    raw["output"] = str(tmp_path / "run")
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(raw))
-    log = tmp_path / "network.json"
-    env = dict(os.environ, MTL_NETWORK_LOG=str(log))
-    script = f'ip link set lo up && exec "{sys.executable}" "{HELPER}" run --config "{config}"'
-    proc = subprocess.run(["unshare", "-rn", "sh", "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=900)
+def test_the_whole_pipeline_runs_with_only_loopback_and_tries_no_connection(tiny_run):
+    """The session's tiny run (tests/helpers/tiny_run.py) ran the whole pipeline inside the namespace."""
+    if tiny_run.offline_problem:
+        pytest.skip(tiny_run.offline_problem)
+    proc = tiny_run.result
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "finished" in proc.stdout and "BLESSED" in proc.stdout
-    assert json.loads(log.read_text()) == []
-    assert os.listdir(tmp_path / "run" / "serving" / raw["name"])  # pushed
+    assert tiny_run.attempts == []
+    assert os.listdir(tiny_run.root / "run" / "serving" / "tiny")  # pushed
 
 
 def test_the_audit_hook_sees_outbound_attempts():

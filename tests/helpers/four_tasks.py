@@ -67,14 +67,10 @@ def transform_output():
     return tft.TFTransformOutput(output), rows
 
 
-def dataset(config, tf_transform_output, rows):
-    """(features, targets, masks) batches: raw tf.Examples -> the TFT layer -> split, as training sees them."""
+def dataset(config, tf_transform_output, rows, batch_size=32):
+    """(features, targets, masks) batches: raw tf.Examples -> the TFT layer -> split, as training sees them (the
+    layer runs once on all rows; the batches are slices of its output)."""
     layer = tf_transform_output.transform_features_layer()
     spec = tf_transform_output.raw_feature_spec()
-    serialized = [serialize(r, SPEC) for r in rows]
-    batches = [split_example(config)(layer(tf.io.parse_example(serialized[i:i + 32], spec)))
-               for i in range(0, len(serialized), 32)]
-    data = tf.data.Dataset.from_tensors(batches[0])
-    for b in batches[1:]:
-        data = data.concatenate(tf.data.Dataset.from_tensors(b))
-    return data
+    transformed = layer(tf.io.parse_example([serialize(r, SPEC) for r in rows], spec))
+    return tf.data.Dataset.from_tensor_slices(split_example(config)(transformed)).batch(batch_size).cache()
