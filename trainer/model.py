@@ -96,6 +96,12 @@ class TokenMeanPool(tf_keras.layers.Layer):
         return tf.math.divide_no_nan(tf.reduce_sum(embedded * present, axis=1), tf.reduce_sum(present, axis=1))
 
 
+# The train and test steps branch only on Python values (config, registries), never on tensors, so they are traced
+# as written: AutoGraph would otherwise rewrite every function they reach, tf_keras's losses, metrics and
+# optimizers included (a package outside TensorFlow, so AutoGraph converts it), which took ~25 s per model.
+_TRACED_AS_WRITTEN = tf.autograph.experimental.do_not_convert
+
+
 class MultiTaskModel(tf_keras.Model):
     """Functional model plus a masked, weighted multi-task train/test step.
 
@@ -164,6 +170,7 @@ class MultiTaskModel(tf_keras.Model):
             self.task_weight_trackers[name].update_state(weights[name])
         return {m.name: m.result() for m in self.metrics}
 
+    @_TRACED_AS_WRITTEN
     def train_step(self, data):
         surgery = self.mtl_config.training.gradient_surgery
         per_task = surgery is not None or self.weighting.needs_gradient_norms
@@ -220,6 +227,7 @@ class MultiTaskModel(tf_keras.Model):
         self.optimizer.apply_gradients([(g, v) for g, v in pairs if v.ref() not in claimed],
                                        skip_gradients_aggregation=True)
 
+    @_TRACED_AS_WRITTEN
     def test_step(self, data):
         losses = self._task_losses(data, training=False)
         total, weights = self.weighting.combine(losses)
