@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from conftest import DATA, REPO
 from pipeline.cli import main
+from pipeline.core import drift_record
 
 pytestmark = pytest.mark.slow
 
@@ -46,9 +47,16 @@ def test_drift_blocks_until_the_data_returns_and_skew_is_measured(tmp_path):
     write(os.path.join(sample, "train.csv"))
     first = _run(config)
     assert first.exit_code == 0, first.output
-    report = open(os.path.join(raw["output"], "tfx", "DriftGate", "accepted_statistics",
-                               _accepted_reports(raw["output"])[0], "report.md")).read()
+    accepted = os.path.join(raw["output"], "tfx", "DriftGate", "accepted_statistics")
+    first_accepted = os.path.join(accepted, _accepted_reports(raw["output"])[0])
+    report = open(os.path.join(first_accepted, "report.md")).read()
     assert "no earlier run passed this gate yet" in report and "| skew | age | Jensen-Shannon |" in report
+    record = drift_record.read(first_accepted)  # the same measurements, typed, beside the Markdown
+    assert "no earlier run passed this gate yet" in record.notes[0]
+    skew = {m.feature: m for m in record.measurements if m.check == "skew"}
+    assert skew["age"].measure == "Jensen-Shannon" and skew["age"].threshold == 0.5 and skew["age"].passed
+    assert (skew["age"].split, skew["age"].reference_split) == ("train", "eval")
+    assert f"| skew | age | Jensen-Shannon | {skew['age'].value:.4f} | 0.5 | ok |" in report
 
     write(str(tmp_path / "shifted.csv"))
     for attempt in range(2):  # the second time, the drifted statistics must not have become the reference
@@ -71,5 +79,8 @@ def test_drift_blocks_until_the_data_returns_and_skew_is_measured(tmp_path):
     report = open(os.path.join(raw["output"], "tfx", "DriftGate", "accepted_statistics", reports[-1],
                                "report.md")).read()
     assert "| drift | age | Jensen-Shannon | 0.0000 |" in report
+    drift = {m.feature: m for m in drift_record.read(os.path.join(accepted, reports[-1])).measurements
+             if m.check == "drift"}
+    assert drift["age"].value == pytest.approx(0) and drift["age"].threshold == 0.1
     summary = json.load(open(os.path.join(raw["output"], "summary.json")))
     assert {c["name"]: c["state"] for c in summary["components"]}["Transform"] == "CACHED"

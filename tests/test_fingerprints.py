@@ -34,7 +34,9 @@ def test_editing_unused_code_keeps_both_fingerprints(tree, path):
 
 
 @pytest.mark.parametrize("path, data, model", [
-    ("components/gates.py", True, False),
+    ("components/gates/drift_gate.py", True, False),
+    ("components/gates/artifacts.py", True, False),
+    ("pipeline/core/drift_record.py", True, False),  # written by the DriftGate
     ("components/transform.py", True, False),
     ("pipeline/core/csvdata.py", True, True),
     ("pipeline/config.py", True, True),

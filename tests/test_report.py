@@ -431,3 +431,47 @@ def test_a_failed_trainer_still_shows_the_epochs_it_trained(tmp_path):
     assert part is None and why.startswith("Trainer failed in this run")
     assert collect.training_part(history.RunRecord("r", "p", 0.0, 0.0, data_half_only=True), None,
                                  str(tmp_path))[1] == "Trainer did not run in this run (`--until transform`)"
+
+
+def test_drift_section_is_read_from_the_gates_drift_json(tmp_path):
+    """The drift table comes from the DriftGate's drift.json, never from its Markdown: a value changed in the
+    JSON is the value the report shows, a malformed file names itself and the field, and an accepted folder
+    from before drift.json says where its measurements are."""
+    from pipeline.core import drift_record
+    from pipeline.core.drift_record import DriftMeasurement, DriftRecord, DriftRecordError
+    from pipeline.records import ComponentRun, RunRecord
+    from pipeline.report import collect, layout, render
+
+    folder = tmp_path / "tfx" / "DriftGate" / "accepted_statistics" / "5"
+    folder.mkdir(parents=True)
+    drift_record.write(str(folder), DriftRecord([DriftMeasurement("drift", "age", "Jensen-Shannon", 0.0123, 0.1),
+                                                 DriftMeasurement("skew", "city", "L-infinity", 0.3, 0.2, "train",
+                                                                  "eval")], ["skew: a note"]))
+    (folder / "report.md").write_text("| check | column | measure | value | bound | verdict |\n|---|\n"
+                                      "| drift | age | Jensen-Shannon | 9.9999 | 0.1 | ok |\n")  # for people only
+    run = RunRecord("r", "p", 0.0, 0.0, components=[ComponentRun("DriftGate", "COMPLETE", 1.0)],
+                    outputs={"DriftGate": {"accepted_statistics": [str(folder)]}})
+
+    def page():
+        found, missing = collect.drift_part(run, None, {}, None)
+        return render.html("t", [layout.Section("Data", "data", layout.drift_blocks(found, missing))], "0", "now")
+
+    shown = page()
+    assert "9.9999" not in shown and "skew: a note" in shown
+    assert ('<td>skew</td><td>city</td><td>L-infinity</td><td>0.3000</td><td>0.2</td><td class="bad">above bound'
+            '</td></tr>\n<tr><td>drift</td><td>age</td><td>Jensen-Shannon</td><td>0.0123</td><td>0.1</td><td>ok</td>'
+            ) in shown  # the one above its bound first
+    raw = json.loads((folder / drift_record.DRIFT_FILE).read_text())
+    raw["measurements"][0].update(value=0.0456)
+    (folder / drift_record.DRIFT_FILE).write_text(json.dumps(raw))
+    assert "<td>Jensen-Shannon</td><td>0.0456</td><td>0.1</td><td>ok</td>" in page()
+    raw["measurements"][0].update(value="low")
+    (folder / drift_record.DRIFT_FILE).write_text(json.dumps(raw))
+    with pytest.raises(DriftRecordError, match=re.escape(f"{folder / drift_record.DRIFT_FILE}: field "
+                                                         "'measurements[0].value' must be a number, not 'low'")):
+        page()
+    (folder / drift_record.DRIFT_FILE).unlink()
+    assert (f"wrote no drift.json (an older version): its measurements are in {folder / 'report.md'}"
+            in html.unescape(page()))
+    (folder / "report.md").unlink()
+    assert "Drift and skew checks: off" in page()  # the gate measured nothing (no `validation:` bounds)

@@ -14,6 +14,8 @@ from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
 from pipeline import store as mlmd
+from pipeline.core import drift_record
+from pipeline.core.drift_record import DriftRecord
 from pipeline.core.names import HISTORY_FILE
 from pipeline.core.rundir import RunDir
 from pipeline.records import RunRecord, list_runs, pick
@@ -62,10 +64,10 @@ def _splits(uri: str) -> Dict[str, str]:
 
 def load_split_statistics(uri: str) -> dict:
     """{split: DatasetFeatureStatistics} under an ExampleStatistics or AcceptedStatistics folder (the one
-    loader, components.gates.load_split_statistics: every split that has a statistics file)."""
-    from components import gates
+    loader, components.gates.artifacts.load_split_statistics: every split that has a statistics file)."""
+    from components.gates import artifacts
 
-    return gates.load_split_statistics(uri)
+    return artifacts.load_split_statistics(uri)
 
 
 def _schema(uri: str):
@@ -75,20 +77,36 @@ def _schema(uri: str):
     return tfdv.load_schema_text(files[0]) if files else None
 
 
-def _failed_drift_report(record: RunRecord, store, current: dict, schema) -> str:
+def _failed_drift_record(record: RunRecord, store, current: dict, schema) -> Optional[DriftRecord]:
     """A failed DriftGate publishes nothing: measure again from its recorded inputs and parameter."""
-    from components import gates
+    from components.gates import drift_gate
 
     execution = record.executions["DriftGate"]
     raw = mlmd.string_property(mlmd.execution(store, execution), "validation_json")
     if not raw or schema is None:
-        return ""
+        return None
     settings = json.loads(raw)
     previous_uri = mlmd.input_uri(store, execution, "previous_statistics")
     previous = load_split_statistics(previous_uri) if previous_uri else None
-    measurements, notes = gates.measure_distributions(cfg.Validation.model_validate(settings["validation"]),
-                                                      settings["columns"], schema, current, previous)
-    return gates.distribution_report(measurements, notes)
+    return drift_gate.measure_distributions(cfg.Validation.model_validate(settings["validation"]),
+                                            settings["columns"], schema, current, previous)
+
+
+def drift_part(record: RunRecord, store, current: dict, schema) -> Tuple[Optional[DriftRecord], str]:
+    """(the DriftGate's measurements, why there are none): its drift.json, else measured again when it failed.
+    A malformed drift.json raises DriftRecordError (file and field named)."""
+    accepted = record.outputs.get("DriftGate", {}).get("accepted_statistics")
+    if accepted:
+        found = drift_record.read(accepted[0])
+        if found is not None:
+            return found, ""
+        markdown = os.path.join(accepted[0], drift_record.MARKDOWN_FILE)
+        if os.path.isfile(markdown):
+            return None, (f"the DriftGate of this run wrote no {drift_record.DRIFT_FILE} (an older version): its "
+                          f"measurements are in {markdown}")
+    if state(record, "DriftGate") == "FAILED":
+        return _failed_drift_record(record, store, current, schema), ""
+    return None, ""
 
 
 def _roles(contract: Optional[cfg.DataContract]) -> Dict[str, str]:
@@ -215,13 +233,7 @@ def data_part(record: RunRecord, store) -> Tuple[Optional[DataPart], str]:
         for split, stats in sorted(by_split.items()):
             findings += gates.label_findings(contract, split, stats) + gates.number_findings(contract, split, stats)
         part.findings = [("blocking" if f.blocking else "tolerated", str(f)) for f in findings]
-    accepted = record.outputs.get("DriftGate", {}).get("accepted_statistics")
-    report = os.path.join(accepted[0], gates.REPORT_FILE) if accepted else ""
-    if report and os.path.isfile(report):
-        with open(report, encoding="utf-8") as f:
-            part.drift_report = f.read()
-    elif state(record, "DriftGate") == "FAILED":
-        part.drift_report = _failed_drift_report(record, store, by_split, schema)
+    part.drift, part.drift_missing = drift_part(record, store, by_split, schema)
     return part, ""
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
 
+from pipeline.core.drift_record import DriftRecord
 from pipeline.core.names import CLASS_COUNT_SUFFIX, is_count
 from pipeline import summary as summ
 from pipeline.config import safe_name
@@ -151,7 +152,7 @@ def data(report: ReportData) -> Optional[Section]:
         if row is not None:
             _figure(section.blocks, f"label-{task}", f"label distribution of {task}",
                     plots.label_distribution(task, column, row.top, row.histogram))
-    section.blocks += drift_blocks(part.drift_report)
+    section.blocks += drift_blocks(part.drift, part.drift_missing)
     return section
 
 
@@ -173,19 +174,21 @@ def _short(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def drift_blocks(report_md: str) -> List[Block]:
-    """DriftGate's report.md (notes as '- ' lines, then a Markdown table of measurements) as blocks."""
-    lines = report_md.splitlines()
-    notes = [line[2:] for line in lines if line.startswith("- ")]
-    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
-    if not notes and not cells:
+def drift_blocks(record: Optional[DriftRecord], missing: str = "") -> List[Block]:
+    """The DriftGate's record (drift.json) as blocks: its notes, then a table of every measurement, the ones
+    above their bound first (as in the gate's report.md)."""
+    if missing:
+        return [Text("Drift and skew checks (DriftGate)", "heading"), Text(missing, "note")]
+    if record is None or record.empty:
         return [Text("Drift and skew checks: off (set `validation:` in the config to turn them on).", "note")]
     blocks: List[Block] = [Text("Drift and skew checks (DriftGate)", "heading")]
-    blocks += [Text(note) for note in notes]
-    if len(cells) > 2:
-        rows = [[c.replace("**", "") for c in row] for row in cells[2:]]
-        blocks.append(Table(cells[0], rows, [[""] * (len(row) - 1) + ["bad" if row[-1] != "ok" else ""]
-                                             for row in rows]))
+    blocks += [Text(note) for note in record.notes]
+    if record.measurements:
+        ordered = sorted(record.measurements, key=lambda m: (m.passed, m.check, -m.value))
+        rows = [[m.check, m.feature, m.measure, f"{m.value:.4f}", f"{m.threshold:g}",
+                 "ok" if m.passed else "above bound"] for m in ordered]
+        blocks.append(Table(["check", "column", "measure", "value", "bound", "verdict"], rows,
+                            [[""] * 5 + ["" if m.passed else "bad"] for m in ordered]))
     return blocks
 
 

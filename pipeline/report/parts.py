@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
+from pipeline.core.drift_record import DriftRecord
 from pipeline.metric_checks import MetricCheck
 from pipeline.records import RunRecord
 
@@ -32,7 +33,8 @@ class DataPart:
     examples: Dict[str, int] = field(default_factory=dict)  # split -> number of examples
     features: Dict[str, List[FeatureRow]] = field(default_factory=dict)  # split -> rows
     findings: List[Tuple[str, str]] = field(default_factory=list)  # (blocking|tolerated, what the data gate says)
-    drift_report: str = ""  # DriftGate's report.md (recomputed from the statistics when the gate failed)
+    drift: Optional[DriftRecord] = None  # DriftGate's drift.json (measured again when the gate failed)
+    drift_missing: str = ""  # why there is no drift record although the gate ran ("" when none is expected)
     labels: Dict[str, str] = field(default_factory=dict)  # task -> label column
     gate_state: str = ""  # the DataGate's state in this run ("" when it did not run)
 
