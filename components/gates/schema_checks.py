@@ -23,8 +23,7 @@ def schema_findings(config: cfg.DataContract, schema: schema_pb2.Schema,
     as text, a text feature stored as numbers. With the statistics and ExampleGen's notes (example_gen
     NOTES_PROPERTY), text in a numeric column is named per split with a cell, its file and line."""
     by_name = {f.name: f for f in schema.feature}
-    numeric = [n for n, f in config.features.items() if f.type == "numeric"]
-    numeric += [t.label for t in config.tasks.values() if t.type == "regression"]
+    numeric = config.numeric_columns
     findings = []
     for column in config.columns:
         feature = by_name.get(column)

@@ -117,9 +117,13 @@ class Config(_Strict):
 
     @property
     def numeric_columns(self) -> List[str]:
-        """Columns read as numbers: numeric features and the labels of tasks whose kind has a float label."""
-        return list(dict.fromkeys([*(n for n, f in self.features.items() if f.type == "numeric"),
-                                   *(t.label for t in self.tasks.values() if kind(t.type).label_encoding == "float")]))
+        return numeric_columns(self.features, self.tasks)
+
+
+def numeric_columns(features: Dict[str, Feature], tasks: Dict[str, Task]) -> List[str]:
+    """Columns read as numbers: numeric features and the labels of tasks whose kind has a float label."""
+    return list(dict.fromkeys([*(n for n, f in features.items() if f.type == "numeric"),
+                               *(t.label for t in tasks.values() if kind(t.type).label_encoding == "float")]))
 
 
 def dependency_order(tasks: Dict[str, Task]) -> Tuple[List[str], List[str]]:
@@ -145,6 +149,10 @@ class DataContract(_Strict):
     @property
     def columns(self) -> List[str]:
         return list(dict.fromkeys([*self.features, *(t.label for t in self.tasks.values())]))
+
+    @property
+    def numeric_columns(self) -> List[str]:
+        return numeric_columns(self.features, self.tasks)
 
 
 def data_contract(config: Config, code_version: str = "") -> dict:

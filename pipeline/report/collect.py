@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
 from pipeline import store as mlmd
-from pipeline.core import drift_record
+from pipeline.core import drift_record, kinds
 from pipeline.core.drift_record import DriftRecord
 from pipeline.core.names import HISTORY_FILE
 from pipeline.core.rundir import RunDir
@@ -159,7 +159,8 @@ def _coded_columns(contract: Optional[cfg.DataContract]) -> List[str]:
     if contract is None:
         return []
     found = [name for name, feature in contract.features.items() if feature.type == "categorical"]
-    return found + [t.label for t in contract.tasks.values() if t.type in ("binary", "multiclass")]
+    return found + [t.label for t in contract.tasks.values()
+                    if kinds.kind(t.type).label_encoding in ("binary", "class_id")]
 
 
 def as_categorical(row: FeatureRow, counts, rows_read: int) -> None:
@@ -254,7 +255,7 @@ def evaluation_part(record: RunRecord, store, config: Optional[cfg.Config]) -> T
 
 def _regression_sample(record: RunRecord, store, config: cfg.Config, part: EvaluationPart) -> None:
     """(actual, predicted) of a sample of the eval rows the Evaluator read, scored by the evaluated model."""
-    tasks = [name for name, task in config.tasks.items() if task.type == "regression"]
+    tasks = [name for name, task in config.tasks.items() if kinds.kind(task.type).predicts == "value"]
     execution = record.executions["Evaluator"]
     model, examples_uri = mlmd.input_uri(store, execution, "model"), mlmd.input_uri(store, execution, "examples")
     if not tasks or not model or not examples_uri:
