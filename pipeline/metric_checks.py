@@ -1,9 +1,11 @@
 """Task metrics read back from an Evaluator output (TFMA's metrics and validation result): one MetricCheck per
-overall-slice metric of each task, with its threshold and whether it passed, and the per-class values."""
+overall-slice metric of each task, with its threshold and whether it passed, and the per-class values. The bars
+a run is judged by are `TaskBars`: from the config, or rebuilt from a past run's own EvalConfig
+(pipeline/records.py)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
 from pipeline.core.names import BASELINE, is_count
@@ -26,19 +28,52 @@ class MetricCheck:
     change: Optional[float] = None  # against the latest blessed model, when there is one
 
 
-def _thresholds(config, task: str, metric: str) -> str:
-    bar = config.tasks[task].thresholds.get(metric)
-    if bar is None:
-        return ""
-    parts = [f">= {bar.min:g}" if bar.min is not None else "", f"<= {bar.max:g}" if bar.max is not None else "",
-             f"drop <= {bar.max_drop:g}" if bar.max_drop is not None else "",
-             f"rise <= {bar.max_rise:g}" if bar.max_rise is not None else ""]
-    return ", ".join(p for p in parts if p)
+@dataclass(frozen=True)
+class MetricBar:
+    """One metric's blessing bar (the config's `Threshold`): bounds on the value, and the change allowed against
+    the latest blessed model in the metric's bad direction (max_drop: higher is better, max_rise: lower is)."""
+
+    min: Optional[float] = None
+    max: Optional[float] = None
+    max_drop: Optional[float] = None
+    max_rise: Optional[float] = None
+
+    def bars(self) -> Dict[str, float]:
+        """The bars that are set, by their config name (min, max, max_drop, max_rise)."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+    @property
+    def shown(self) -> str:
+        """e.g. '>= 0.9, drop <= 0.01'."""
+        words = {"min": ">= {:g}", "max": "<= {:g}", "max_drop": "drop <= {:g}", "max_rise": "rise <= {:g}"}
+        return ", ".join(words[name].format(value) for name, value in self.bars().items())
+
+
+@dataclass(frozen=True)
+class TaskBars:
+    """The tasks an evaluation is read for, in order, each with its metrics' bars (metric name -> MetricBar)."""
+
+    tasks: Dict[str, Dict[str, MetricBar]]
+
+    @classmethod
+    def of_config(cls, config) -> "TaskBars":
+        """The bars of a Config's tasks (its `thresholds`)."""
+        return cls({name: {metric: MetricBar(t.min, t.max, t.max_drop, t.max_rise)
+                           for metric, t in task.thresholds.items()} for name, task in config.tasks.items()})
+
+    def bound(self, task: str, metric: str) -> str:
+        bar = self.tasks[task].get(metric)
+        return bar.shown if bar is not None else ""
 
 
 def task_metrics(config, evaluation_uri: str) -> List[MetricCheck]:
-    """Overall-slice metrics of each task, with threshold pass/fail from TFMA's validation result. `config`
-    is a Config or anything with its `tasks[name].thresholds[metric].min/max/max_drop/max_rise`."""
+    """Overall-slice metrics of each of a Config's tasks, judged by its thresholds (judged_metrics)."""
+    return judged_metrics(TaskBars.of_config(config), evaluation_uri)
+
+
+def judged_metrics(bars: TaskBars, evaluation_uri: str) -> List[MetricCheck]:
+    """Overall-slice metrics of each task in `bars`, with the bar as text and pass/fail from TFMA's validation
+    result."""
     import tensorflow_model_analysis as tfma
 
     failed = set()
@@ -52,19 +87,19 @@ def task_metrics(config, evaluation_uri: str) -> List[MetricCheck]:
             continue
         for item in metrics.metric_keys_and_values:
             key, task = item.key, item.key.output_name
-            if (task not in config.tasks or key.model_name == BASELINE or key.HasField("sub_key")
+            if (task not in bars.tasks or key.model_name == BASELINE or key.HasField("sub_key")
                     or item.value.WhichOneof("type") != "double_value"):
                 continue
             if key.is_diff:
                 changes[(task, key.name)] = item.value.double_value.value
                 continue
-            bound = _thresholds(config, task, key.name)
+            bound = bars.bound(task, key.name)
             checks[(task, key.name)] = MetricCheck(task, key.name, item.value.double_value.value, bound,
                                                    ((task, key.name) not in failed) if bound else None)
     for key, change in changes.items():
         if key in checks:
             checks[key].change = change
-    order = {name: i for i, name in enumerate(config.tasks)}
+    order = {name: i for i, name in enumerate(bars.tasks)}
     return sorted(checks.values(), key=lambda m: (order[m.task], m.metric != "example_count", m.metric))
 
 

@@ -12,11 +12,10 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from pipeline.core.rundir import RunDir
-from pipeline.metric_checks import MetricCheck, task_metrics
+from pipeline.metric_checks import MetricBar, MetricCheck, TaskBars, judged_metrics
 from pipeline.store import (STATES, HistoryError, context_type_id, json_property, open_store, outputs_of,
                             shown_id)
 
@@ -123,7 +122,7 @@ def _field(message: dict, name: str, default=None):
 
 def _threshold_bars(threshold: dict) -> Dict[str, float]:
     """A TFMA MetricThreshold (as JSON) back to the config's min / max / max_drop / max_rise."""
-    bars = {}
+    bars: Dict[str, float] = {}
     value = _field(threshold, "value_threshold", {})
     for proto_name, name in (("lower_bound", "min"), ("upper_bound", "max")):
         bound = _field(value, proto_name)
@@ -140,15 +139,13 @@ def _threshold_bars(threshold: dict) -> Dict[str, float]:
     return bars
 
 
-def eval_settings(eval_config: dict) -> Tuple[List[str], Dict[str, object]]:
-    """Tasks in config order, and the thresholds and slices of an EvalConfig (as JSON) as the config's dotted keys:
-    tasks.<task>.thresholds.<metric>.<min|max|max_drop|max_rise>, evaluation.slices."""
-    tasks: List[str] = []
-    found: Dict[str, object] = {}
+def eval_bars(eval_config: dict) -> TaskBars:
+    """The tasks of an EvalConfig (as JSON) in config order, with the bars of their overall-slice thresholds: a
+    past run is judged by the bars it had, whatever the config says today."""
+    bars: Dict[str, Dict[str, Dict[str, float]]] = {}
     for spec in _field(eval_config, "metrics_specs", []):
         for task in _field(spec, "output_names", []):
-            if task not in tasks:
-                tasks.append(task)
+            metrics = bars.setdefault(task, {})
             for metric in _field(spec, "metrics", []):
                 try:
                     name = json.loads(metric.get("config") or "{}").get("name")
@@ -159,25 +156,23 @@ def eval_settings(eval_config: dict) -> Tuple[List[str], Dict[str, object]]:
                                if not any(_field(s, "feature_keys") or _field(s, "feature_values")
                                           for s in _field(t, "slicing_specs", []))]  # the overall slice only
                 for threshold in thresholds:
-                    for bar, value in _threshold_bars(threshold).items():
-                        found[f"tasks.{task}.thresholds.{name or metric.get('class_name')}.{bar}"] = value
+                    found = _threshold_bars(threshold)
+                    if found:
+                        metrics.setdefault(name or metric.get("class_name"), {}).update(found)
+    return TaskBars({task: {metric: MetricBar(**values) for metric, values in metrics.items()}
+                     for task, metrics in bars.items()})
+
+
+def eval_settings(eval_config: dict) -> Tuple[List[str], Dict[str, object]]:
+    """Tasks in config order, and the thresholds and slices of an EvalConfig (as JSON) as the config's dotted keys:
+    tasks.<task>.thresholds.<metric>.<min|max|max_drop|max_rise>, evaluation.slices."""
+    bars = eval_bars(eval_config)
+    found: Dict[str, object] = {f"tasks.{task}.thresholds.{metric}.{name}": value
+                                for task, metrics in bars.tasks.items() for metric, bar in metrics.items()
+                                for name, value in bar.bars().items()}
     slices = [list(_field(s, "feature_keys", [])) for s in _field(eval_config, "slicing_specs", [])]
     found["evaluation.slices"] = [s for s in slices if s]
-    return tasks, found
-
-
-def _shim_config(tasks: List[str], settings: Dict[str, object]):
-    """What summary.task_metrics reads of a Config (task order, thresholds), rebuilt from the run's own
-    EvalConfig: a past run is judged by the bars it had, whatever the config says today."""
-    bars: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for key, value in settings.items():
-        parts = key.split(".")
-        if len(parts) == 5 and parts[0] == "tasks" and parts[2] == "thresholds":
-            bars.setdefault(parts[1], {}).setdefault(parts[3], {})[parts[4]] = value
-    blank = dict.fromkeys(("min", "max", "max_drop", "max_rise"))
-    return SimpleNamespace(tasks={task: SimpleNamespace(thresholds={
-        metric: SimpleNamespace(**{**blank, **values}) for metric, values in bars.get(task, {}).items()})
-        for task in tasks})
+    return list(bars.tasks), found
 
 
 def _read_run(store, run, node_type: Optional[int], pipeline_type: Optional[int], execution_types: Dict[int, str],
@@ -212,8 +207,8 @@ def _read_run(store, run, node_type: Optional[int], pipeline_type: Optional[int]
             view["code_version.model"] = custom.get("code_version")
             record.settings["Trainer"] = view
         elif component == "Evaluator":
-            tasks, settings = eval_settings(json_property(execution, "eval_config") or {})
-            record.settings["Evaluator"] = settings
+            eval_config = json_property(execution, "eval_config") or {}
+            record.settings["Evaluator"] = eval_settings(eval_config)[1]
             if "blessing" in outputs:
                 blessing = outputs["blessing"][0].custom_properties.get("blessed")
                 record.blessed = bool(blessing and blessing.int_value)
@@ -222,7 +217,7 @@ def _read_run(store, run, node_type: Optional[int], pipeline_type: Optional[int]
                 if "://" not in uri and not os.path.isdir(uri):
                     record.notes.append(f"evaluation output {uri} is gone: no metrics")
                 else:
-                    record.metrics = task_metrics(_shim_config(tasks, settings), uri)
+                    record.metrics = judged_metrics(eval_bars(eval_config), uri)
         elif component == "Pusher":
             pushed = outputs.get("pushed_model", [None])[0]
             props = pushed.custom_properties if pushed is not None else {}

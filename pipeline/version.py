@@ -4,7 +4,7 @@ outputs never go stale and never re-run for code they do not use.
 A component's code is the import closure of its entry modules (pipeline/core/imports.py: every in-repo import,
 function-level ones too): the data code is what ExampleGen, the gates and Transform import (and
 pipeline/pipeline.py, which sets how they read the data); the model code is what the Trainer's run_fn imports
-(trainer/export.py -> serving/contract.py included). Editing a module outside a closure (the runners, the
+(trainer/export.py -> pipeline/core/model_contract.py included). Editing a module outside a closure (the runners, the
 report, a dataset generator) keeps every cached output; editing one inside re-runs what uses it."""
 import functools
 import hashlib

@@ -10,19 +10,18 @@ turns the `serving_default` outputs into one dict per row, keyed by task:
     regression  {"value": 8.7}
 
 Bad rows raise `RequestError` naming the row and the feature (unknown feature, wrong kind, required feature
-missing, non-finite number) before anything is sent.
+missing, non-finite number) before anything is sent. The file's layout and its checks are the typed record of
+pipeline/core/model_contract.py; `ModelContract` is that record with the request and answer logic.
 """
 from __future__ import annotations
 
 import base64
-import json
 import math
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
 
-CONTRACT_FILE = os.path.join("assets.extra", "mtl_model.json")
+from pipeline.core.model_contract import (CONTRACT_FILE, ContractError, ContractRecord, FeatureSpec,  # noqa: F401
+                                          TaskSpec)
 
 
 class RequestError(ValueError):
@@ -42,24 +41,14 @@ def latest_version(base_dir) -> Path:
     return max(versions, key=lambda d: int(d.name))
 
 
-@dataclass(frozen=True)
-class ModelContract:
-    name: str
-    features: Dict[str, Dict[str, Any]]  # name -> {type, kind: bytes|int|float, required}
-    tasks: Dict[str, Dict[str, Any]]     # name -> {type, scores, label?, classes?, separator?}
-    signature: str = "serving_default"
-    input: str = "examples"
+class ModelContract(ContractRecord):
+    """A model's contract record (name, features, tasks, signature, input) with the request and answer logic."""
 
     @classmethod
     def load(cls, model_dir) -> "ModelContract":
-        path = latest_version(model_dir) / CONTRACT_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: missing; the model was not exported by this project's trainer") \
-                from None
-        return cls(name=data["name"], features=data["features"], tasks=data["tasks"],
-                   signature=data.get("signature", "serving_default"), input=data.get("input", "examples"))
+        """The contract of the newest version under `model_dir` (or of `model_dir` itself, a version directory);
+        FileNotFoundError when there is none, ContractError naming the field when it does not fit."""
+        return cls.read(latest_version(model_dir) / CONTRACT_FILE)
 
     # ------------------------------------------------------------------------------------------ requests
     def example(self, row: Mapping[str, Any], index: int = 0, ignore_unknown: bool = False):
@@ -79,12 +68,12 @@ class ModelContract:
         example = example_pb2.Example()
         for name, spec in self.features.items():
             value = row.get(name)
-            if value is None or (value == "" and spec["type"] != "text"):
-                if spec["required"]:
+            if value is None or (value == "" and spec.type != "text"):
+                if spec.required:
                     raise RequestError(f"row {index}: '{name}' is required (the schema marks it always present)")
                 continue
             feature = example.features.feature[name]
-            kind = spec["kind"]
+            kind = spec.kind
             if kind == "bytes":
                 feature.bytes_list.value.append(_bytes(name, value, index))
             elif kind == "int":
@@ -122,7 +111,7 @@ class ModelContract:
     def task_signature(self, task: str) -> str:
         if task not in self.tasks:
             raise RequestError(f"'{task}' is not a task of this model; expected {', '.join(self.tasks)}")
-        signature = self.tasks[task].get("signature")
+        signature = self.tasks[task].signature
         if not signature:
             raise RequestError(f"the model has no classify/regress signature for '{task}' (exported before they "
                                "existed); use predict")
@@ -134,13 +123,13 @@ class ModelContract:
         rows = None
         result: List[Dict[str, Dict[str, Any]]] = []
         for task_name, task in self.tasks.items():
-            if task["scores"] not in outputs:
-                raise RequestError(f"the model's answer has no output '{task['scores']}' (task {task_name})")
-            scores = _tolist(outputs[task["scores"]])
+            if task.scores not in outputs:
+                raise RequestError(f"the model's answer has no output '{task.scores}' (task {task_name})")
+            scores = _tolist(outputs[task.scores])
             if rows is None:
                 rows = len(scores)
                 result = [{} for _ in range(rows)]
-            labels = _tolist(outputs[task["label"]]) if task.get("label") in outputs else None
+            labels = _tolist(outputs[task.label]) if task.label in outputs else None
             for i, row_scores in enumerate(scores):
                 result[i][task_name] = _answer(task, row_scores, labels[i] if labels is not None else None)
         return result
@@ -151,22 +140,22 @@ class ModelContract:
         spec = self.tasks[task]
         found = []
         for result in results:
-            if spec["type"] == "regression":
+            if spec.type == "regression":
                 scores = [float(result)]
             else:
-                classes = spec.get("classes") or list(result)
+                classes = spec.classes or list(result)
                 scores = [result[c] for c in classes] if all(c in result for c in classes) else list(result.values())
-                if spec["type"] == "binary" and len(scores) == 2:  # Classify answers [1 - p, p]
+                if spec.type == "binary" and len(scores) == 2:  # Classify answers [1 - p, p]
                     scores = [scores[1]]
             found.append({task: _answer(spec, scores, None)})
         return found
 
 
-def _answer(task: Mapping[str, Any], scores, label) -> Dict[str, Any]:
+def _answer(task: TaskSpec, scores, label) -> Dict[str, Any]:
     flat = scores if isinstance(scores, list) else [scores]
     if isinstance(label, bytes):
         label = label.decode("utf-8", "replace")
-    kind, classes = task["type"], task.get("classes") or []
+    kind, classes = task.type, task.classes or []
     if kind == "regression":
         return {"value": float(flat[0])}
     if kind == "binary":

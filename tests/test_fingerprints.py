@@ -26,7 +26,7 @@ def _touch(root: Path, path: str) -> None:
 
 @pytest.mark.parametrize("path", ["pipeline/runners/airflow.py", "components/datasets/support.py",
                                   "pipeline/report/layout.py", "pipeline/cli.py", "pipeline/history.py",
-                                  "serving/server/rest.py"])
+                                  "serving/server/rest.py", "serving/contract.py"])
 def test_editing_unused_code_keeps_both_fingerprints(tree, path):
     before = version.fingerprint(version.DATA_CODE, tree), version.fingerprint(version.MODEL_CODE, tree)
     _touch(tree, path)
@@ -41,7 +41,7 @@ def test_editing_unused_code_keeps_both_fingerprints(tree, path):
     ("pipeline/core/csvdata.py", True, True),
     ("pipeline/config.py", True, True),
     ("trainer/export.py", False, True),
-    ("serving/contract.py", False, True),  # imported by trainer/export.py
+    ("pipeline/core/model_contract.py", False, True),  # the contract file's layout: written by trainer/export.py
     ("trainer/weighting/pcgrad.py", False, True),
     ("pipeline/core/names.py", False, True),  # HISTORY_FILE, PROGRESS_LOGGER: imported by trainer/run.py
 ])

@@ -100,6 +100,31 @@ def test_thresholds_read_back_from_the_eval_config_as_config_keys():
                         "evaluation.slices": [["sex"]]}
 
 
+def test_a_runs_own_bars_come_back_typed_from_its_eval_config():
+    """Config thresholds -> TFMA EvalConfig (as the exec property stores it) -> TaskBars: the same bars and the
+    same text as the config's, both directions of change (max_drop on AUC, max_rise on a regression's MAE)."""
+    from google.protobuf import json_format
+
+    from components.evaluation import eval_config
+    from pipeline import config as cfg
+    from pipeline.metric_checks import MetricBar, TaskBars
+    from pipeline.records import eval_bars
+
+    raw = load("four_tasks/config.yaml").model_dump(mode="json", by_alias=True)
+    regression = next(n for n, t in raw["tasks"].items() if t["type"] == "regression")
+    binary = next(n for n, t in raw["tasks"].items() if t["type"] == "binary")
+    raw["tasks"][regression]["thresholds"] = {"mae": {"max": 30.0, "max_rise": 0.5}}
+    raw["tasks"][binary]["thresholds"] = {"auc": {"min": 0.6, "max_drop": 0.02}}
+    config = cfg.parse_config(raw)
+    as_exec_property = json_format.MessageToJson(eval_config(config), preserving_proto_field_name=True)
+    bars = eval_bars(json.loads(as_exec_property))
+    assert bars == TaskBars.of_config(config)
+    assert list(bars.tasks) == list(config.tasks)
+    assert bars.tasks[regression]["mae"] == MetricBar(max=30.0, max_rise=0.5)
+    assert bars.bound(regression, "mae") == "<= 30, rise <= 0.5"
+    assert bars.bound(binary, "auc") == ">= 0.6, drop <= 0.02" and bars.bound(binary, "recall") == ""
+
+
 def test_counts_print_as_whole_numbers():
     from pipeline.summary import MetricCheck, RunSummary
 

@@ -12,19 +12,19 @@
 
 Next to the SavedModel, `assets.extra/mtl_model.json` describes the request and the answer: each raw
 feature's tf.Example value kind and whether it may be missing, and each task's type, outputs and class names
-(`serving.contract` builds requests and decodes answers from it; TF Serving ignores the file).
+(the typed record of pipeline/core/model_contract.py, which owns the layout; `serving.contract` builds requests
+and decodes answers from it; TF Serving ignores the file).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-from typing import Any, Dict
+from typing import Dict
 
 import tensorflow as tf
 
 from pipeline import config as cfg
-from serving.contract import CONTRACT_FILE
+from pipeline.core.model_contract import CONTRACT_FILE, ContractRecord, FeatureSpec, TaskSpec
 from trainer import heads, parsing
 from trainer.model import MultiTaskModel
 
@@ -149,26 +149,22 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
 _KINDS = {tf.string: "bytes", tf.int64: "int", tf.float32: "float"}
 
 
-def contract(model: MultiTaskModel, tf_transform_output) -> Dict[str, Any]:
+def contract(model: MultiTaskModel, tf_transform_output) -> ContractRecord:
     """The request/answer description written to `CONTRACT_FILE`."""
     config: cfg.Config = model.mtl_config
     features = {}
     for name, spec in _raw_spec(tf_transform_output, config.features).items():
-        features[name] = {"type": config.features[name].type, "kind": _KINDS[spec.dtype],
-                          "required": isinstance(spec, tf.io.FixedLenFeature) and spec.default_value is None}
+        features[name] = FeatureSpec(type=config.features[name].type, kind=_KINDS[spec.dtype],
+                                     required=isinstance(spec, tf.io.FixedLenFeature) and spec.default_value is None)
     tasks = {}
     classes = served_classes(model, tf_transform_output)
     for name, task in config.tasks.items():
-        entry: Dict[str, Any] = {"type": task.type, "scores": name}
-        if task.type != "regression":
-            entry["label"] = label_output(name)
-            entry["classes"] = classes[name]
-        if task.type == "multilabel":
-            entry["separator"] = task.label_separator
-        entry["signature"] = task_signature(name, task)
-        tasks[name] = entry
-    return {"format": 1, "name": config.name, "signature": "serving_default", "input": "examples",
-            "features": features, "tasks": tasks}
+        classified = task.type != "regression"
+        tasks[name] = TaskSpec(type=task.type, scores=name, label=label_output(name) if classified else None,
+                               classes=list(classes[name]) if classified else None,
+                               separator=task.label_separator if task.type == "multilabel" else None,
+                               signature=task_signature(name, task))
+    return ContractRecord(name=config.name, features=features, tasks=tasks)
 
 
 def _set_method_names(directory: str, methods: Dict[str, str]) -> None:
@@ -197,4 +193,4 @@ def export(model: MultiTaskModel, tf_transform_output, directory: str) -> None:
     path = os.path.join(directory, CONTRACT_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps(contract(model, tf_transform_output), indent=2))
+        f.write(contract(model, tf_transform_output).to_json())
