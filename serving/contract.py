@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
 
+from pipeline.core import kinds
 from pipeline.core.model_contract import (CONTRACT_FILE, ContractError, ContractRecord, FeatureSpec,  # noqa: F401
                                           TaskSpec)
 
@@ -140,7 +141,7 @@ class ModelContract(ContractRecord):
         spec = self.tasks[task]
         found = []
         for result in results:
-            if spec.type == "regression":
+            if kinds.kind(spec.type).predicts == "value":
                 scores = [float(result)]
             else:
                 classes = spec.classes or list(result)

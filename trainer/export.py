@@ -18,12 +18,14 @@ and decodes answers from it; TF Serving ignores the file).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from typing import Dict
 
 import tensorflow as tf
 
 from pipeline import config as cfg
+from pipeline.core import kinds
 from pipeline.core.model_contract import CONTRACT_FILE, ContractRecord, FeatureSpec, TaskSpec
 from trainer import heads, parsing
 from trainer.model import MultiTaskModel
@@ -43,25 +45,30 @@ def _raw_spec(tf_transform_output, columns) -> Dict[str, tf.io.FixedLenFeature]:
 
 # TF Serving's Classify / Regress APIs accept only signatures with these method names (and these tensor keys).
 CLASSIFY_METHOD, REGRESS_METHOD = "tensorflow/serving/classify", "tensorflow/serving/regress"
+METHOD_NAMES = {"classify": CLASSIFY_METHOD, "regress": REGRESS_METHOD}  # TaskKind.serving_method -> method name
+
+# The signatures branch only on Python values (the config), so they are traced as written: AutoGraph would
+# rewrite every function they reach (tf_keras's layers included) for nothing.
+_traced = functools.partial(tf.function, autograph=False)
 
 
 def task_signature(name: str, task: cfg.Task) -> str:
     """The per-task signature for TF Serving's Classify (classification tasks) or Regress API (regression)."""
-    return f"{'regress' if task.type == 'regression' else 'classify'}_{name}"
+    return f"{kinds.kind(task.type).serving_method}_{name}"
 
 
 def _task_function(name: str, task: cfg.Task, predict, vocabularies):
     """inputs (serialized tf.Example) -> classify: `classes` [B, K] names and `scores` [B, K] (binary: [1-p, p];
     multilabel: each label's own probability) / regress: `outputs` [B]."""
     inputs = tf.TensorSpec(shape=[None], dtype=tf.string, name="inputs")
-    if task.type == "regression":
-        @tf.function(input_signature=[inputs])
+    if kinds.kind(task.type).predicts == "value":
+        @_traced(input_signature=[inputs])
         def regress(inputs):
             return {"outputs": tf.reshape(predict(inputs)[name], [-1])}
         return regress.get_concrete_function()
     names = vocabularies.classes.get(name) or [""]
 
-    @tf.function(input_signature=[inputs])
+    @_traced(input_signature=[inputs])
     def classify(inputs):
         scores = predict(inputs)[name]
         if task.type == "binary":
@@ -76,7 +83,7 @@ def served_classes(model: MultiTaskModel, tf_transform_output) -> Dict[str, list
     as the data spells them (heads.binary_label_names, from the task's label vocabulary)."""
     config: cfg.Config = model.mtl_config
     classes = {name: list(model.vocabularies.classes.get(name, [])) for name, task in config.tasks.items()
-               if task.type in ("multiclass", "multilabel")}
+               if kinds.kind(task.type).label_vocabulary}
     for name, task in config.tasks.items():
         if task.type == "binary":
             classes[name] = heads.binary_label_names(task, _vocabulary(tf_transform_output, name, task))
@@ -109,30 +116,30 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
         transformed = model.tft_layer(parsed)
         return model({name: transformed[name] for name in config.features}, training=False)
 
-    @tf.function(input_signature=[examples])
+    @_traced(input_signature=[examples])
     def serve(serialized):
         outputs = predict(serialized)
         result = dict(outputs)
         for name, task in config.tasks.items():
-            if task.type != "regression":
+            if kinds.kind(task.type).predicts == "classes":
                 result[label_output(name)] = heads.decode(task, outputs[name], vocabularies.classes.get(name, []))
         return result
 
-    @tf.function(input_signature=[examples])
+    @_traced(input_signature=[examples])
     def scores(serialized):
         found = dict(predict(serialized))
         if len(found) == 1:  # TFMA unwraps a one-output signature into a bare array, and per-task metrics fail
             found[ONE_TASK_PAD] = tf.zeros_like(next(iter(found.values()))[:, :1])
         return found
 
-    @tf.function(input_signature=[examples])
+    @_traced(input_signature=[examples])
     def transform_features(serialized):
         transformed = dict(model.tft_layer(tf.io.parse_example(serialized, eval_spec)))
         found = {}
         for name, task in config.tasks.items():
             target, mask = cfg.label_key(name), cfg.mask_key(name)
             found[target], found[mask] = transformed[target], transformed[mask]
-            if task.type == "multilabel":
+            if kinds.kind(task.type).label_encoding == "multi_hot":  # sparse ids -> the dense multi-hot TFMA reads
                 found[target] = heads.prepare_target(task, found[target], vocabularies.num_classes(name))
         return found
 
@@ -159,7 +166,7 @@ def contract(model: MultiTaskModel, tf_transform_output) -> ContractRecord:
     tasks = {}
     classes = served_classes(model, tf_transform_output)
     for name, task in config.tasks.items():
-        classified = task.type != "regression"
+        classified = kinds.kind(task.type).predicts == "classes"
         tasks[name] = TaskSpec(type=task.type, scores=name, label=label_output(name) if classified else None,
                                classes=list(classes[name]) if classified else None,
                                separator=task.label_separator if task.type == "multilabel" else None,
@@ -188,7 +195,7 @@ def _set_method_names(directory: str, methods: Dict[str, str]) -> None:
 
 def export(model: MultiTaskModel, tf_transform_output, directory: str) -> None:
     model.save(directory, save_format="tf", signatures=signatures(model, tf_transform_output))
-    _set_method_names(directory, {task_signature(n, t): REGRESS_METHOD if t.type == "regression" else CLASSIFY_METHOD
+    _set_method_names(directory, {task_signature(n, t): METHOD_NAMES[kinds.kind(t.type).serving_method]
                                   for n, t in model.mtl_config.tasks.items()})
     path = os.path.join(directory, CONTRACT_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))

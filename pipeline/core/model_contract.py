@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
+from pipeline.core import kinds
+
 CONTRACT_FILE = os.path.join("assets.extra", "mtl_model.json")  # relative to a SavedModel version directory
 FORMAT = 1  # the layout version written; a file with a higher one was written by newer code
 FEATURE_KINDS = ("bytes", "int", "float")  # the tf.Example value list a feature is sent in
@@ -136,7 +138,10 @@ class ContractRecord:
             classes = spec.get("classes")
             if classes is not None and (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)):
                 read.fail(f"{where}.classes", "a list of class names (text)", classes)
-            tasks[name] = TaskSpec(read.text(spec, where, "type"), read.text(spec, where, "scores"),
+            task_type = read.text(spec, where, "type")
+            if task_type not in kinds.TASK_TYPES:
+                read.fail(f"{where}.type", f"one of {', '.join(kinds.TASK_TYPES)}", task_type)
+            tasks[name] = TaskSpec(task_type, read.text(spec, where, "scores"),
                                    read.text(spec, where, "label", optional=True), classes,
                                    read.text(spec, where, "separator", optional=True, empty=True),
                                    read.text(spec, where, "signature", optional=True))
