@@ -9,6 +9,7 @@ import click
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
 from pipeline import config as cfg
 from pipeline import preflight, quiet
+from pipeline.core import kinds
 from pipeline.core.rundir import RunDir
 
 # Commands import TensorFlow, TFX and the serving stack inside their bodies, so that `mtl --help`, `validate`,
@@ -262,7 +263,8 @@ def predict(model_dir, json_text, input_path, url, grpc_target, name, model_vers
         if task and task not in contract.tasks:
             raise RequestError(f"'{task}' is not a task of this model; expected {', '.join(contract.tasks)}")
         if task and (url or grpc_target):
-            ask = client.regress if contract.tasks[task]["type"] == "regression" else client.classify
+            method = kinds.kind(contract.tasks[task].type).serving_method
+            ask = client.regress if method == "regress" else client.classify
             answers = contract.task_answers(task, ask(rows, task, ignore_unknown=ignore_unknown))
         elif task:
             answers = [{task: answer[task]} for answer in client.predict(rows, ignore_unknown=ignore_unknown)]

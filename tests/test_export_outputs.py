@@ -63,7 +63,7 @@ def test_each_task_signature_answers_its_own_task(exported):
     config, loaded, contract, examples, expected = exported
     for name, task in config.tasks.items():
         signature = export.task_signature(name, task)
-        assert contract.tasks[name]["signature"] == signature
+        assert contract.tasks[name].signature == signature
         out = {k: v.numpy() for k, v in loaded.signatures[signature](inputs=examples).items()}
         if task.type == "regression":
             _close(out["outputs"], expected[name][:, 0], signature)
@@ -73,7 +73,7 @@ def test_each_task_signature_answers_its_own_task(exported):
             scores = np.concatenate([1.0 - scores, scores], axis=1)  # TF Serving's Classify: [1 - p, p]
         _close(out["scores"], scores, f"{signature}: scores")
         classes = [[c.decode() for c in row] for row in out["classes"]]
-        assert classes == [contract.tasks[name]["classes"]] * len(classes), signature
+        assert classes == [contract.tasks[name].classes] * len(classes), signature
 
 
 def test_each_label_is_the_decode_of_its_own_tasks_scores(exported):

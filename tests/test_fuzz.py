@@ -85,16 +85,16 @@ def test_a_valid_config_with_one_part_replaced_or_removed_parses_or_is_a_config_
 
 def _plausible(spec):
     """Values a caller would send for a feature of this kind: most are accepted, so the round trip runs."""
-    if spec["kind"] == "bytes":
+    if spec.kind == "bytes":
         base = st.one_of(st.text(max_size=12), st.binary(max_size=8), st.integers(-10 ** 6, 10 ** 6),
                          st.floats(allow_nan=False, allow_infinity=False, width=32))
-    elif spec["kind"] == "int":
+    elif spec.kind == "int":
         base = st.one_of(st.integers(-2 ** 63, 2 ** 63 - 1), st.integers(-1000, 1000).map(float),
                          st.integers(-1000, 1000).map(str))
     else:
         base = st.one_of(st.floats(allow_nan=False, allow_infinity=False, width=32), st.integers(-10 ** 6, 10 ** 6),
                          st.floats(-1e6, 1e6).map(repr))
-    return base if spec["required"] else st.one_of(st.none(), base)
+    return base if spec.required else st.one_of(st.none(), base)
 
 
 rows = st.one_of(values, st.dictionaries(st.one_of(st.sampled_from(sorted(CONTRACT.features)), st.text(max_size=8),
@@ -106,12 +106,12 @@ LIMITS = Limits()
 
 def _expected(spec, value):
     """What a raw value becomes in the tf.Example (the contract's documented conversion), or None if absent."""
-    if value is None or (value == "" and spec["type"] != "text"):
+    if value is None or (value == "" and spec.type != "text"):
         return None
-    if spec["kind"] == "bytes":
+    if spec.kind == "bytes":
         return [bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode("utf-8")]
     number = value if isinstance(value, int) else float(value)
-    return [int(number)] if spec["kind"] == "int" else [float(np.float32(number))]
+    return [int(number)] if spec.kind == "int" else [float(np.float32(number))]
 
 
 def _values(feature):

@@ -56,8 +56,8 @@ def test_files_from_before_the_per_task_signatures_still_read(tmp_path):
     contract = ModelContract.load(tmp_path)
     assert contract.signature == "serving_default" and contract.input == "examples"
     assert contract.tasks["intent"].signature is None
-    assert contract.tasks["intent"]["classes"] == ["refund", "delivery"]  # the dict view callers used
-    assert contract.tasks["minutes"].get("label") is None and "label" not in contract.tasks["minutes"]
+    assert contract.tasks["intent"].classes == ["refund", "delivery"]
+    assert contract.tasks["minutes"].label is None
 
 
 def _broken(path, value):

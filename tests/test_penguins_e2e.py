@@ -108,8 +108,8 @@ def test_served_penguins_take_whole_and_fractional_numbers_and_name_the_sexes(pu
 
     version_dir, _ = pushed
     contract = ModelContract.load(version_dir)
-    assert contract.tasks["sex"]["classes"] == ["female", "male"]  # the data's own other value, not "not male"
-    assert {contract.features[n]["kind"] for n in FEATURES[1:]} == {"float"}  # whole numbers in the CSV
+    assert contract.tasks["sex"].classes == ["female", "male"]  # the data's own other value, not "not male"
+    assert {contract.features[n].kind for n in FEATURES[1:]} == {"float"}  # whole numbers in the CSV
     row = {"island": "Biscoe", "bill_length_mm": 45, "bill_depth_mm": 14.8, "body_mass_g": 5950}
     answers = LocalModel(version_dir).predict([dict(row, flipper_length_mm=217), dict(row, flipper_length_mm=217.0),
                                                dict(row, flipper_length_mm=217.5)])

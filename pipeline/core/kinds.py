@@ -47,7 +47,7 @@ class TaskKind:
     plots: Tuple[Plot, ...] = ()
     keys: Tuple[str, ...] = ()  # task config keys only this kind (and others listing them) accepts
     micro_average: bool = False  # TFMA averages the per-class outputs into one (multilabel)
-    answer: str = ""  # serving_default's outputs for the task, for the docs and the contract
+    answer: str = ""  # what serving_default returns for the task, in words (documents the row; nothing parses it)
 
     @property
     def label_vocabulary(self) -> bool:

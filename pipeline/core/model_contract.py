@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
@@ -31,32 +31,8 @@ class ContractError(ValueError):
     """A contract file that does not fit the layout; the message names the file, the field and the expectation."""
 
 
-class _ReadAsMapping:
-    """Read access by key (`spec["kind"]`, `spec.get("classes")`): the dict view serving callers had before the
-    contract was typed. Unset optional fields read as missing."""
-
-    def __getitem__(self, key: str):
-        value = getattr(self, key, None) if key in self._names() else None
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default=None):
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __contains__(self, key: str) -> bool:
-        return self.get(key) is not None
-
-    @classmethod
-    def _names(cls):
-        return {f.name for f in fields(cls)}
-
-
 @dataclass(frozen=True)
-class FeatureSpec(_ReadAsMapping):
+class FeatureSpec:
     """One raw feature of a request: its config type, the tf.Example value kind, whether a row must carry it."""
 
     type: str  # the config's feature type: numeric / categorical / text
@@ -65,7 +41,7 @@ class FeatureSpec(_ReadAsMapping):
 
 
 @dataclass(frozen=True)
-class TaskSpec(_ReadAsMapping):
+class TaskSpec:
     """One task of the answer: its type, the `serving_default` outputs holding its scores and decoded label, its
     class names as served, the multilabel separator and its classify_/regress_ signature."""
 

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
 from pipeline import store as mlmd
-from pipeline.core import drift_record, kinds
+from pipeline.core import drift_record, kinds, model_contract
 from pipeline.core.drift_record import DriftRecord
 from pipeline.core.names import HISTORY_FILE
 from pipeline.core.rundir import RunDir
@@ -273,14 +273,10 @@ def _vocabulary_classes(record: RunRecord, config: cfg.Config) -> Dict[str, List
     models = record.outputs.get("Trainer", {}).get("model")
     if not models:
         return {}
-    from serving.contract import CONTRACT_FILE
-
-    path = os.path.join(models[0], "Format-Serving", CONTRACT_FILE)
+    path = os.path.join(models[0], "Format-Serving", model_contract.CONTRACT_FILE)
     if not os.path.isfile(path):
         return {}
-    with open(path) as f:
-        contract = json.load(f)
-    return {name: list(task.get("classes") or []) for name, task in contract.get("tasks", {}).items()}
+    return {name: list(task.classes or []) for name, task in model_contract.ContractRecord.read(path).tasks.items()}
 
 
 # --------------------------------------------------------------------------------------------------- training
