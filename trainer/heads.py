@@ -19,7 +19,8 @@ from pipeline.core import kinds
 @dataclass(frozen=True)
 class Head:
     activation: Optional[str]
-    per_example_loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]  # (target [B, units], output) -> [B]
+    per_example_loss: Optional[Callable[[tf.Tensor, tf.Tensor], tf.Tensor]]  # (target [B, units], output) -> [B];
+    # None for kinds that predict a value: their loss is the task's `loss` (REGRESSION_LOSSES) on the standardized error
     metric: Callable[[str], tf_keras.metrics.Metric]
 
 
@@ -31,8 +32,20 @@ def _sparse_ce(y, p):
     return tf_keras.losses.sparse_categorical_crossentropy(tf.reshape(y, [-1]), p)
 
 
-def _squared_error(y, p):
-    return tf.reduce_mean(tf.math.squared_difference(y, p), axis=-1)
+def _huber(error, task):
+    delta = task.huber_delta or 1.0
+    size = tf.abs(error)
+    return tf.where(size <= delta, 0.5 * tf.square(error), delta * (size - 0.5 * delta))
+
+
+def _pinball(error, task):
+    q = 0.5 if task.quantile is None else task.quantile
+    return tf.maximum(q * error, (q - 1.0) * error)
+
+
+# `tasks.X.loss` of a task predicting a value -> elementwise loss of (target - output) / label std.
+REGRESSION_LOSSES = {"mse": lambda e, task: tf.square(e), "mae": lambda e, task: tf.abs(e), "huber": _huber,
+                     "quantile": _pinball}
 
 
 HEADS = {
@@ -40,7 +53,7 @@ HEADS = {
     "multiclass": Head("softmax", _sparse_ce,
                        lambda name: tf_keras.metrics.SparseCategoricalAccuracy(name=f"{name}_accuracy")),
     "multilabel": Head("sigmoid", _bce, lambda name: tf_keras.metrics.AUC(name=f"{name}_auc", multi_label=True)),
-    "regression": Head(None, _squared_error, lambda name: tf_keras.metrics.MeanAbsoluteError(name=f"{name}_mae")),
+    "regression": Head(None, None, lambda name: tf_keras.metrics.MeanAbsoluteError(name=f"{name}_mae")),
 }
 
 
@@ -85,12 +98,15 @@ def prepare_target(task: cfg.Task, target, num_classes: int) -> tf.Tensor:
 
 def masked_loss(task: cfg.Task, target: tf.Tensor, output: tf.Tensor, mask: tf.Tensor,
                 label_std: float = 1.0) -> tf.Tensor:
-    """Mean per-example loss over the rows that have a label (0 when the batch has none). Regression losses
-    are divided by the label variance, so every task's loss starts near 1 whatever the label's units."""
+    """Mean per-example loss over the rows that have a label (0 when the batch has none). A task predicting a
+    value is trained on its error in label standard deviations (its `loss`, mse by default), so every task's loss
+    starts near 1 whatever the label's units."""
     mask = tf.reshape(tf.cast(mask, tf.float32), [-1])
-    losses = HEADS[task.type].per_example_loss(target, output)
     if kinds.kind(task.type).predicts == "value":
-        losses = losses / (label_std ** 2)
+        error = (target - output) / label_std
+        losses = tf.reduce_mean(REGRESSION_LOSSES[task.loss or "mse"](error, task), axis=-1)
+    else:
+        losses = HEADS[task.type].per_example_loss(target, output)
     return tf.math.divide_no_nan(tf.reduce_sum(losses * mask), tf.reduce_sum(mask))
 
 

@@ -94,7 +94,7 @@ KINDS: Dict[str, TaskKind] = {kind.name: kind for kind in (
         Metric("macro_auc", "MacroAUC", {"num_thresholds": 1000}, per_class=True)),
         keys=("separator", "classes"), micro_average=True,
         answer="independent probability per label value [B, K]; label: values with p >= 0.5, joined"),
-    TaskKind("regression", "value", "float", _ERRORS,
+    TaskKind("regression", "value", "float", _ERRORS, keys=("loss", "huber_delta", "quantile"),
              answer="the predicted value in label units [B, 1]"),
 )}
 

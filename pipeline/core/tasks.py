@@ -15,7 +15,8 @@ from pipeline.core.kinds import (LOWER_IS_BETTER, METRIC_RANGES, NO_DIRECTION, P
 
 # Task keys that only the kinds listing them in TaskKind.keys read, and how an error message says so.
 _KIND_KEYS = {"positive": "have a positive value", "negative": "have this key", "unknown_labels": "have this key",
-              "separator": "have a separator", "classes": "have classes"}
+              "separator": "have a separator", "classes": "have classes", "loss": "choose a loss",
+              "huber_delta": "have this key", "quantile": "have this key"}
 
 
 class Threshold(_Strict):
@@ -56,6 +57,14 @@ class Task(_Strict):
     classes: Optional[List[Annotated[str, Field(min_length=1)]]] = Field(
         None, min_length=1, description="multiclass/multilabel: the label values, in order; enables per-class "
                                         "metrics; other values in the data count as unlabelled")
+    loss: Optional[Literal["mse", "mae", "huber", "quantile"]] = Field(
+        None, description="regression: the training loss on the standardized label (default mse): mse, mae, huber "
+        "(squared within huber_delta standard deviations, linear beyond: robust to heavy tails) or quantile "
+        "(pinball loss of the `quantile`)")
+    huber_delta: Optional[float] = Field(None, gt=0, description="loss huber: where the loss turns linear, in "
+                                         "label standard deviations (default 1.0)")
+    quantile: Optional[float] = Field(None, gt=0, lt=1, description="loss quantile: the quantile predicted "
+                                      "(default 0.5: the median)")
     weight: float = Field(1.0, gt=0, description="loss weight (the prior every loss weighting starts from)")
     learning_rate: Optional[float] = Field(None, gt=0, description="learning rate of this task's own layers "
                                            "(tower, head, gates); default: training.learning_rate")
@@ -86,6 +95,9 @@ class Task(_Strict):
                 problems.append("negative: needs `positive` (the value that means 1)")
             elif self.positive in self.negative:
                 problems.append(f"negative: {self.positive!r} is the positive value")
+        for key, loss in (("huber_delta", "huber"), ("quantile", "quantile")):
+            if getattr(self, key) is not None and self.type in kinds_with_key(key) and self.loss != loss:
+                problems.append(f"{key}: only `loss: {loss}` reads it (loss is {self.loss or 'mse'})")
         if self.classes is not None and self.type in kinds_with_key("classes"):
             if len(set(self.classes)) != len(self.classes):
                 problems.append("classes: values must be unique")
