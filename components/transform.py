@@ -1,8 +1,9 @@
 """TFT `preprocessing_fn` generated from the config: one transform per feature type and per task type.
 
 Outputs (names owned by `pipeline.config`):
-- every feature under its own name: numeric -> float32 z-score; categorical -> int64 vocabulary id
-  (OOV buckets after the vocabulary); text -> int64 [max_tokens] token ids, 0 = padding;
+- every feature under its own name: numeric -> its encoding (float32 z-score; int64 quantile-bin id; float32
+  [bins] piecewise-linear), plus `<feature>__missing` (1.0 where the cell was filled); categorical -> int64
+  vocabulary id (OOV buckets after the vocabulary); text -> int64 [max_tokens] token ids, 0 = padding;
 - per task `<task>__target` (binary 0/1 int64, multiclass label-vocabulary index int64, multilabel sparse
   label-vocabulary ids, regression float32) and `<task>__mask` (1.0 where the row has a label, else 0.0).
 Rows without a label get a placeholder target and mask 0, so they never count in that task's loss or metrics.
@@ -27,7 +28,8 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -
     for name, feature in config.features.items():
         if name not in inputs:
             raise ValueError(f"features.{name}: column '{name}' is not in the data schema")
-        outputs[name] = _FEATURE_TRANSFORMS[feature.type](name, inputs[name], feature)
+        encoded = _FEATURE_TRANSFORMS[feature.type](name, inputs[name], feature)
+        outputs.update(encoded if isinstance(encoded, dict) else {name: encoded})
     for task_name, task in config.tasks.items():
         if task.label not in inputs:
             raise ValueError(f"tasks.{task_name}.label: column '{task.label}' is not in the data schema")
@@ -87,25 +89,57 @@ def _require_number(name: str, x, role: str):
 
 
 # ------------------------------------------------------------------------------------------- features
-def _numeric(name: str, x, feature: cfg.NumericFeature) -> tf.Tensor:
+def _numeric(name: str, x, feature: cfg.NumericFeature) -> Dict[str, tf.Tensor]:
+    """The encoded value under the feature's name (float [batch]; int64 bin id [batch] for `quantile`; float
+    [batch, bins] for `piecewise_linear`) and, with missing_indicator, `<name>__missing`. Analyzers see only the
+    values present, so filled cells do not move the mean or the bins."""
     _require_number(name, x, f"features.{name} (type numeric)")
+    safe = cfg.safe_name(name)
 
     def prepare(values):
         values = tf.cast(values, tf.float32)
-        if feature.log:
+        if feature.log or feature.encoding == "log":
             values = tf.math.log1p(tf.maximum(values, 0.0))
         if feature.clip is not None:
             values = tf.clip_by_value(values, *feature.clip)
         return values
 
     present = _present(x)
+    observed = prepare(_present_values(x))
     values = prepare(_to_dense(x, 0))
     if feature.fill is not None:
         fill = prepare(tf.constant(feature.fill, tf.float32))
     else:
-        fill = tft.mean(prepare(_present_values(x)), name=f"{cfg.safe_name(name)}_fill_mean")
+        fill = tft.mean(observed, name=f"{safe}_fill_mean")
     filled = tf.where(present, values, fill)
-    return tft.scale_to_z_score(filled, name=f"{cfg.safe_name(name)}_zscore")
+    encoding = feature.encoding or "zscore"
+    if encoding in cfg.BINNED_ENCODINGS:
+        bins = feature.bins or cfg.Model.model_fields["numeric_bins"].default
+        edges = tf.reshape(tft.quantiles(observed, num_buckets=bins, epsilon=1.0 / (10 * bins),
+                                         name=f"{safe}_quantiles"), [-1])
+        if encoding == "quantile":
+            encoded = tft.apply_buckets(filled, tf.reshape(edges, [1, -1]))
+        else:
+            encoded = piecewise_linear(filled, edges, tft.min(observed, name=f"{safe}_min"),
+                                       tft.max(observed, name=f"{safe}_max"), bins)
+    else:
+        encoded = tft.scale_to_z_score(filled, name=f"{safe}_zscore")
+    outputs = {name: encoded}
+    if feature.missing_indicator:
+        outputs[cfg.missing_key(name)] = 1.0 - tf.cast(present, tf.float32)
+    return outputs
+
+
+def piecewise_linear(x, edges, low, high, bins: int) -> tf.Tensor:
+    """PLE (Gorishniy et al. 2022, eq. 1): bin t = [b_t, b_t+1) of the bounds low, edges..., high gives
+    clip((x - b_t) / (b_t+1 - b_t), 0, 1), so bins below x read 1, bins above 0, x's own bin its fraction. A bin
+    of width 0 (repeated edges from tied values) reads 1 from its bound on. [batch] -> [batch, bins]."""
+    bounds = tf.reshape(tf.concat([tf.reshape(low, [1]), edges, tf.reshape(high, [1])], axis=0), [bins + 1])
+    lower, upper = bounds[:-1], bounds[1:]
+    width = upper - lower
+    column = tf.reshape(x, [-1, 1])
+    fraction = tf.clip_by_value(tf.math.divide_no_nan(column - lower, width), 0.0, 1.0)
+    return tf.where(width > 0, fraction, tf.cast(column >= upper, tf.float32))
 
 
 def _categorical(name: str, x, feature: cfg.CategoricalFeature) -> tf.Tensor:

@@ -9,6 +9,7 @@ from typing import Dict, List, Optional
 from pipeline import config as cfg
 from pipeline.core.names import BASELINE, CLASS_COUNT_SUFFIX, HISTORY_FILE, is_count, logged_metric
 from pipeline.core.rundir import RunDir
+from pipeline.core.schedule import Schedule, shortfalls
 from pipeline.files import write_atomically
 from pipeline.metric_checks import MetricCheck, per_class_metrics, shown_value, task_metrics
 from pipeline.records import ComponentRun, list_runs
@@ -58,6 +59,9 @@ class RunSummary:
                 lines.append(f"  {task:<17} {'class':<22} " + " ".join(f"{m:>8}" for m in metrics))
                 lines += [f"  {'':<17} {name:<22} " + " ".join(f"{values.get(m, float('nan')):>8.4f}" for m in metrics)
                           for name, values in classes.items()]
+        lines += self._constant_lines()
+        if self.training.get("schedule"):
+            lines += ["", self.training["schedule"]]
         if self.training.get("task_weights"):
             lines += ["", f"training: {self.training['epochs']} epochs; task weight per epoch"]
             lines += [f"  {task:<17} " + " ".join(f"{w:.3f}" for w in weights)
@@ -68,6 +72,25 @@ class RunSummary:
         lines += ["", f"verdict: {self.verdict}"]
         lines.append(f"pushed: {self.pushed_to}" if self.pushed_to else "pushed: nothing (serving directory unchanged)")
         return "\n".join(lines)
+
+
+    def constant_shortfalls(self) -> Dict[str, str]:
+        """Regression task -> warning where the model does not beat the constant median (MAE) or mean (RMSE)."""
+        values = {}
+        for m in self.metrics:
+            values.setdefault(m.task, {})[m.metric] = m.value
+        return shortfalls(self.training.get("constant_baselines") or {}, values)
+
+    def _constant_lines(self) -> List[str]:
+        baselines = self.training.get("constant_baselines") or {}
+        if not baselines:
+            return []
+        lines = ["", "regression vs constant predictions (training median / mean, on the same eval rows)"]
+        for task, base in baselines.items():
+            lines.append(f"  {task:<17} constant median MAE {base['median_mae']:.4g}, constant mean RMSE "
+                         f"{base['mean_rmse']:.4g}")
+        lines += [f"  WARNING {task}: {text}" for task, text in self.constant_shortfalls().items()]
+        return lines
 
 
 def looked_up(state: str) -> str:
@@ -85,7 +108,10 @@ def training_history(config: cfg.Config, model_run_uri: str) -> Dict[str, object
         history = json.load(f)
     if not history:
         return {}
+    schedule = Schedule.read(model_run_uri)
     return {"epochs": len(history),
+            "schedule": f"{schedule.describe()}; {schedule.outcome()}" if schedule else "",
+            "constant_baselines": schedule.constant_baselines if schedule else {},
             "task_weights": {t: [round(e.get(f"{t}_weight", float("nan")), 4) for e in history] for t in config.tasks},
             "gates": history[-1].get("gates", {})}
 

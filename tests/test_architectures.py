@@ -12,6 +12,7 @@ import tensorflow as tf
 from pipeline import config as cfg
 from trainer import export
 from trainer.architectures import REGISTRY
+from trainer.inputs import input_keys
 from trainer.model import Vocabularies, build_model
 from trainer.run import EpochLog, GateUsage
 
@@ -95,7 +96,7 @@ def test_every_architecture_serves_raw_examples_in_a_tensorflow_only_process(exp
         tf_transform_output = transform_output[0]
         transformed = tf_transform_output.transform_features_layer()(
             tf.io.parse_example([serialize(r, SPEC) for r in rows[:8]], tf_transform_output.raw_feature_spec()))
-        expected = model({n: transformed[n] for n in config.features}, training=False)
+        expected = model({k: transformed[k] for k in input_keys(config)}, training=False)
         np.testing.assert_allclose(outputs["intent"], expected["intent"].numpy(), rtol=1e-4, atol=1e-5)
 
 

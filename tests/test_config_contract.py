@@ -53,7 +53,8 @@ def test_census_config_and_defaults():
     assert set(census.tasks) == {"income", "never_married"} and "marital_stat" not in census.features
     config = cfg.parse_config(BASE)
     assert config.model.architecture == "shared_bottom" and config.model.shared_units == [256, 128]
-    assert (config.training.epochs, config.training.batch_size, config.training.learning_rate) == (5, 512, 0.001)
+    assert (config.training.epochs, config.training.batch_size, config.training.learning_rate) == (None, None, 0.001)
+    assert config.model.numeric_encoding == cfg.Model().numeric_encoding and config.model.cross_layers == 0
     assert config.training.loss_weighting == "fixed" and config.data.eval_fraction == 0.2
     assert config.output_dir == os.path.join("runs", "demo")
     assert cfg.eval_hash_buckets(0.2) == (80, 20) and cfg.eval_hash_buckets(0.001) == (99, 1)

@@ -28,6 +28,7 @@ from pipeline import config as cfg
 from pipeline.core import kinds
 from pipeline.core.model_contract import CONTRACT_FILE, ContractRecord, FeatureSpec, TaskSpec
 from trainer import heads, parsing
+from trainer.inputs import input_keys
 from trainer.model import MultiTaskModel
 
 # The `scores` signature's second output of a one-task model (task names start with a letter: no clash).
@@ -114,7 +115,7 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
     def predict(serialized):
         parsed = parsing.parse_examples(serialized, serving_spec, numeric)  # numbers as int64 or float
         transformed = model.tft_layer(parsed)
-        return model({name: transformed[name] for name in config.features}, training=False)
+        return model({key: transformed[key] for key in input_keys(config)}, training=False)
 
     @_traced(input_signature=[examples])
     def serve(serialized):

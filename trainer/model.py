@@ -17,6 +17,7 @@ from trainer import heads
 from trainer.architectures import build_architecture
 from trainer.architectures.base import apply
 from trainer.distribute import mean_over_replicas
+from trainer.inputs import encode, feature_inputs, input_keys
 from trainer.weighting import SURGERIES, build_weighting
 
 
@@ -49,51 +50,6 @@ class Vocabularies:
                 words = tf_transform_output.vocabulary_by_name(cfg.label_vocab_name(name))
                 classes[name] = [w.decode("utf-8", "replace") if isinstance(w, bytes) else w for w in words]
         return cls(sizes, classes)
-
-
-def embedding_dim(model_config: cfg.Model, vocabulary_size: int) -> int:
-    if model_config.embedding_dim:
-        return model_config.embedding_dim
-    return max(2, min(64, int(round(6 * vocabulary_size ** 0.25))))
-
-
-def feature_inputs(config: cfg.Config) -> Dict[str, tf_keras.Input]:
-    inputs = {}
-    for name, feature in config.features.items():
-        if feature.type == "numeric":
-            inputs[name] = tf_keras.Input(shape=(), dtype=tf.float32, name=cfg.safe_name(name))
-        elif feature.type == "categorical":
-            inputs[name] = tf_keras.Input(shape=(), dtype=tf.int64, name=cfg.safe_name(name))
-        else:
-            inputs[name] = tf_keras.Input(shape=(feature.max_tokens,), dtype=tf.int64, name=cfg.safe_name(name))
-    return inputs
-
-
-def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], vocabularies: Vocabularies) -> tf.Tensor:
-    """Concatenate numerics, categorical embeddings and mean-pooled text embeddings into one vector."""
-    parts = []
-    numerics = [tf_keras.layers.Reshape((1,))(inputs[n]) for n, f in config.features.items() if f.type == "numeric"]
-    if numerics:
-        parts.append(numerics[0] if len(numerics) == 1 else tf_keras.layers.Concatenate(name="numerics")(numerics))
-    for name, feature in config.features.items():
-        if feature.type == "numeric":
-            continue
-        size = vocabularies.feature_sizes[name]
-        layer = tf_keras.layers.Embedding(size, embedding_dim(config.model, size), name=f"{cfg.safe_name(name)}_embedding")
-        embedded = layer(inputs[name])
-        if feature.type == "text":
-            embedded = TokenMeanPool(name=f"{cfg.safe_name(name)}_pool")([embedded, inputs[name]])
-        parts.append(embedded)
-    return parts[0] if len(parts) == 1 else tf_keras.layers.Concatenate(name="encoded")(parts)
-
-
-class TokenMeanPool(tf_keras.layers.Layer):
-    """Mean of token embeddings over non-padding ids (id 0); all-padding rows (empty text) give zeros."""
-
-    def call(self, inputs):
-        embedded, ids = inputs
-        present = tf.cast(ids > 0, embedded.dtype)[..., None]
-        return tf.math.divide_no_nan(tf.reduce_sum(embedded * present, axis=1), tf.reduce_sum(present, axis=1))
 
 
 # The train and test steps branch only on Python values (config, registries), never on tensors, so they are traced
@@ -247,7 +203,7 @@ class _WeightingEpochEnd(tf_keras.callbacks.Callback):
 
 def build_model(config: cfg.Config, vocabularies: Vocabularies) -> MultiTaskModel:
     inputs = feature_inputs(config)
-    encoded = encode(config, inputs, vocabularies)
+    encoded = encode(config, inputs, vocabularies.feature_sizes)
     architecture = build_architecture(config.model, config.tasks)
     towers = architecture.towers(encoded, list(config.tasks))
     outputs = {}
@@ -288,7 +244,7 @@ def regression_label_stats(config: cfg.Config, dataset) -> Dict[str, Tuple[float
 def split_example(config: cfg.Config):
     """Map a transformed-feature dict to (features, targets, masks) keyed by feature / task name."""
     def split(batch):
-        features = {name: batch[name] for name in config.features}
+        features = {key: batch[key] for key in input_keys(config)}
         targets = {name: batch[cfg.label_key(name)] for name in config.tasks}
         masks = {name: batch[cfg.mask_key(name)] for name in config.tasks}
         return features, targets, masks

@@ -17,7 +17,9 @@ from tfx_bsl.public import tfxio
 
 from pipeline import config as cfg
 from pipeline.core.names import HISTORY_FILE, PROGRESS_LOGGER, logged_metric
+from pipeline.core.schedule import LR_FACTOR, MIN_LR, SCHEDULE_FILE, Schedule, plan
 from trainer import distribute, export
+from trainer.baselines import constant_baselines
 from trainer.architectures.cross_stitch import CrossStitchUnit
 from trainer.model import Vocabularies, build_model, regression_label_stats, split_example
 
@@ -30,11 +32,40 @@ class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-def make_dataset(config: cfg.Config, files, data_accessor, tf_transform_output, *, shuffle: bool):
-    options = tfxio.TensorFlowDatasetOptions(batch_size=config.training.batch_size, num_epochs=1, shuffle=shuffle,
+def make_dataset(config: cfg.Config, files, data_accessor, tf_transform_output, *, shuffle: bool,
+                 batch_size: int):
+    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, num_epochs=1, shuffle=shuffle,
                                              shuffle_seed=config.training.seed)
     dataset = data_accessor.tf_dataset_factory(files, options, tf_transform_output.transformed_metadata.schema)
     return dataset.map(split_example(config), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def count_rows(config: cfg.Config, files, data_accessor, tf_transform_output) -> int:
+    """Training rows, counted in one pass over the transformed examples (the default batch size follows it)."""
+    options = tfxio.TensorFlowDatasetOptions(batch_size=4096, num_epochs=1, shuffle=False)
+    dataset = data_accessor.tf_dataset_factory(files, options, tf_transform_output.transformed_metadata.schema)
+    key = cfg.mask_key(next(iter(config.tasks)))
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, batch: n + tf.shape(batch[key], tf.int64)[0]))
+
+
+def training_callbacks(schedule: Schedule) -> list:
+    """Early stopping on the eval loss (best weights restored) and the learning-rate cut on plateaus, as planned."""
+    callbacks = []
+    if schedule.patience:
+        callbacks.append(tf_keras.callbacks.EarlyStopping(monitor="val_loss", patience=schedule.patience,
+                                                          restore_best_weights=True))
+    if schedule.lr_patience:
+        callbacks.append(tf_keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=LR_FACTOR,
+                                                              patience=schedule.lr_patience, min_lr=MIN_LR))
+    return callbacks
+
+
+def finish_schedule(schedule: Schedule, history: list) -> Schedule:
+    """The schedule with where training stopped and whose weights were kept: with early stopping, the first epoch
+    of lowest eval loss (what EarlyStopping restores); without it, the last."""
+    losses = [e.get("val_loss", math.inf) for e in history]
+    kept = (min(range(len(losses)), key=lambda i: (losses[i], i)) + 1) if schedule.patience and losses else len(history)
+    return schedule.model_copy(update={"epochs_run": len(history), "kept_epoch": kept or None})
 
 
 class GateUsage:
@@ -75,7 +106,8 @@ class EpochLog(tf_keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         self._check_finite(epoch, logs)
-        entry = {"epoch": epoch + 1, **logs}
+        entry = {"epoch": epoch + 1, **logs,
+                 "learning_rate": float(tf_keras.backend.get_value(self.model.optimizer.learning_rate))}
         PROGRESS.info("epoch %d/%s: loss %.4f val_loss %.4f | %s", epoch + 1, self.params.get("epochs", "?"),
                       logs.get("loss", float("nan")), logs.get("val_loss", float("nan")),
                       " | ".join(self._task_part(n, logs, self.task_names) for n in self.task_names))
@@ -116,26 +148,41 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = cfg.parse_config(fn_args.custom_config["config"])
     tf_keras.utils.set_random_seed(config.training.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    train = make_dataset(config, fn_args.train_files, fn_args.data_accessor, tf_transform_output, shuffle=True)
+    schedule = plan(config.training, count_rows(config, fn_args.train_files, fn_args.data_accessor,
+                                                tf_transform_output))
+    PROGRESS.info("%s", schedule.describe())
+    train = make_dataset(config, fn_args.train_files, fn_args.data_accessor, tf_transform_output, shuffle=True,
+                         batch_size=schedule.batch_size)
     vocabularies = dataclasses.replace(Vocabularies.from_transform_output(config, tf_transform_output),
                                        label_stats=regression_label_stats(config, train))
     evaluation = make_dataset(config, fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                              shuffle=False)
+                              shuffle=False, batch_size=schedule.batch_size)
     strategy = distribute.strategy(config)
     logging.info("training with %s (%d replica(s))", type(strategy).__name__, strategy.num_replicas_in_sync)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, DISTRIBUTION_FILE), "w") as f:
         json.dump({"strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync}, f)
+    schedule_path = os.path.join(fn_args.model_run_dir, SCHEDULE_FILE)
+    with tf.io.gfile.GFile(schedule_path, "w") as f:
+        f.write(schedule.to_json())
     with strategy.scope():  # every variable: model, optimizers, loss-weighting state
         model = build_model(config, vocabularies)
-    callbacks = [tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
-                 EpochLog(config.tasks, os.path.join(fn_args.model_run_dir, HISTORY_FILE),
-                          GateUsage(model, evaluation))]
-    if config.training.early_stopping_patience:
-        callbacks.append(tf_keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.training.early_stopping_patience, restore_best_weights=True))
-    model.fit(train, validation_data=evaluation, epochs=config.training.epochs, callbacks=callbacks,
+    log = EpochLog(config.tasks, os.path.join(fn_args.model_run_dir, HISTORY_FILE), GateUsage(model, evaluation))
+    callbacks = [tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"), log,
+                 *training_callbacks(schedule)]
+    model.fit(train, validation_data=evaluation, epochs=schedule.max_epochs, callbacks=callbacks,
               verbose=0)  # EpochLog writes one line per epoch
+    schedule = finish_schedule(schedule, log.history).model_copy(
+        update={"constant_baselines": constant_baselines(config, train, evaluation)})
+    for task, base in schedule.constant_baselines.items():
+        PROGRESS.info("%s: a constant prediction scores MAE %.4g (the training median %.4g) and RMSE %.4g (the mean "
+                      "%.4g) on the %d eval rows", task, base["median_mae"], base["median"], base["mean_rmse"],
+                      base["mean"], base["eval_rows"])
+    PROGRESS.info("training %s", schedule.outcome())
+    for warning in schedule.warnings():
+        PROGRESS.warning("warning: %s", warning)
+    with tf.io.gfile.GFile(schedule_path, "w") as f:
+        f.write(schedule.to_json())
     # multi_worker: every worker takes part in saving (collective ops); only the chief writes where TFX looks.
     target = fn_args.serving_model_dir if distribute.is_chief() else tempfile.mkdtemp(prefix="worker-export-")
     export.export(model, tf_transform_output, target)

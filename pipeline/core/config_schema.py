@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from pipeline.core.config_base import NAME_PATTERN, _Strict
 from pipeline.core.features import Feature
-from pipeline.core.keys import label_key, mask_key
+from pipeline.core.keys import label_key, mask_key, missing_key
 from pipeline.core.kinds import kind
 from pipeline.core.rundir import RunDir
 from pipeline.core.sections import Data, Evaluation, Model, Orchestration, Training, Validation
@@ -53,6 +53,7 @@ class Config(_Strict):
                 problems.append(f"features.{feature}: column '{feature}' is the label of task "
                                 f"'{labels[feature]}' and cannot also be a feature")
             reserved = {key for n in self.tasks for key in (label_key(n), mask_key(n))}
+            reserved |= {missing_key(n) for n, f in self.features.items() if f.type == "numeric"}
             if feature in reserved:
                 problems.append(f"features.{feature}: name clashes with a derived task key")
         problems += self._hierarchy_problems()
@@ -119,6 +120,18 @@ class Config(_Strict):
     def numeric_columns(self) -> List[str]:
         return numeric_columns(self.features, self.tasks)
 
+    @property
+    def resolved_features(self) -> Dict[str, Feature]:
+        """The features with the model section's defaults filled in (a numeric feature's encoding and bins), as
+        Transform and the trainer apply them."""
+        resolved = {}
+        for name, feature in self.features.items():
+            if feature.type == "numeric":
+                feature = feature.model_copy(update={"encoding": feature.encoding or self.model.numeric_encoding,
+                                                     "bins": feature.bins or self.model.numeric_bins})
+            resolved[name] = feature
+        return resolved
+
 
 def numeric_columns(features: Dict[str, Feature], tasks: Dict[str, Task]) -> List[str]:
     """Columns read as numbers: numeric features and the labels of tasks whose kind has a float label."""
@@ -159,7 +172,7 @@ def data_contract(config: Config, code_version: str = "") -> dict:
     """JSON-ready DataContract of a config (passed to DataGate and Transform as custom config)."""
     label_part = {"type", "label", "positive", "negative", "unknown_labels", "separator", "classes"}
     return {
-        "features": {n: f.model_dump(mode="json") for n, f in config.features.items()},
+        "features": {n: f.model_dump(mode="json") for n, f in config.resolved_features.items()},
         "tasks": {n: t.model_dump(mode="json", include=label_part, exclude_none=True)
                   for n, t in config.tasks.items()},
         "na_values": list(config.data.na_values),

@@ -8,17 +8,30 @@ from pydantic import Field, field_validator
 from pipeline.core.config_base import _Strict
 
 FEATURE_TYPES = ("numeric", "categorical", "text")
+# How a number enters the model (docs/tabular.md): zscore = (x - mean) / std; log = zscore of
+# log1p(x); quantile = the id of its training-quantile bin, embedded; piecewise_linear = Gorishniy et al. 2022's
+# PLE over training-quantile bins (one value in [0, 1] per bin); periodic = zscore, then learned sin/cos
+# frequencies. The bins are computed by TFT, so they live in the serving graph.
+NUMERIC_ENCODINGS = ("zscore", "log", "quantile", "piecewise_linear", "periodic")
+BINNED_ENCODINGS = ("quantile", "piecewise_linear")
 
 
 class NumericFeature(_Strict):
-    """Float input, z-scored after the optional log1p, clip and fill steps."""
+    """Float input: optional log1p, clip and fill steps, then the encoding (z-score, quantile bins, PLE, periodic)
+    and a missing-value indicator."""
 
-    type: Literal["numeric"] = Field(description="selects the numeric transform (z-score)")
+    type: Literal["numeric"] = Field(description="selects the numeric transform (see `encoding`)")
+    encoding: Optional[Literal[NUMERIC_ENCODINGS]] = Field(
+        None, description="zscore | log | quantile | piecewise_linear | periodic; default: model.numeric_encoding")
+    bins: Optional[int] = Field(None, ge=2, le=1024, description="quantile / piecewise_linear: training-quantile "
+                                "bins; default: model.numeric_bins")
     log: bool = Field(False, description="take log1p of the value (negative values count as 0) before clipping "
-                      "and z-scoring")
+                      "and encoding")
     clip: Optional[Tuple[float, float]] = Field(None, description="[low, high]: clip the (logged) value to this "
-                                                "range before z-scoring")
+                                                "range before encoding")
     fill: Optional[float] = Field(None, description="value for missing cells; default: the column mean")
+    missing_indicator: bool = Field(True, description="also give the model a 0/1 input saying the cell was "
+                                    "missing (filled)")
 
     @field_validator("clip")
     @classmethod

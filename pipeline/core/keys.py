@@ -16,6 +16,11 @@ def mask_key(task: str) -> str:
     return f"{task}__mask"
 
 
+def missing_key(feature: str) -> str:
+    """Transformed-feature key holding 1.0 where a numeric feature's cell was missing (filled), else 0.0."""
+    return f"{feature}__missing"
+
+
 def label_vocab_name(task: str) -> str:
     """TFT vocabulary file of a classification task's label values."""
     return f"label_{task}"

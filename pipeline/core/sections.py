@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Dict, List, Literal, Optional, Tuple
 from pydantic import Field, field_validator, model_validator
 
 from pipeline.core import csvdata
+from pipeline.core.features import NUMERIC_ENCODINGS
 from pipeline.core.config_base import (ARCHITECTURE_OPTIONS, ARCHITECTURES, DISTRIBUTIONS, GRADIENT_SURGERIES,
                                         LOSS_WEIGHTINGS, WEIGHTING_OPTIONS, _Strict, _WithOptions)
 
@@ -60,6 +61,14 @@ class Model(_WithOptions):
                                         "(default 1)")
     levels: Optional[int] = Field(None, gt=0, description="ple: stacked extraction levels (default 2; cgc is "
                                   "one level)")
+    numeric_encoding: Literal[NUMERIC_ENCODINGS] = Field(
+        "zscore", description="encoding of numeric features that set none (docs/tabular.md)")
+    numeric_bins: int = Field(48, ge=2, le=1024, description="bins of quantile / piecewise_linear encodings that "
+                              "set none")
+    cross_layers: int = Field(0, ge=0, le=8, description="DCN-v2 cross layers on the encoded input, under any "
+                              "architecture (Wang et al. 2021); 0 = none")
+    cross_rank: Optional[int] = Field(None, gt=0, description="low-rank cross layers: W = U V^T with this rank; "
+                                      "default: full rank")
 
     @property
     def expert_layers(self) -> List[int]:
@@ -70,9 +79,12 @@ class Training(_WithOptions):
     selector: ClassVar[str] = "loss_weighting"
     options: ClassVar[Dict[str, Tuple[str, ...]]] = WEIGHTING_OPTIONS
 
-    epochs: int = Field(5, gt=0, description="maximum training epochs (early stopping may end sooner)")
-    batch_size: int = Field(512, gt=0, description="global batch size (split across replicas under a "
-                            "distribution strategy)")
+    epochs: Optional[int] = Field(None, gt=0, description="training epochs (early stopping may end sooner); "
+                                  "default: until the eval loss stops improving (early stopping, best weights "
+                                  "restored, learning rate halved on plateaus), at most 100")
+    batch_size: Optional[int] = Field(None, gt=0, description="global batch size (split across replicas under a "
+                                      "distribution strategy); default: from the training row count (rows / 64 "
+                                      "as a power of 2, 16..512)")
     learning_rate: float = Field(0.001, gt=0, description="Adam learning rate (tasks with their own "
                                  "learning_rate use it for their own layers)")
     loss_weighting: Literal[LOSS_WEIGHTINGS] = Field("fixed", description="how the task losses are combined "
@@ -84,7 +96,9 @@ class Training(_WithOptions):
         None, description="pcgrad: project away conflicting task gradients on shared layers")
     clipnorm: Optional[float] = Field(None, gt=0, description="clip the global norm of the gradients to this "
                                       "value")
-    early_stopping_patience: int = Field(2, ge=0, description="epochs without eval-loss gain; 0 = off")
+    early_stopping_patience: Optional[int] = Field(None, ge=0, description="epochs without eval-loss gain "
+                                                   "before training stops; 0 = off; default: 4 when epochs is "
+                                                   "unset, else 2")
     seed: int = Field(42, description="seed of weight initialization and training-data shuffling")
     distribution: Literal[DISTRIBUTIONS] = Field(
         "none", description="tf.distribute strategy: mirrored (all local GPUs, else the CPU), multi_worker "

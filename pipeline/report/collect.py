@@ -17,6 +17,7 @@ from pipeline import store as mlmd
 from pipeline.core import drift_record, kinds, model_contract
 from pipeline.core.drift_record import DriftRecord
 from pipeline.core.names import HISTORY_FILE
+from pipeline.core.schedule import Schedule, plan
 from pipeline.core.rundir import RunDir
 from pipeline.records import RunRecord, list_runs, pick
 from pipeline.report import evaluator_output, examples
@@ -327,8 +328,10 @@ def training_part(record: RunRecord, config: Optional[cfg.Config], output_dir: s
         part.tasks = {name: task.type for name, task in config.tasks.items()}
         part.architecture = config.model.architecture
         part.loss_weighting = config.training.loss_weighting
-        part.kept_epoch, part.kept_reason = kept_epoch(epochs, config.training.early_stopping_patience,
-                                                        config.training.epochs)
+        schedule = Schedule.read(runs[0]) or plan(config.training, 0)  # runs before schedule.json: the config's
+        part.kept_epoch, part.kept_reason = kept_epoch(epochs, schedule.patience, schedule.max_epochs)
+        part.schedule = f"{schedule.describe()}; {schedule.outcome()}" if schedule.rows else ""
+        part.constant_baselines = schedule.constant_baselines
     else:
         part.tasks = {k[:-len("_weight")]: "" for k in epochs[0] if k.endswith("_weight")} if epochs else {}
     return part, ""

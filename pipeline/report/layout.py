@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 from pipeline.core.drift_record import DriftRecord
 from pipeline.core.names import CLASS_COUNT_SUFFIX, is_count
+from pipeline.core.schedule import shortfalls
 from pipeline import summary as summ
 from pipeline.config import safe_name
 from pipeline.report import plots
@@ -325,6 +326,22 @@ def _bound_values(bound: str) -> List[float]:
     return found
 
 
+def _constant_baselines(section: Section, baselines, report: ReportData) -> None:
+    """Each regression task's eval MAE / RMSE next to the constant median's / mean's, with a warning when the
+    model does not beat them."""
+    checks = report.evaluation.checks if report.evaluation is not None else report.run.metrics
+    values = {}
+    for check in checks:
+        values.setdefault(check.task, {})[check.metric] = check.value
+    rows = [[task, number(values.get(task, {}).get("mae")), number(base["median_mae"]),
+             number(values.get(task, {}).get("rmse")), number(base["mean_rmse"]), str(int(base["eval_rows"]))]
+            for task, base in baselines.items()]
+    section.blocks.append(Table(["regression task", "MAE", "constant median MAE", "RMSE", "constant mean RMSE",
+                                 "eval rows"], rows))
+    for task, text in shortfalls(baselines, values).items():
+        section.blocks.append(Text(f"{task}: {text}.", "bad"))
+
+
 def training(report: ReportData) -> Optional[Section]:
     part = report.training
     if part is None:
@@ -340,7 +357,11 @@ def training(report: ReportData) -> Optional[Section]:
     else:
         head += (f"Last epoch: loss {number(last.get('loss'))}, validation loss {number(last.get('val_loss'))} "
                  "(which epoch the exported model keeps is not known for this run).")
+    if part.schedule:
+        head += f" Schedule: {part.schedule}."
     section.blocks.append(Text(head))
+    if part.constant_baselines:
+        _constant_baselines(section, part.constant_baselines, report)
     for task in part.tasks:
         _figure(section.blocks, f"training-{task}", f"training curves of {task}",
                 plots.training_curves(task, part.epochs, list(part.tasks), part.kept_epoch))

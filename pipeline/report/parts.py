@@ -68,6 +68,8 @@ class EvaluationPart:
 @dataclass
 class TrainingPart:
     epochs: List[dict] = field(default_factory=list)  # history.json of the Trainer
+    schedule: str = ""  # the Trainer's schedule.json, described (rows, batch, epochs, early stopping)
+    constant_baselines: Dict[str, Dict[str, float]] = field(default_factory=dict)  # schedule.json's, per regression task
     tasks: Dict[str, str] = field(default_factory=dict)  # task -> type
     architecture: str = ""
     loss_weighting: str = ""

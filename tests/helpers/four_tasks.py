@@ -36,13 +36,13 @@ def config_for(architecture, **model):
     return cfg.parse_config(raw)
 
 
-def serialize(row, columns):
+def serialize(row, columns, spec=SPEC):
     feature = {}
     for name in columns:
         text = row[name]
         if text == "":
             continue
-        if SPEC[name] == tf.float32:
+        if spec[name] == tf.float32:
             feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(text)]))
         else:
             feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
@@ -53,18 +53,23 @@ def serialize(row, columns):
 def transform_output():
     """A real TFT transform graph of the fixture's config, analyzed on its training rows."""
     rows = list(csv.DictReader(open(os.path.join(FIXTURE, "train.csv"))))[:ROWS]
-    feature_spec = {k: tf.io.VarLenFeature(dtype) for k, dtype in SPEC.items()}
+    return write_transform(cfg.data_contract(config_for("shared_bottom")), rows, SPEC), rows
+
+
+def write_transform(contract, rows, spec):
+    """TFTransformOutput of `preprocessing_fn(contract)` analyzed on CSV-like rows ({column: text}, '' missing)
+    whose columns have the tf dtypes in `spec`."""
+    feature_spec = {k: tf.io.VarLenFeature(dtype) for k, dtype in spec.items()}
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
-    raw = [{k: ([] if r[k] == "" else [float(r[k]) if SPEC[k] == tf.float32 else r[k].encode()]) for k in SPEC}
+    raw = [{k: ([] if r[k] == "" else [float(r[k]) if spec[k] == tf.float32 else r[k].encode()]) for k in spec}
            for r in rows]
-    contract = cfg.data_contract(config_for("shared_bottom"))
     output = tempfile.mkdtemp()
     with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp(), force_tf_compat_v1=True):
         data = pipeline | beam.Create(raw)
         transform_fn = (data, metadata) | tft_beam.AnalyzeDataset(lambda inputs: preprocessing_fn(inputs, contract))
         _ = transform_fn | tft_beam.WriteTransformFn(output)
         _ = metadata | tft_beam.WriteMetadata(os.path.join(output, tft.TFTransformOutput.RAW_METADATA_DIR), pipeline)
-    return tft.TFTransformOutput(output), rows
+    return tft.TFTransformOutput(output)
 
 
 def dataset(config, tf_transform_output, rows, batch_size=32):

@@ -27,7 +27,7 @@ N = 8
 
 def batch(missing_churn=()):
     rng = np.random.default_rng(0)
-    features = {"age": tf.constant(rng.normal(size=N), tf.float32),
+    features = {"age": tf.constant(rng.normal(size=N), tf.float32), "age__missing": tf.zeros(N),
                 "city": tf.constant(rng.integers(0, 3, N), tf.int64),
                 "msg": tf.constant(rng.integers(0, 6, (N, 3)), tf.int64)}
     targets = {"churn": tf.constant(rng.integers(0, 2, N), tf.int64),

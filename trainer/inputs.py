@@ -1,0 +1,144 @@
+"""Model inputs: the transformed-feature keys the model reads, their Keras inputs, and the encoders that turn them
+into one vector (numerics by their encoding, categorical embeddings, mean-pooled text embeddings), plus the
+optional DCN-v2 cross layers on that vector."""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional
+
+import tensorflow as tf
+import tf_keras
+
+from pipeline import config as cfg
+
+PERIODIC_FREQUENCIES = 16  # sin/cos pairs per feature (Gorishniy et al. 2022 use 16-96)
+PERIODIC_SIGMA = 1.0  # initial frequencies ~ N(0, sigma) on the z-scored value
+PERIODIC_UNITS = 16  # the Dense + ReLU after the sin/cos features (their "PLR" variant)
+
+
+def input_keys(config: cfg.Config) -> List[str]:
+    """Transformed-feature keys the model takes: every feature, then the missing indicators of numerics."""
+    features = config.resolved_features
+    return [*features, *(cfg.missing_key(n) for n, f in features.items()
+                         if f.type == "numeric" and f.missing_indicator)]
+
+
+def feature_inputs(config: cfg.Config) -> Dict[str, tf_keras.Input]:
+    inputs = {}
+    for name, feature in config.resolved_features.items():
+        if feature.type == "numeric":
+            if feature.encoding == "piecewise_linear":
+                inputs[name] = tf_keras.Input(shape=(feature.bins,), dtype=tf.float32, name=cfg.safe_name(name))
+            elif feature.encoding == "quantile":
+                inputs[name] = tf_keras.Input(shape=(), dtype=tf.int64, name=cfg.safe_name(name))
+            else:
+                inputs[name] = tf_keras.Input(shape=(), dtype=tf.float32, name=cfg.safe_name(name))
+            if feature.missing_indicator:
+                key = cfg.missing_key(name)
+                inputs[key] = tf_keras.Input(shape=(), dtype=tf.float32, name=cfg.safe_name(key))
+        elif feature.type == "categorical":
+            inputs[name] = tf_keras.Input(shape=(), dtype=tf.int64, name=cfg.safe_name(name))
+        else:
+            inputs[name] = tf_keras.Input(shape=(feature.max_tokens,), dtype=tf.int64, name=cfg.safe_name(name))
+    return inputs
+
+
+def embedding_dim(model_config: cfg.Model, vocabulary_size: int) -> int:
+    if model_config.embedding_dim:
+        return model_config.embedding_dim
+    return max(2, min(64, int(round(6 * vocabulary_size ** 0.25))))
+
+
+def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], feature_sizes: Dict[str, int]) -> tf.Tensor:
+    """One vector per row: scalar numerics and missing indicators, PLE vectors, embeddings of quantile bins,
+    categories and (mean-pooled) text tokens, periodic features; then model.cross_layers cross layers."""
+    scalars, parts = [], []
+    for name, feature in config.resolved_features.items():
+        safe = cfg.safe_name(name)
+        if feature.type == "numeric":
+            value = inputs[name]
+            if feature.encoding in ("zscore", "log"):
+                scalars.append(tf_keras.layers.Reshape((1,), name=f"{safe}_column")(value))
+            elif feature.encoding == "piecewise_linear":
+                parts.append(value)
+            elif feature.encoding == "quantile":
+                parts.append(tf_keras.layers.Embedding(feature.bins, embedding_dim(config.model, feature.bins),
+                                                       name=f"{safe}_embedding")(value))
+            else:
+                parts.append(PeriodicEmbedding(name=f"{safe}_periodic")(value))
+            if feature.missing_indicator:
+                key = cfg.missing_key(name)
+                scalars.append(tf_keras.layers.Reshape((1,), name=f"{cfg.safe_name(key)}_column")(inputs[key]))
+            continue
+        size = feature_sizes[name]
+        embedded = tf_keras.layers.Embedding(size, embedding_dim(config.model, size), name=f"{safe}_embedding")(
+            inputs[name])
+        if feature.type == "text":
+            embedded = TokenMeanPool(name=f"{safe}_pool")([embedded, inputs[name]])
+        parts.append(embedded)
+    parts = scalars + parts
+    encoded = parts[0] if len(parts) == 1 else tf_keras.layers.Concatenate(name="encoded")(parts)
+    if config.model.cross_layers:
+        encoded = CrossNetwork(config.model.cross_layers, config.model.cross_rank, name="cross")(encoded)
+    return encoded
+
+
+class TokenMeanPool(tf_keras.layers.Layer):
+    """Mean of token embeddings over non-padding ids (id 0); all-padding rows (empty text) give zeros."""
+
+    def call(self, inputs):
+        embedded, ids = inputs
+        present = tf.cast(ids > 0, embedded.dtype)[..., None]
+        return tf.math.divide_no_nan(tf.reduce_sum(embedded * present, axis=1), tf.reduce_sum(present, axis=1))
+
+
+class PeriodicEmbedding(tf_keras.layers.Layer):
+    """Periodic encoding of one z-scored number (Gorishniy et al. 2022, §3.3, PLR): v = [sin(2 pi c x),
+    cos(2 pi c x)] with learned frequencies c ~ N(0, sigma), then Dense + ReLU. [batch] -> [batch, units]."""
+
+    def build(self, input_shape):
+        self.frequencies = self.add_weight(
+            name="frequencies", shape=(PERIODIC_FREQUENCIES,),
+            initializer=tf_keras.initializers.RandomNormal(stddev=PERIODIC_SIGMA))
+        self.dense = tf_keras.layers.Dense(PERIODIC_UNITS, activation="relu", name="dense")
+        self.dense.build((None, 2 * PERIODIC_FREQUENCIES))
+
+    def call(self, x):
+        angles = 2 * math.pi * tf.reshape(x, [-1, 1]) * self.frequencies
+        return self.dense(tf.concat([tf.sin(angles), tf.cos(angles)], axis=-1))
+
+
+class CrossNetwork(tf_keras.layers.Layer):
+    """DCN-v2 cross layers (Wang et al., WWW 2021, eq. 1): x_{l+1} = x_0 * (W_l x_l + b_l) + x_l, with
+    W_l = U_l V_l^T when `rank` is given (their low-rank variant). Explicit bounded-degree feature crosses, same
+    width in and out, so any architecture sits on top unchanged."""
+
+    def __init__(self, layers: int, rank: Optional[int] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.layers_count, self.rank = layers, rank
+
+    def build(self, input_shape):
+        width = int(input_shape[-1])
+        self.steps = []
+        for i in range(self.layers_count):
+            if self.rank:
+                steps = [tf_keras.layers.Dense(self.rank, use_bias=False, name=f"v{i}"),
+                         tf_keras.layers.Dense(width, name=f"u{i}")]
+                steps[0].build((None, width))
+                steps[1].build((None, self.rank))
+            else:
+                steps = [tf_keras.layers.Dense(width, name=f"w{i}")]
+                steps[0].build((None, width))
+            self.steps.append(steps)
+
+    def call(self, x0):
+        x = x0
+        for steps in self.steps:
+            projected = x
+            for step in steps:
+                projected = step(projected)
+            x = x0 * projected + x
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "layers": self.layers_count, "rank": self.rank}
