@@ -195,7 +195,8 @@ def run_ours(config: cfg.Config, transformed) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ run
-def bench_dataset(name: str, only=None) -> dict:
+def bench_dataset(name: str, only=None, save=lambda result: None) -> dict:
+    """GBDT and every variant on one dataset; `save(result)` after each row (a long run keeps what it measured)."""
     info = tabular_data.prepare(name) if name in tabular_data.DATASETS else {}
     config = cfg.load_config(CONFIGS[name])
     base = config.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -207,6 +208,7 @@ def bench_dataset(name: str, only=None) -> dict:
                                "seconds": sum(r["seconds"] for r in gbdt_results.values())})
         for task, values in gbdt_results.items():
             print(f"{name} gbdt {task}: {values}", flush=True)
+        save(result)
     transformed = Transformed(name, base)
     for variant, overrides in variants(config).items():
         if only and variant not in only:
@@ -220,6 +222,7 @@ def bench_dataset(name: str, only=None) -> dict:
         row = {"variant": variant, "overrides": overrides, "best": variant == BEST,
                **run_ours(chosen, transformed.get(merged(base, overrides)))}
         result["rows"].append(row)
+        save(result)
         print(f"{name} {variant}: {row['tasks']} in {row['seconds']:.1f}s ({row['epochs']} epochs)", flush=True)
     return result
 
@@ -241,7 +244,7 @@ def report(name: str, result: dict) -> str:
     gbdt_row = next((r for r in result["rows"] if r["variant"] == "gbdt"), None)
     reference = {(t, m): gbdt_row["tasks"][t][m] for t, m in columns} if gbdt_row else {}
     rows = []
-    for row in result["rows"]:
+    for row in sorted(result["rows"], key=lambda r: r["variant"] != "gbdt"):  # GBDT first, then as run
         label = {"gbdt": "HistGradientBoosting (per task)", BEST: "best (candidate)"}.get(row["variant"], row["variant"])
         cells = [_cell(m, row["tasks"].get(t, {}).get(m), None if row is gbdt_row else reference.get((t, m)))
                  for t, m in columns]
@@ -275,12 +278,17 @@ def main(argv=None):
     datasets = saved.get("datasets", {})
     if not args.report:
         for name in args.dataset or CONFIGS:
-            result = bench_dataset(name, args.only)
-            if args.only and name in datasets:  # keep the rows not rerun
-                rerun = {r["variant"] for r in result["rows"]} | {s["variant"] for s in result["skipped"]}
-                result["rows"] = [r for r in datasets[name]["rows"] if r["variant"] not in rerun] + result["rows"]
-            datasets[name] = result
-            write_results(args.out, {"datasets": datasets})
+            before = datasets.get(name) if args.only else None
+
+            def save(result, name=name, before=before):
+                if before:  # keep the rows not rerun
+                    rerun = {r["variant"] for r in result["rows"]} | {s["variant"] for s in result["skipped"]}
+                    result = {**result, "rows": [r for r in before["rows"] if r["variant"] not in rerun]
+                              + result["rows"]}
+                datasets[name] = result
+                write_results(args.out, {"datasets": datasets})
+
+            save(bench_dataset(name, args.only, save))
     print()
     for name, result in datasets.items():
         print(report(name, result) + "\n")
