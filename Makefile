@@ -12,7 +12,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
-.PHONY: install install-test run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-support bench-serving bench-scale
+.PHONY: install install-test run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-tabular bench-support bench-serving bench-scale
 
 install: $(VENV)/.installed
 
@@ -55,6 +55,10 @@ bench-synthetic: install
 
 bench-census: data
 	$(PY) -m bench.census
+
+# GBDT vs ours per task on census + penguins, wage, movies, loans (data out of pinned wheels; bench/tabular.py).
+bench-tabular: data
+	$(PY) -m bench.tabular
 
 bench-support: install
 	$(PY) -m bench.support

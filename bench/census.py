@@ -15,14 +15,12 @@ pipeline runs first (`mtl run --until transform`, ~5 min on the full data).
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import time
 
-import numpy as np
-
-from bench.common import fit_timed, parameter_count, table, with_changes, write_results
+from bench.common import (as_dataset, fit_timed, load_split, parameter_count, table, transform_dirs,  # noqa: F401
+                          with_changes, write_results)
 from pipeline import config as cfg
 
 TASKS = ("income", "never_married")
@@ -49,52 +47,6 @@ def variants():
     found["shared_bottom dwa"] = (ARCHITECTURES["shared_bottom"], {"loss_weighting": "dwa"}, TASKS)
     found["shared_bottom fixed+pcgrad"] = (ARCHITECTURES["shared_bottom"], {"gradient_surgery": "pcgrad"}, TASKS)
     return found
-
-
-def transform_dirs(config):
-    """(transform_graph dir, transformed_examples dir) of the newest complete Transform run, or None."""
-    root = os.path.join(config.output_dir, "tfx", "Transform")
-    runs = glob.glob(os.path.join(root, "transformed_examples", "*"))
-    for run in sorted(runs, key=lambda p: -int(os.path.basename(p))):
-        graph = os.path.join(root, "transform_graph", os.path.basename(run))
-        if glob.glob(os.path.join(run, "Split-eval", "*")) and os.path.isdir(os.path.join(graph, "transform_fn")):
-            return graph, run
-    return None
-
-
-def load_split(examples_dir, split, feature_spec, widths=None):
-    """Every transformed example of a split as {key: numpy array}. Sparse columns (multilabel targets) become
-    label ids padded with -1 to `widths[key]` columns."""
-    import tensorflow as tf
-
-    files = sorted(glob.glob(os.path.join(examples_dir, f"Split-{split}", "*")))
-    data = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192).map(
-        lambda s: tf.io.parse_example(s, feature_spec))
-    parts = {}
-    for batch in data:
-        for key, value in batch.items():
-            if isinstance(value, tf.SparseTensor):
-                dense = tf.sparse.to_dense(value, default_value=-1).numpy()
-                value = np.full((dense.shape[0], widths[key]), -1, dtype=dense.dtype)
-                value[:, : dense.shape[1]] = dense
-            else:
-                value = value.numpy()
-            parts.setdefault(key, []).append(value)
-    return {key: np.concatenate(values) for key, values in parts.items()}
-
-
-def as_dataset(config, columns, shuffle_seed=None):
-    """Batches gathered from in-memory columns by (shuffled) row index: per-row tf.data work is one int."""
-    import tensorflow as tf
-
-    from trainer.model import split_example
-
-    tensors = {key: tf.constant(value) for key, value in columns.items()}
-    rows = tf.data.Dataset.range(len(next(iter(columns.values()))))
-    if shuffle_seed is not None:
-        rows = rows.shuffle(len(next(iter(columns.values()))), seed=shuffle_seed, reshuffle_each_iteration=True)
-    gather = lambda index: {key: tf.gather(t, index) for key, t in tensors.items()}  # noqa: E731
-    return rows.batch(config.training.batch_size).map(gather).map(split_example(config)).prefetch(2)
 
 
 def auc(labels, scores, weights=None):

@@ -1,11 +1,15 @@
-"""Shared benchmark helpers: configs built from dicts, training with timing, tables and JSON results."""
+"""Shared benchmark helpers: configs built from dicts, training with timing, tables and JSON results, and the
+pipeline's Transform output loaded into memory (as numpy columns, batched back by row index)."""
 from __future__ import annotations
 
+import glob
 import json
 import os
 import platform
 import statistics
 import time
+
+import numpy as np
 from typing import Dict, List, Sequence
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow, which loads only when used)
@@ -71,3 +75,50 @@ def with_changes(raw: dict, model: dict = None, training: dict = None, tasks: Se
     if tasks is not None:
         raw["tasks"] = {name: raw["tasks"][name] for name in tasks}
     return cfg.parse_config(raw)
+
+
+# ------------------------------------------------------------- the pipeline's Transform output, in memory
+def transform_dirs(config):
+    """(transform_graph dir, transformed_examples dir) of the newest complete Transform run, or None."""
+    root = os.path.join(config.output_dir, "tfx", "Transform")
+    runs = glob.glob(os.path.join(root, "transformed_examples", "*"))
+    for run in sorted(runs, key=lambda p: -int(os.path.basename(p))):
+        graph = os.path.join(root, "transform_graph", os.path.basename(run))
+        if glob.glob(os.path.join(run, "Split-eval", "*")) and os.path.isdir(os.path.join(graph, "transform_fn")):
+            return graph, run
+    return None
+
+
+def load_split(examples_dir, split, feature_spec, widths=None):
+    """Every transformed example of a split as {key: numpy array}. Sparse columns (multilabel targets) become
+    label ids padded with -1 to `widths[key]` columns."""
+    import tensorflow as tf
+
+    files = sorted(glob.glob(os.path.join(examples_dir, f"Split-{split}", "*")))
+    data = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192).map(
+        lambda s: tf.io.parse_example(s, feature_spec))
+    parts = {}
+    for batch in data:
+        for key, value in batch.items():
+            if isinstance(value, tf.SparseTensor):
+                dense = tf.sparse.to_dense(value, default_value=-1).numpy()
+                value = np.full((dense.shape[0], widths[key]), -1, dtype=dense.dtype)
+                value[:, : dense.shape[1]] = dense
+            else:
+                value = value.numpy()
+            parts.setdefault(key, []).append(value)
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
+def as_dataset(config, columns, shuffle_seed=None):
+    """Batches gathered from in-memory columns by (shuffled) row index: per-row tf.data work is one int."""
+    import tensorflow as tf
+
+    from trainer.model import split_example
+
+    tensors = {key: tf.constant(value) for key, value in columns.items()}
+    rows = tf.data.Dataset.range(len(next(iter(columns.values()))))
+    if shuffle_seed is not None:
+        rows = rows.shuffle(len(next(iter(columns.values()))), seed=shuffle_seed, reshuffle_each_iteration=True)
+    gather = lambda index: {key: tf.gather(t, index) for key, t in tensors.items()}  # noqa: E731
+    return rows.batch(config.training.batch_size).map(gather).map(split_example(config)).prefetch(2)

@@ -1,5 +1,6 @@
 """The YAML config contract: defaults, every rejected config with its exact message, data pre-flight, CLI."""
 import copy
+import glob
 import os
 
 import pytest
@@ -42,7 +43,8 @@ def problems(raw):
     return err.value.problems
 
 
-@pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(REPO, "configs"))))
+@pytest.mark.parametrize("name", sorted(os.path.relpath(p, os.path.join(REPO, "configs")) for p in
+                                         glob.glob(os.path.join(REPO, "configs", "**", "*.yaml"), recursive=True)))
 def test_every_shipped_config_is_valid(name):
     config = cfg.load_config(os.path.join(REPO, "configs", name))
     assert config.task_order is not None and config.tasks
