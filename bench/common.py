@@ -110,8 +110,10 @@ def load_split(examples_dir, split, feature_spec, widths=None):
     return {key: np.concatenate(values) for key, values in parts.items()}
 
 
-def as_dataset(config, columns, shuffle_seed=None):
-    """Batches gathered from in-memory columns by (shuffled) row index: per-row tf.data work is one int."""
+def as_dataset(config, columns, shuffle_seed=None, batch_size=None):
+    """Batches gathered from in-memory columns by (shuffled) row index: per-row tf.data work is one int. Batch
+    size: the given one, else the config's, else the Trainer's default for this many rows."""
+    from pipeline.core.schedule import default_batch_size
     import tensorflow as tf
 
     from trainer.model import split_example
@@ -121,4 +123,6 @@ def as_dataset(config, columns, shuffle_seed=None):
     if shuffle_seed is not None:
         rows = rows.shuffle(len(next(iter(columns.values()))), seed=shuffle_seed, reshuffle_each_iteration=True)
     gather = lambda index: {key: tf.gather(t, index) for key, t in tensors.items()}  # noqa: E731
-    return rows.batch(config.training.batch_size).map(gather).map(split_example(config)).prefetch(2)
+    count = len(next(iter(columns.values())))
+    batch = batch_size or config.training.batch_size or default_batch_size(count)
+    return rows.batch(batch).map(gather).map(split_example(config)).prefetch(2)

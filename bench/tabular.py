@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from bench import tabular_data
-from bench.common import as_dataset, fit_timed, load_split, parameter_count, table, transform_dirs, write_results
+from bench.common import as_dataset, load_split, parameter_count, table, transform_dirs, write_results
 from pipeline import config as cfg
 
 CONFIGS = {**{name: d.config for name, d in tabular_data.DATASETS.items()}, "census": "configs/census.yaml"}
@@ -36,6 +36,16 @@ BEST = "best"  # the variant marked as our best multi-task candidate
 # also gets "single_task <task>" = {"tasks": [task]} per task.
 VARIANTS = {
     "mtl_default": {},
+    # the Trainer's defaults when training is not configured: until converged, batch from the row count
+    "mtl_converge": {"training": {"epochs": None, "batch_size": None, "early_stopping_patience": None}},
+    "mtl_converge_huber": {"regression_loss": "huber",
+                           "training": {"epochs": None, "batch_size": None, "early_stopping_patience": None}},
+    "mtl_converge_mae": {"regression_loss": "mae",
+                         "training": {"epochs": None, "batch_size": None, "early_stopping_patience": None}},
+    "mtl_converge_ple": {"model": {"numeric_encoding": "piecewise_linear"},
+                         "training": {"epochs": None, "batch_size": None, "early_stopping_patience": None}},
+    "mtl_converge_ple_cross": {"model": {"numeric_encoding": "piecewise_linear", "cross_layers": 2},
+                               "training": {"epochs": None, "batch_size": None, "early_stopping_patience": None}},
     BEST: {"model": {"architecture": "mmoe", "experts": 4, "expert_units": [256, 128], "dropout": 0.1},
            "training": {"epochs": 60, "early_stopping_patience": 6}},
 }
@@ -45,10 +55,14 @@ LOWER_IS_BETTER = {"mae", "rmse"}
 
 def merged(raw: dict, overrides: dict) -> dict:
     """raw with overrides merged in (dicts recursively, anything else replaced); "tasks" given as a list keeps
-    only those tasks."""
+    only those tasks; "regression_loss" sets the loss of every regression task."""
     out = json.loads(json.dumps(raw))
     for key, value in overrides.items():
-        if key == "tasks" and isinstance(value, list):
+        if key == "regression_loss":  # every regression task trained with this loss
+            for task in out["tasks"].values():
+                if task.get("type") == "regression":
+                    task["loss"] = value
+        elif key == "tasks" and isinstance(value, list):
             out["tasks"] = {name: out["tasks"][name] for name in value}
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merged(out[key], value)
@@ -63,8 +77,9 @@ def variants(config: cfg.Config) -> dict:
 
 
 def features_key(raw: dict) -> str:
-    """Hash of what Transform reads (data, schema, features): variants sharing it share one Transform output."""
-    part = {k: raw.get(k) for k in ("data", "schema", "features")}
+    """Hash of what Transform reads (data, schema, the data contract: features with their resolved encodings):
+    variants sharing it share one Transform output."""
+    part = {**{k: raw.get(k) for k in ("data", "schema")}, "contract": cfg.data_contract(cfg.parse_config(raw))}
     return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -136,7 +151,7 @@ class Transformed:
 
         key = features_key(raw)
         if key not in self.loaded:
-            config = cfg.parse_config({**merged(self.base, {"features": raw["features"]}),
+            config = cfg.parse_config({**merged(self.base, {"features": raw["features"], "model": raw.get("model", {})}),
                                        "output": os.path.join("runs", "bench", self.name, key)})
             found = transform_dirs(config)
             if found is None:
@@ -154,10 +169,19 @@ class Transformed:
 
 
 def _fit(config: cfg.Config, model, train, evaluation) -> dict:
-    """The training schedule of every model here: {'seconds', 'epochs', 'history'}. (The Trainer's own default
-    schedule will replace this; until then the config's epochs and early stopping on the eval split.)"""
-    return fit_timed(model, as_dataset(config, train, config.training.seed), config.training.epochs,
-                     validation=as_dataset(config, evaluation), patience=config.training.early_stopping_patience)
+    """The Trainer's own schedule (pipeline/core/schedule.py: batch from the row count, early stopping on the
+    eval split, learning rate on plateaus when epochs is unset): {'seconds', 'epochs', 'history'}."""
+    import time
+
+    from pipeline.core.schedule import plan
+    from trainer.run import training_callbacks
+
+    schedule = plan(config.training, len(next(iter(train.values()))))
+    start = time.perf_counter()
+    history = model.fit(as_dataset(config, train, config.training.seed, schedule.batch_size),
+                        validation_data=as_dataset(config, evaluation, batch_size=schedule.batch_size),
+                        epochs=schedule.max_epochs, callbacks=training_callbacks(schedule), verbose=0).history
+    return {"seconds": time.perf_counter() - start, "epochs": len(history["loss"]), "history": history}
 
 
 def label_stats(config: cfg.Config, train) -> dict:

@@ -96,6 +96,13 @@ def test_all_four_task_types_end_to_end(four_tasks_run):
     # Rows without a label carry weight 0: each task counts exactly its labelled rows.
     assert counts["escalate"] == sum(1 for r in eval_rows if r["escalate"] != "")
     assert counts["keywords"] == sum(1 for r in eval_rows if r["keywords"] != "")
+    # the regression task against the constant predictors, on the same eval rows the Evaluator counted
+    minutes = [float(r["minutes"]) for r in eval_rows if r["minutes"] != ""]
+    base = summary.training["constant_baselines"]["minutes"]
+    assert base["eval_rows"] == len(minutes) and base["median_mae"] > 0 and "constant median MAE" in summary.render()
+    mae = next(m.value for m in summary.metrics if (m.task, m.metric) == ("minutes", "mae"))
+    assert (mae < base["median_mae"]) == ("minutes" not in summary.constant_shortfalls())
+    assert "training " in summary.training["schedule"] and "epochs" in summary.training["schedule"]
     answer = serve_in_clean_process(summary.pushed_to, config.data.eval, config, rows=10)["outputs"]
     assert set(answer["intent_label"]) <= {"refund", "delivery", "account"}
     assert all(len(p) == 3 and abs(sum(p) - 1) < 1e-4 for p in answer["intent"])

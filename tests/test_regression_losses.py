@@ -1,5 +1,5 @@
 """`tasks.X.loss` of a regression task: each loss on known errors (in label standard deviations), the default
-unchanged (mse of the standardized error), and the config refusing keys that the task or its loss does not read."""
+(huber, delta 1 std), and the config refusing keys that the task or its loss does not read."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,7 +18,7 @@ MASK = tf.constant([1.0, 1.0, 1.0, 0.0])  # the last row has no label
 
 
 @pytest.mark.parametrize("keys, per_row", [
-    ({}, [0.0, 1.0, 9.0]),
+    ({}, [0.0, 0.5, 2.5]),  # the default: huber, delta 1
     ({"loss": "mse"}, [0.0, 1.0, 9.0]),
     ({"loss": "mae"}, [0.0, 1.0, 3.0]),
     ({"loss": "huber"}, [0.0, 0.5, 2.5]),  # delta 1: 0.5 e^2 inside, |e| - 0.5 beyond
@@ -31,14 +31,18 @@ def test_each_loss_on_known_errors(keys, per_row):
     assert found == pytest.approx(np.mean(per_row), rel=1e-6)
 
 
-def test_the_mse_default_is_the_squared_error_over_the_label_variance():
-    squared = ((TARGET - OUTPUT) ** 2)[:3, 0] / 4.0
-    assert float(heads.masked_loss(task(), TARGET, OUTPUT, MASK, 2.0)) == pytest.approx(float(tf.reduce_mean(squared)))
+def test_the_default_is_huber_with_delta_one_label_std():
+    assert task().regression_loss == "huber"
+    default = float(heads.masked_loss(task(), TARGET, OUTPUT, MASK, 2.0))
+    assert default == pytest.approx(float(heads.masked_loss(task(loss="huber", huber_delta=1.0), TARGET, OUTPUT,
+                                                            MASK, 2.0)))
+    assert default != pytest.approx(float(heads.masked_loss(task(loss="mse"), TARGET, OUTPUT, MASK, 2.0)))
 
 
 @pytest.mark.parametrize("raw, message", [
     ({"type": "binary", "label": "y", "loss": "huber"}, "loss: only regression tasks choose a loss"),
-    ({"type": "regression", "label": "y", "huber_delta": 2.0}, "huber_delta: only `loss: huber` reads it"),
+    ({"type": "regression", "label": "y", "loss": "mse", "huber_delta": 2.0},
+     "huber_delta: only `loss: huber` reads it \\(loss is mse\\)"),
     ({"type": "regression", "label": "y", "loss": "mae", "quantile": 0.9}, "quantile: only `loss: quantile`"),
     ({"type": "regression", "label": "y", "loss": "quantile", "quantile": 1.0}, "quantile"),
     ({"type": "regression", "label": "y", "loss": "l1"}, "loss"),

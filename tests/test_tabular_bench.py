@@ -102,3 +102,8 @@ def test_variants_merge_and_unknown_keys_are_refused():
         tabular.features_key(base)
     with pytest.raises(cfg.ConfigError):
         cfg.parse_config(tabular.merged(base, {"model": {"no_such_key": 2}}))
+    ple = tabular.merged(base, tabular.VARIANTS["mtl_converge_ple"])
+    assert tabular.features_key(ple) != tabular.features_key(base)  # another encoding needs its own Transform
+    huber = cfg.parse_config(tabular.merged(base, tabular.VARIANTS["mtl_converge_huber"]))
+    assert {t.loss for t in huber.tasks.values() if t.type == "regression"} == {"huber"}
+    assert huber.training.epochs is None and huber.training.batch_size is None

@@ -104,7 +104,7 @@ def masked_loss(task: cfg.Task, target: tf.Tensor, output: tf.Tensor, mask: tf.T
     mask = tf.reshape(tf.cast(mask, tf.float32), [-1])
     if kinds.kind(task.type).predicts == "value":
         error = (target - output) / label_std
-        losses = tf.reduce_mean(REGRESSION_LOSSES[task.loss or "mse"](error, task), axis=-1)
+        losses = tf.reduce_mean(REGRESSION_LOSSES[task.regression_loss](error, task), axis=-1)
     else:
         losses = HEADS[task.type].per_example_loss(target, output)
     return tf.math.divide_no_nan(tf.reduce_sum(losses * mask), tf.reduce_sum(mask))

@@ -38,6 +38,9 @@ class Threshold(_Strict):
         return self
 
 
+DEFAULT_REGRESSION_LOSS = "huber"  # robust to heavy-tailed targets (docs/tabular.md: measured against mse and mae)
+
+
 class Task(_Strict):
     """One prediction: the label column it learns from, its type, loss weight and blessing thresholds."""
 
@@ -58,7 +61,8 @@ class Task(_Strict):
         None, min_length=1, description="multiclass/multilabel: the label values, in order; enables per-class "
                                         "metrics; other values in the data count as unlabelled")
     loss: Optional[Literal["mse", "mae", "huber", "quantile"]] = Field(
-        None, description="regression: the training loss on the standardized label (default mse): mse, mae, huber "
+        None, description="regression: the training loss on the standardized label (default huber, measured in "
+        "docs/tabular.md): mse, mae, huber "
         "(squared within huber_delta standard deviations, linear beyond: robust to heavy tails) or quantile "
         "(pinball loss of the `quantile`)")
     huber_delta: Optional[float] = Field(None, gt=0, description="loss huber: where the loss turns linear, in "
@@ -96,8 +100,8 @@ class Task(_Strict):
             elif self.positive in self.negative:
                 problems.append(f"negative: {self.positive!r} is the positive value")
         for key, loss in (("huber_delta", "huber"), ("quantile", "quantile")):
-            if getattr(self, key) is not None and self.type in kinds_with_key(key) and self.loss != loss:
-                problems.append(f"{key}: only `loss: {loss}` reads it (loss is {self.loss or 'mse'})")
+            if getattr(self, key) is not None and self.type in kinds_with_key(key) and self.regression_loss != loss:
+                problems.append(f"{key}: only `loss: {loss}` reads it (loss is {self.regression_loss})")
         if self.classes is not None and self.type in kinds_with_key("classes"):
             if len(set(self.classes)) != len(self.classes):
                 problems.append("classes: values must be unique")
@@ -121,6 +125,11 @@ class Task(_Strict):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    @property
+    def regression_loss(self) -> str:
+        """The loss a regression task trains with: `loss`, else DEFAULT_REGRESSION_LOSS."""
+        return self.loss or DEFAULT_REGRESSION_LOSS
 
     @property
     def label_separator(self) -> str:
