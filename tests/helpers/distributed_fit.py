@@ -36,7 +36,8 @@ def dataset():
     rng = np.random.default_rng(1)
     age = rng.normal(size=ROWS).astype("float32")
     city = rng.integers(0, 3, ROWS)
-    features = {"age": age, "age__missing": np.zeros(ROWS, "float32"), "city": city, "msg": rng.integers(0, 6, (ROWS, 3))}
+    features = {"age": age, "age__missing": np.zeros(ROWS, "float32"), "city": city,
+                "msg": rng.integers(0, 6, (ROWS, 3))}
     targets = {"churn": (age > 0).astype("int64"), "intent": city.astype("int64"),
                "keywords": (rng.random((ROWS, 2)) < 0.5).astype("int64") * np.array([0, 1]) - (rng.random((ROWS, 2)) < 0.5),
                "minutes": (2 * age + rng.normal(size=ROWS) * 0.1).astype("float32")}
