@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= configs/census.yaml
 PYTEST_ARGS ?=
+# The suite runs on TEST_WORKERS pytest-xdist workers; tests/conftest.py keeps files that share a run together.
+TEST_WORKERS ?= 2
 # Python 3.10 (TFX 1.16): python3.10 on PATH, else the pyenv-installed one.
 ifndef PYTHON310
 PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
@@ -44,10 +46,10 @@ run: install
 	$(VENV)/bin/mtl run --config $(CONFIG)
 
 test: install-test
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install-test
-	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 # Benchmarks (print a table, write bench/results/*.json); see README "Multi-task benchmarks".
 bench-synthetic: install

@@ -85,3 +85,30 @@ def _seeded(request):
 
         tf_keras.utils.set_random_seed(1234)
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Group the tests for pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): one group per test file, and
+    files that read the same session run above share one, so each run is made once, on one worker, and a file's
+    tests keep their order (some build on the previous test's cached pipeline run)."""
+    parent = {}
+
+    def root(key):
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    def session_runs(item):
+        info = getattr(item, "_fixtureinfo", None)
+        return {name for name, defs in (info.name2fixturedefs.items() if info else ())
+                if defs and defs[-1].scope == "session" and getattr(defs[-1].func, "__module__", "") == __name__}
+
+    runs = set().union(*map(session_runs, items))
+    for item in items:
+        file = item.nodeid.split("::")[0]
+        params = getattr(item, "callspec", None)
+        named = {v for v in (params.params.values() if params else ()) if isinstance(v, str) and v in runs}
+        for name in session_runs(item) | named:  # also `request.getfixturevalue(<parameter>)`
+            parent[root(file)] = root(f"run:{name}")
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(root(item.nodeid.split("::")[0]).replace("/", "_")))

@@ -227,6 +227,11 @@ def test_the_listen_backlog_is_deep_and_connections_are_capped(tiny_version):
         time.sleep(0.2)
         received = raw_http(running.rest_port, request("GET", "/v1/models/tiny"))
         assert statuses(received) == [503] and b"too many open connections" in received
+        with socket.create_connection(("127.0.0.1", running.rest_port), timeout=10) as late:
+            late.sendall(request("GET", "/v1/models/tiny"))
+            time.sleep(0.5)  # the 503 is sent meanwhile; an abrupt close would reset the connection now
+            late.shutdown(socket.SHUT_WR)
+            assert statuses(late.recv(65536)) == [503]
         for s in held:
             s.close()
         time.sleep(0.3)

@@ -171,7 +171,7 @@ def test_numeric_features_parse_from_int64_or_float_lists():
     (_example(flipper=1.0, year=2007.5), "Feature: year expects a whole number"),
     (_example(mass=1.0), "Feature: flipper (data type: float32) is required but could not be found."),
     (b"not an example", "Could not parse example input"),
-])
+], ids=["text", "several", "fraction", "absent", "not-an-example"])  # serialized maps have no fixed byte order
 def test_unreadable_numbers_are_named_invalid_arguments(example, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(message)):
         _parse([example])

@@ -174,7 +174,7 @@ class RestServer:
         class Server(HTTPServer):
             def handle_stream(server, stream, address):  # noqa: N805 - tornado's signature
                 if len(server._connections) >= self.max_connections:
-                    stream.write(_OVERLOADED).add_done_callback(lambda _: stream.close())
+                    asyncio.ensure_future(_refuse(stream))
                     return
                 super().handle_stream(stream, address)
 
@@ -200,6 +200,26 @@ class RestServer:
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop)
         self._thread.join(30)
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _refuse(stream, linger: float = 2.0):
+    """Answer 503 and close gracefully: half-close, drain what the client sent (up to `linger` s), then close.
+    Closing with the client's request still unread makes the kernel reset the connection, and the client loses
+    the 503 it was already sent."""
+    from tornado.iostream import StreamClosedError
+
+    async def drain():
+        while True:
+            await stream.read_bytes(65536, partial=True)
+
+    try:
+        await stream.write(_OVERLOADED)
+        stream.socket.shutdown(socket.SHUT_WR)
+        await asyncio.wait_for(drain(), linger)
+    except (StreamClosedError, OSError, asyncio.TimeoutError):
+        pass
+    finally:
+        stream.close()
 
 
 _BUSY = json.dumps({"error": "too many open connections; retry"}).encode()
