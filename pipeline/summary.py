@@ -18,7 +18,7 @@ from pipeline.records import ComponentRun, list_runs
 # in pipeline/metric_checks.py, the run records in pipeline/records.py).
 __all__ = ["HISTORY_FILE", "BASELINE", "CLASS_COUNT_SUFFIX", "is_count", "logged_metric", "shown_value",
            "MetricCheck", "ComponentRun", "task_metrics", "per_class_metrics", "RunSummary", "looked_up",
-           "training_history", "summarize", "write"]
+           "training_history", "summarize", "write", "verdict_reason"]
 
 
 @dataclass
@@ -32,6 +32,7 @@ class RunSummary:
     training: Dict[str, object] = field(default_factory=dict)  # epochs, task weights per epoch, gate usage
     per_class: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)  # task -> class -> metric
     resolvers: List[ComponentRun] = field(default_factory=list)  # input look-ups (Resolver nodes), not components
+    reason: str = ""  # why NOT BLESSED when no metric failed (verdict_reason)
 
     @property
     def verdict(self) -> str:
@@ -69,7 +70,7 @@ class RunSummary:
             if self.training.get("gates"):
                 lines.append("expert gates: mean weight per expert on eval batches, last epoch")
                 lines += [f"  {gate:<17} {usage}" for gate, usage in self.training["gates"].items()]
-        lines += ["", f"verdict: {self.verdict}"]
+        lines += ["", f"verdict: {self.verdict}" + (f" - {self.reason}" if self.reason else "")]
         lines.append(f"pushed: {self.pushed_to}" if self.pushed_to else "pushed: nothing (serving directory unchanged)")
         return "\n".join(lines)
 
@@ -91,6 +92,20 @@ class RunSummary:
                          f"{base['mean_rmse']:.4g}")
         lines += [f"  WARNING {task}: {text}" for task, text in self.constant_shortfalls().items()]
         return lines
+
+
+NO_THRESHOLDS = ("no task has thresholds, so the Evaluator validated nothing and blessed nothing (TFX never blesses "
+                 "a model without thresholds, so that a forgotten bar cannot push one); set tasks.<task>.thresholds, "
+                 "e.g. auc: {min: 0.7}")
+
+
+def verdict_reason(config: cfg.Config, blessed: Optional[bool], metrics: List[MetricCheck]) -> str:
+    """Why a run is NOT BLESSED although no metric failed ("" otherwise)."""
+    if blessed is not False or any(m.passed is False for m in metrics):
+        return ""
+    if not any(task.thresholds for task in config.tasks.values()):
+        return NO_THRESHOLDS
+    return "TFMA's validation failed without a failing metric (a threshold's metric or slice was not computed)"
 
 
 def looked_up(state: str) -> str:
@@ -125,7 +140,8 @@ def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
     record = records[0]
     summary = RunSummary(config.name, record.run_id, [c for c in record.components if c.name not in record.resolvers],
                          record.metrics, record.blessed, record.pushed_to,
-                         resolvers=[c for c in record.components if c.name in record.resolvers])
+                         resolvers=[c for c in record.components if c.name in record.resolvers],
+                         reason=verdict_reason(config, record.blessed, record.metrics))
     model_run = record.outputs.get("Trainer", {}).get("model_run")
     if model_run:
         summary.training = training_history(config, model_run[0])

@@ -266,3 +266,28 @@ def test_compare_shows_metric_changes_components_and_the_changed_threshold(censu
     result = invoke("compare", "previous", "latest", "--output", config.output)
     assert history.pick(records, "previous").run_id == new[1]
     assert "not compared (recorded in one run only): Trainer (B), Evaluator (B), DriftGate (B)" in result.output
+
+
+def test_a_run_without_thresholds_says_why_it_is_not_blessed(tmp_path):
+    """TFX's Evaluator validates (and blesses) nothing when no threshold is configured: the summary's verdict and
+    `mtl validate` say so instead of a bare NOT BLESSED with every metric blank."""
+    from pipeline.summary import NO_THRESHOLDS, MetricCheck, RunSummary, verdict_reason
+
+    raw = yaml.safe_load(open(os.path.join(DATA, "census_sample/config.yaml")))
+    raw["data"].update({split: os.path.join(DATA, "census_sample", f"{split}.csv") for split in ("train", "eval")})
+    bare = {**raw, "tasks": {n: {**t, "thresholds": {}} for n, t in raw["tasks"].items()}}
+    from pipeline import config as cfg
+
+    metrics = [MetricCheck("income", "auc", 0.9)]
+    assert verdict_reason(cfg.parse_config(bare), False, metrics) == NO_THRESHOLDS
+    assert verdict_reason(cfg.parse_config(raw), False, metrics) != NO_THRESHOLDS  # bars set, none failed
+    assert verdict_reason(cfg.parse_config(raw), False, [MetricCheck("income", "auc", 0.5, ">= 0.9", False)]) == ""
+    assert verdict_reason(cfg.parse_config(bare), True, metrics) == ""
+    summary = RunSummary("p", "r", metrics=metrics, blessed=False, reason=NO_THRESHOLDS)
+    assert "verdict: NOT BLESSED - no task has thresholds" in summary.render()
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(bare))
+    result = CliRunner().invoke(main, ["validate", "--config", str(path)])
+    assert result.exit_code == 0 and "no task has thresholds: the Evaluator will bless nothing" in result.output
+    path.write_text(yaml.safe_dump(raw))
+    assert "no task has thresholds" not in CliRunner().invoke(main, ["validate", "--config", str(path)]).output
