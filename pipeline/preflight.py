@@ -42,7 +42,7 @@ def inspect_data(config: Config) -> DataCheck:
     (`csvdata.SAMPLE_ROWS`) have numbers in numeric columns and binary label values that are positive,
     negative or - per `unknown_labels` - unlabelled. The DataGate checks every row again inside the run."""
     check = DataCheck({}, [], [])
-    if not any(task.thresholds for task in config.tasks.values()):
+    if not config.has_thresholds:
         check.notes.append("tasks: no task has thresholds: the Evaluator will bless nothing and nothing will be "
                            "pushed; set tasks.<task>.thresholds, e.g. auc: {min: 0.7}")
     if config.schema_path and not is_uri(config.schema_path) and not os.path.isfile(config.schema_path):

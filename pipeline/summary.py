@@ -103,7 +103,7 @@ def verdict_reason(config: cfg.Config, blessed: Optional[bool], metrics: List[Me
     """Why a run is NOT BLESSED although no metric failed ("" otherwise)."""
     if blessed is not False or any(m.passed is False for m in metrics):
         return ""
-    if not any(task.thresholds for task in config.tasks.values()):
+    if not config.has_thresholds:
         return NO_THRESHOLDS
     return "TFMA's validation failed without a failing metric (a threshold's metric or slice was not computed)"
 

@@ -103,12 +103,16 @@ def pytest_collection_modifyitems(config, items):
         return {name for name, defs in (info.name2fixturedefs.items() if info else ())
                 if defs and defs[-1].scope == "session" and getattr(defs[-1].func, "__module__", "") == __name__}
 
-    runs = set().union(*map(session_runs, items))
-    for item in items:
-        file = item.nodeid.split("::")[0]
+    used = {item: session_runs(item) for item in items}
+    runs = set().union(*used.values())
+    for item, names in used.items():
         params = getattr(item, "callspec", None)
         named = {v for v in (params.params.values() if params else ()) if isinstance(v, str) and v in runs}
-        for name in session_runs(item) | named:  # also `request.getfixturevalue(<parameter>)`
-            parent[root(file)] = root(f"run:{name}")
+        for name in names | named:  # also `request.getfixturevalue(<parameter>)`
+            parent[root(_file(item))] = root(f"run:{name}")
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(root(item.nodeid.split("::")[0]).replace("/", "_")))
+        item.add_marker(pytest.mark.xdist_group(root(_file(item)).replace("/", "_")))
+
+
+def _file(item) -> str:
+    return item.nodeid.split("::")[0]

@@ -117,6 +117,11 @@ class Config(_Strict):
         return list(dict.fromkeys([*self.features, *(t.label for t in self.tasks.values()), *slices]))
 
     @property
+    def has_thresholds(self) -> bool:
+        """Whether any task sets a threshold: without one, TFX's Evaluator validates (and blesses) nothing."""
+        return any(task.thresholds for task in self.tasks.values())
+
+    @property
     def numeric_columns(self) -> List[str]:
         return numeric_columns(self.features, self.tasks)
 
