@@ -36,6 +36,8 @@ BEST = "best"  # the variant marked as our best multi-task candidate
 # also gets "single_task <task>" = {"tasks": [task]} per task.
 VARIANTS = {
     "mtl_default": {},
+    # every categorical value and token keeps its own id (the default before model.min_frequency = 5)
+    "mtl_min_frequency_1": {"model": {"min_frequency": 1}},
     # the Trainer's defaults when training is not configured: until converged, batch from the row count
     "mtl_converge": {"training": {"epochs": None, "batch_size": None, "early_stopping_patience": None}},
     "mtl_converge_huber": {"regression_loss": "huber",
@@ -48,6 +50,14 @@ VARIANTS = {
                                "training": {"epochs": None, "batch_size": None, "early_stopping_patience": None}},
     BEST: {"model": {"architecture": "mmoe", "experts": 4, "expert_units": [256, 128], "dropout": 0.1},
            "training": {"epochs": 60, "early_stopping_patience": 6}},
+}
+# dataset -> variants only that dataset's columns allow (explicit crosses name its categorical features)
+DATASET_VARIANTS = {
+    "census": {"mtl_crosses": {"features": {
+        "education_x_occupation": {"type": "cross", "of": ["education", "major_occupation_code"], "buckets": 2048},
+        "worker_x_industry": {"type": "cross", "of": ["class_of_worker", "major_industry_code"], "buckets": 2048},
+        "sex_x_household": {"type": "cross", "of": ["sex", "detailed_household_summary_in_household"],
+                            "buckets": 512}}}},
 }
 METRICS = {"binary": ("auc",), "multiclass": ("accuracy",), "regression": ("mae", "rmse")}
 LOWER_IS_BETTER = {"mae", "rmse"}
@@ -73,7 +83,8 @@ def merged(raw: dict, overrides: dict) -> dict:
 
 def variants(config: cfg.Config) -> dict:
     """Every variant of a dataset: name -> overrides, single-task models first."""
-    return {**{f"single_task {t}": {"tasks": [t]} for t in config.tasks}, **VARIANTS}
+    return {**{f"single_task {t}": {"tasks": [t]} for t in config.tasks}, **VARIANTS,
+            **DATASET_VARIANTS.get(config.name, {})}
 
 
 def features_key(raw: dict) -> str:

@@ -3,7 +3,8 @@
 Outputs (names owned by `pipeline.config`):
 - every feature under its own name: numeric -> its encoding (float32 z-score; int64 quantile-bin id; float32
   [bins] piecewise-linear), plus `<feature>__missing` (1.0 where the cell was filled); categorical -> int64
-  vocabulary id (OOV buckets after the vocabulary); text -> int64 [max_tokens] token ids, 0 = padding;
+  vocabulary id (OOV buckets after the vocabulary; values rarer than min_frequency are OOV); text -> int64
+  [max_tokens] token ids, 0 = padding; cross -> int64 hash bucket of the crossed categorical values;
 - per task `<task>__target` (binary 0/1 int64, multiclass label-vocabulary index int64, multilabel sparse
   label-vocabulary ids, regression float32) and `<task>__mask` (1.0 where the row has a label, else 0.0).
 Rows without a label get a placeholder target and mask 0, so they never count in that task's loss or metrics.
@@ -26,6 +27,9 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -
     config = cfg.DataContract.model_validate(custom_config)
     outputs = {}
     for name, feature in config.features.items():
+        if feature.type == "cross":
+            outputs[name] = cross(name, [inputs[source] for source in feature.of], feature)
+            continue
         if name not in inputs:
             raise ValueError(f"features.{name}: column '{name}' is not in the data schema")
         encoded = _FEATURE_TRANSFORMS[feature.type](name, inputs[name], feature)
@@ -142,12 +146,30 @@ def piecewise_linear(x, edges, low, high, bins: int) -> tf.Tensor:
     return tf.where(width > 0, fraction, tf.cast(column >= upper, tf.float32))
 
 
-def _categorical(name: str, x, feature: cfg.CategoricalFeature) -> tf.Tensor:
+def _category_values(x) -> tf.Tensor:
+    """[batch] strings of a categorical column; an empty or missing cell reads MISSING_TOKEN."""
     values = _to_dense(_as_string(x), MISSING_TOKEN)
-    values = tf.where(tf.equal(values, ""), MISSING_TOKEN, values)
+    return tf.where(tf.equal(values, ""), MISSING_TOKEN, values)
+
+
+def _frequency_threshold(feature) -> Any:
+    return feature.min_frequency if (feature.min_frequency or 1) > 1 else None
+
+
+def _categorical(name: str, x, feature: cfg.CategoricalFeature) -> tf.Tensor:
     return tft.compute_and_apply_vocabulary(
-        values, top_k=feature.vocab_size, num_oov_buckets=feature.oov_buckets,
-        vocab_filename=cfg.feature_vocab_name(name), name=f"{cfg.safe_name(name)}_vocab")
+        _category_values(x), top_k=feature.vocab_size, frequency_threshold=_frequency_threshold(feature),
+        num_oov_buckets=feature.oov_buckets, vocab_filename=cfg.feature_vocab_name(name),
+        name=f"{cfg.safe_name(name)}_vocab")
+
+
+CROSS_SEPARATOR = "_X_"  # between the crossed values (tf.feature_column's crossed-column convention)
+
+
+def cross(name: str, sources, feature: cfg.CrossFeature) -> tf.Tensor:
+    """int64 [batch] in [0, buckets): the FarmHash bucket of the joined raw values of the crossed features."""
+    joined = tf.strings.join([_category_values(x) for x in sources], separator=CROSS_SEPARATOR)
+    return tft.hash_strings(joined, feature.buckets, name=f"{cfg.safe_name(name)}_cross")
 
 
 def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
@@ -160,8 +182,9 @@ def _text(name: str, x, feature: cfg.TextFeature) -> tf.Tensor:
     _require_text(name, x)
     tokens = tokenize(_to_dense(x, ""))[:, : feature.max_tokens]
     ids = tft.compute_and_apply_vocabulary(
-        tokens, top_k=feature.vocab_size, num_oov_buckets=feature.oov_buckets,
-        vocab_filename=cfg.feature_vocab_name(name), name=f"{cfg.safe_name(name)}_vocab")
+        tokens, top_k=feature.vocab_size, frequency_threshold=_frequency_threshold(feature),
+        num_oov_buckets=feature.oov_buckets, vocab_filename=cfg.feature_vocab_name(name),
+        name=f"{cfg.safe_name(name)}_vocab")
     padded = ids.to_tensor(default_value=-1, shape=[None, feature.max_tokens])
     return padded + 1  # 0 is padding; vocabulary ids and OOV buckets start at 1
 

@@ -11,7 +11,7 @@ from components.transform import preprocessing_fn, tokenize
 from pipeline import config as cfg
 
 CONFIG = {
-    "name": "t", "data": {"train": "x.csv"},
+    "name": "t", "data": {"train": "x.csv"}, "model": {"min_frequency": 1},  # 4 rows: keep every value
     "features": {
         "age": {"type": "numeric", "log": True},
         "score": {"type": "numeric", "clip": [0, 10], "fill": 5},

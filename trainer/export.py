@@ -106,10 +106,10 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
     classes = served_classes(model, tf_transform_output)
     vocabularies = dataclasses.replace(model.vocabularies, classes={**model.vocabularies.classes, **classes})
     model.tft_layer = tf_transform_output.transform_features_layer()
-    serving_spec = _raw_spec(tf_transform_output, config.features)
+    serving_spec = _raw_spec(tf_transform_output, config.column_features)
     numeric = [name for name, feature in config.features.items() if feature.type == "numeric"]
     labels = list(dict.fromkeys(t.label for t in config.tasks.values()))
-    eval_spec = _raw_spec(tf_transform_output, [*config.features, *labels])
+    eval_spec = _raw_spec(tf_transform_output, [*config.column_features, *labels])
     examples = tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")
 
     def predict(serialized):
@@ -161,8 +161,8 @@ def contract(model: MultiTaskModel, tf_transform_output) -> ContractRecord:
     """The request/answer description written to `CONTRACT_FILE`."""
     config: cfg.Config = model.mtl_config
     features = {}
-    for name, spec in _raw_spec(tf_transform_output, config.features).items():
-        features[name] = FeatureSpec(type=config.features[name].type, kind=_KINDS[spec.dtype],
+    for name, spec in _raw_spec(tf_transform_output, config.column_features).items():
+        features[name] = FeatureSpec(type=config.column_features[name].type, kind=_KINDS[spec.dtype],
                                      required=isinstance(spec, tf.io.FixedLenFeature) and spec.default_value is None)
     tasks = {}
     classes = served_classes(model, tf_transform_output)

@@ -1,5 +1,5 @@
 """Model inputs: the transformed-feature keys the model reads, their Keras inputs, and the encoders that turn them
-into one vector (numerics by their encoding, categorical embeddings, mean-pooled text embeddings), plus the
+into one vector (numerics by their encoding, embeddings of categories and crosses, mean-pooled text embeddings), plus the
 optional DCN-v2 cross layers on that vector."""
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def feature_inputs(config: cfg.Config) -> Dict[str, tf_keras.Input]:
             if feature.missing_indicator:
                 key = cfg.missing_key(name)
                 inputs[key] = tf_keras.Input(shape=(), dtype=tf.float32, name=cfg.safe_name(key))
-        elif feature.type == "categorical":
+        elif feature.type in ("categorical", "cross"):
             inputs[name] = tf_keras.Input(shape=(), dtype=tf.int64, name=cfg.safe_name(name))
         else:
             inputs[name] = tf_keras.Input(shape=(feature.max_tokens,), dtype=tf.int64, name=cfg.safe_name(name))

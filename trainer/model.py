@@ -39,9 +39,11 @@ class Vocabularies:
     def from_transform_output(cls, config: cfg.Config, tf_transform_output) -> "Vocabularies":
         sizes = {}
         for name, feature in config.features.items():
-            if feature.type in ("categorical", "text"):
+            if feature.type in cfg.VOCABULARY_TYPES:
                 size = tf_transform_output.vocabulary_size_by_name(cfg.feature_vocab_name(name))
                 sizes[name] = size + feature.oov_buckets + (1 if feature.type == "text" else 0)
+            elif feature.type == "cross":
+                sizes[name] = feature.buckets
         classes = {}
         for name, task in config.tasks.items():
             if task.classes:

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Tuple
 from pydantic import ConfigDict, Field, model_validator
 
 from pipeline.core.config_base import NAME_PATTERN, _Strict
-from pipeline.core.features import Feature
+from pipeline.core.features import VOCABULARY_TYPES, Feature
 from pipeline.core.keys import label_key, mask_key, missing_key
 from pipeline.core.kinds import kind
 from pipeline.core.rundir import RunDir
@@ -56,6 +56,7 @@ class Config(_Strict):
             reserved |= {missing_key(n) for n, f in self.features.items() if f.type == "numeric"}
             if feature in reserved:
                 problems.append(f"features.{feature}: name clashes with a derived task key")
+        problems += self._cross_problems()
         problems += self._hierarchy_problems()
         for check_name in ("drift", "skew"):
             bounds = getattr(self.validation, check_name)
@@ -69,6 +70,19 @@ class Config(_Strict):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _cross_problems(self) -> List[str]:
+        problems = []
+        for name, feature in self.features.items():
+            for source in (feature.of if feature.type == "cross" else []):
+                found = self.features.get(source)
+                if found is None or found.type != "categorical":
+                    what = f"a {found.type} feature" if found is not None else "not a feature"
+                    problems.append(f"features.{name}.of: '{source}' is {what}; a cross joins categorical "
+                                    "features of this config (" + (", ".join(
+                                        n for n, f in self.features.items() if f.type == "categorical")
+                                        or "none configured") + ")")
+        return problems
 
     def _hierarchy_problems(self) -> List[str]:
         hierarchical = self.model.architecture == "hierarchical"
@@ -114,7 +128,12 @@ class Config(_Strict):
     def columns(self) -> List[str]:
         """Every data column the pipeline reads: features, task labels, slice columns (in order, once)."""
         slices = [c for columns in self.evaluation.slices for c in columns]
-        return list(dict.fromkeys([*self.features, *(t.label for t in self.tasks.values()), *slices]))
+        return list(dict.fromkeys([*self.column_features, *(t.label for t in self.tasks.values()), *slices]))
+
+    @property
+    def column_features(self) -> Dict[str, Feature]:
+        """The features read from a data column of their name (all but crosses, which are derived)."""
+        return column_features(self.features)
 
     @property
     def has_thresholds(self) -> bool:
@@ -127,15 +146,22 @@ class Config(_Strict):
 
     @property
     def resolved_features(self) -> Dict[str, Feature]:
-        """The features with the model section's defaults filled in (a numeric feature's encoding and bins), as
-        Transform and the trainer apply them."""
+        """The features with the model section's defaults filled in (a numeric feature's encoding and bins, a
+        vocabulary's min_frequency), as Transform and the trainer apply them."""
         resolved = {}
         for name, feature in self.features.items():
             if feature.type == "numeric":
                 feature = feature.model_copy(update={"encoding": feature.encoding or self.model.numeric_encoding,
                                                      "bins": feature.bins or self.model.numeric_bins})
+            elif feature.type in VOCABULARY_TYPES:
+                feature = feature.model_copy(update={"min_frequency": feature.min_frequency
+                                                     or self.model.min_frequency})
             resolved[name] = feature
         return resolved
+
+
+def column_features(features: Dict[str, Feature]) -> Dict[str, Feature]:
+    return {name: feature for name, feature in features.items() if feature.type != "cross"}
 
 
 def numeric_columns(features: Dict[str, Feature], tasks: Dict[str, Task]) -> List[str]:
@@ -166,7 +192,11 @@ class DataContract(_Strict):
 
     @property
     def columns(self) -> List[str]:
-        return list(dict.fromkeys([*self.features, *(t.label for t in self.tasks.values())]))
+        return list(dict.fromkeys([*self.column_features, *(t.label for t in self.tasks.values())]))
+
+    @property
+    def column_features(self) -> Dict[str, Feature]:
+        return column_features(self.features)
 
     @property
     def numeric_columns(self) -> List[str]:

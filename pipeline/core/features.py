@@ -1,13 +1,14 @@
-"""Config records of the model inputs: numeric, categorical and text features (`features.X`)."""
+"""Config records of the model inputs: numeric, categorical and text features (`features.X`), and crosses of
+categorical features (a derived input: its name is not a data column)."""
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Tuple, Union
+from typing import Annotated, List, Literal, Optional, Tuple, Union
 
 from pydantic import Field, field_validator
 
 from pipeline.core.config_base import _Strict
 
-FEATURE_TYPES = ("numeric", "categorical", "text")
+FEATURE_TYPES = ("numeric", "categorical", "text", "cross")
 # How a number enters the model (docs/tabular.md): zscore = (x - mean) / std; log = zscore of
 # log1p(x); quantile = the id of its training-quantile bin, embedded; piecewise_linear = Gorishniy et al. 2022's
 # PLE over training-quantile bins (one value in [0, 1] per bin); periodic = zscore, then learned sin/cos
@@ -47,7 +48,10 @@ class CategoricalFeature(_Strict):
     type: Literal["categorical"] = Field(description="selects the vocabulary transform (id + embedding)")
     vocab_size: Optional[int] = Field(None, gt=0, description="keep the most frequent values only")
     oov_buckets: int = Field(1, ge=1, description="hash buckets for values outside the vocabulary (unseen, or "
-                             "cut by vocab_size)")
+                             "cut by vocab_size / min_frequency)")
+    min_frequency: Optional[int] = Field(None, ge=1, description="values seen in fewer training rows share the "
+                                         "OOV bucket(s), so unseen values meet a trained embedding; default: "
+                                         "model.min_frequency")
 
 
 class TextFeature(_Strict):
@@ -59,6 +63,27 @@ class TextFeature(_Strict):
                             "texts are padded")
     vocab_size: int = Field(20000, gt=0, description="most frequent tokens kept in the vocabulary")
     oov_buckets: int = Field(1, ge=1, description="hash buckets for tokens outside the vocabulary")
+    min_frequency: Optional[int] = Field(None, ge=1, description="tokens seen fewer times share the OOV "
+                                         "bucket(s); default: model.min_frequency")
 
 
-Feature = Annotated[Union[NumericFeature, CategoricalFeature, TextFeature], Field(discriminator="type")]
+class CrossFeature(_Strict):
+    """Crossed categorical features: the joint value of the `of` features (their raw values, an empty cell as
+    its own value) hashed into `buckets` ids in TFT, then embedded (explicit feature crosses, Cheng et al. 2016's
+    wide part). The name is the input's own; it is not a data column."""
+
+    type: Literal["cross"] = Field(description="selects the hashed cross of categorical features")
+    of: List[str] = Field(min_length=2, description="the categorical features crossed (at least two)")
+    buckets: int = Field(1024, ge=2, le=10_000_000, description="hash buckets of the joint value (collisions "
+                         "share an embedding)")
+
+    @field_validator("of")
+    @classmethod
+    def _distinct(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError(f"lists a feature twice: {v}")
+        return v
+
+
+Feature = Annotated[Union[NumericFeature, CategoricalFeature, TextFeature, CrossFeature], Field(discriminator="type")]
+VOCABULARY_TYPES = ("categorical", "text")  # features whose ids come from a TFT vocabulary

@@ -65,6 +65,9 @@ class Model(_WithOptions):
         "zscore", description="encoding of numeric features that set none (docs/tabular.md)")
     numeric_bins: int = Field(48, ge=2, le=1024, description="bins of quantile / piecewise_linear encodings that "
                               "set none")
+    min_frequency: int = Field(5, ge=1, description="categorical values and text tokens seen in fewer training "
+                               "rows map to the OOV bucket(s) of features that set none (so an unseen value "
+                               "meets an embedding trained on rare ones); 1 = keep every value")
     cross_layers: int = Field(0, ge=0, le=8, description="DCN-v2 cross layers on the encoded input, under any "
                               "architecture (Wang et al. 2021); 0 = none")
     cross_rank: Optional[int] = Field(None, gt=0, description="low-rank cross layers: W = U V^T with this rank; "
