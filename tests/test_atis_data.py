@@ -70,6 +70,6 @@ def test_the_pipeline_tokenizer_splits_no_atis_token_but_rewrites_st_dot(splits)
         assert found["split"] == [], split_name
         assert {(token, piece) for _, token, piece in found["changed"]} == {("st.", "st")}
         assert len({i for i, _, _ in found["changed"]}) == rows, split_name
-    made_up = [atis_data.Utterance(("to", "u.s.", "st."), ("O", "B-country", "B-city"), "x")]
-    assert atis_data.tokenizer_mismatches(made_up) == {"split": [(0, "u.s.", ("u", "s"))],
+    made_up = [atis_data.Utterance(("to", "u.s.", "-", "st."), ("O", "B-country", "O", "B-city"), "x")]
+    assert atis_data.tokenizer_mismatches(made_up) == {"split": [(0, "u.s.", ("u", "s")), (0, "-", ())],
                                                       "changed": [(0, "st.", "st")]}
