@@ -54,27 +54,29 @@ def test_log_likelihood_and_viterbi_equal_brute_force(length):
     assert np.all(ll < 0)
 
 
-@pytest.mark.parametrize("valid", [[1, 1, 1, 0, 0], [0, 1, 1, 0, 1], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
+@pytest.mark.parametrize("valid", [[1, 1, 1, 0, 0], [0, 1, 1, 0, 1], [1, 0, 1, 0, 1], [1, 0, 0, 0, 0],
+                                   [0, 0, 0, 0, 0]])
 def test_masked_steps_change_nothing(valid):
-    """A sequence with masked steps (junk potentials and labels there) scores and decodes as its valid steps."""
+    """Sequences with masked steps (junk potentials and labels there) score and decode as their valid steps."""
     trans, start, end = _params(3)
     rng = np.random.default_rng(4)
-    full = rng.normal(size=[1, 5, K]).astype(np.float32) * 3
-    tags = rng.integers(0, K, size=[1, 5]).astype(np.int32)
+    full = rng.normal(size=[8, 5, K]).astype(np.float32) * 3
+    tags = rng.integers(0, K, size=[8, 5]).astype(np.int32)
     keep = np.array(valid, bool)
-    tags[0, ~keep] = -1  # padding labels
-    mask = tf.constant(keep[None, :])
+    tags[:, ~keep] = -1  # padding labels
+    mask = tf.constant(np.tile(keep, [8, 1]))
     path, best = crf.viterbi_decode(tf.constant(full), mask, trans, start, end, pad_tag=0)
-    ll = crf.log_likelihood(tf.constant(full), tf.constant(tags), mask, trans, start, end).numpy()[0]
-    if not keep.any():
-        assert ll == 0.0 and best.numpy()[0] == 0.0 and path.numpy().tolist() == [[0] * 5]
-        return
-    compact, compact_tags = full[:, keep], tags[:, keep]
-    paths = _brute(compact[0], trans, start, end)
-    assert ll == pytest.approx(paths[tuple(compact_tags[0])] - np.logaddexp.reduce(list(paths.values())), rel=1e-5)
-    decoded = path.numpy()[0]
-    assert tuple(decoded[keep]) == max(paths, key=paths.get) and np.all(decoded[~keep] == 0)
-    assert best.numpy()[0] == pytest.approx(max(paths.values()), rel=1e-5)
+    ll = crf.log_likelihood(tf.constant(full), tf.constant(tags), mask, trans, start, end).numpy()
+    for b in range(8):
+        if not keep.any():
+            assert ll[b] == 0.0 and best.numpy()[b] == 0.0 and path.numpy()[b].tolist() == [0] * 5
+            continue
+        paths = _brute(full[b, keep], trans, start, end)
+        log_z = np.logaddexp.reduce(list(paths.values()))
+        assert ll[b] == pytest.approx(paths[tuple(tags[b, keep])] - log_z, rel=1e-5, abs=1e-4)
+        decoded = path.numpy()[b]
+        assert tuple(decoded[keep]) == max(paths, key=paths.get) and np.all(decoded[~keep] == 0)
+        assert best.numpy()[b] == pytest.approx(max(paths.values()), rel=1e-5)
 
 
 def _tagger(vocab=12, tags=K):
