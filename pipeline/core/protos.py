@@ -7,7 +7,7 @@ When the package is already imported, its own modules are used. Otherwise the `_
 packages above it stood in by bare module objects (their `__path__` only) for the time of the load, and then
 every module the load added is taken out of `sys.modules` again: a later real import of TensorFlow or TFMA
 runs from a clean slate (protobuf's descriptor pool accepts the identical file a second time; its message
-classes are then others than the detached ones, so messages cross between the two as bytes, not objects)."""
+classes are then others than the detached ones, so a detached message crosses to TensorFlow's as bytes)."""
 from __future__ import annotations
 
 import importlib
@@ -21,33 +21,39 @@ from typing import Dict, Iterator
 
 STANDINS = ("tensorflow", "tensorflow_model_analysis")  # packages whose __init__ is too heavy to run for a proto
 _LOCK = threading.Lock()
-_LOADED: Dict[str, types.ModuleType] = {}
+_DETACHED: Dict[str, types.ModuleType] = {}  # every module a detached load ran, by name
 
 
 def load(module: str) -> types.ModuleType:
     """The generated module `module`, e.g. 'tensorflow_model_analysis.proto.metrics_for_slice_pb2' or
     'tensorflow_serving.apis.predict_pb2' (whose imports reach TensorFlow's _pb2 files)."""
-    if all(top in sys.modules for top in STANDINS):
+    if module in sys.modules or all(top in sys.modules for top in STANDINS):
         return importlib.import_module(module)
+    if module in _DETACHED:
+        return _DETACHED[module]
     with _LOCK:
-        if module not in _LOADED:
-            _LOADED[module] = _load_detached(module)
-        return _LOADED[module]
+        return _load_detached(module)
 
 
 def _load_detached(module: str) -> types.ModuleType:
-    before, detached = set(sys.modules), STANDINS + (module.split(".")[0],)
+    """Each _pb2 file runs once per process: the modules of earlier detached loads are put back for the time of
+    this one, so that all detached messages share their classes (an Example fits a detached request)."""
+    tops = tuple(t for t in STANDINS if t not in sys.modules) + (module.split(".")[0],)
+    before = set(sys.modules)
+    sys.modules.update({name: m for name, m in _DETACHED.items()
+                        if name not in before and name.split(".")[0] in tops})
     try:
-        for top in STANDINS:
-            spec = importlib.util.find_spec(top)  # a top-level spec is found without importing the package
-            if top not in sys.modules and spec is not None and spec.submodule_search_locations:
+        for top in (t for t in tops if t in STANDINS):
+            spec = None if top in sys.modules else importlib.util.find_spec(top)  # found without importing it
+            if spec is not None and spec.submodule_search_locations:
                 standin = types.ModuleType(top, "stand-in: __path__ only, for loading a _pb2 module")
                 standin.__path__ = list(spec.submodule_search_locations)
                 sys.modules[top] = standin  # its subpackages' __init__ files are empty: they load as usual
         return importlib.import_module(module)
     finally:
         for name in set(sys.modules) - before:  # (protobuf's own modules, grpc and the like stay)
-            if name.split(".")[0] in detached:
+            if name.split(".")[0] in tops:
+                _DETACHED.setdefault(name, sys.modules[name])
                 del sys.modules[name]
 
 
