@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
+from pipeline import tfma_files
 from pipeline.core.names import BASELINE, is_count
 
 
@@ -74,15 +75,13 @@ def task_metrics(config, evaluation_uri: str) -> List[MetricCheck]:
 def judged_metrics(bars: TaskBars, evaluation_uri: str) -> List[MetricCheck]:
     """Overall-slice metrics of each task in `bars`, with the bar as text and pass/fail from TFMA's validation
     result."""
-    import tensorflow_model_analysis as tfma
-
     failed = set()
-    validation = tfma.load_validation_result(evaluation_uri)
+    validation = tfma_files.load_validation_result(evaluation_uri)
     for per_slice in validation.metric_validations_per_slice:
         for failure in per_slice.failures:
             failed.add((failure.metric_key.output_name, failure.metric_key.name))
     checks, changes = {}, {}
-    for metrics in tfma.load_metrics(evaluation_uri):
+    for metrics in tfma_files.load_metrics(evaluation_uri):
         if metrics.slice_key.single_slice_keys:
             continue
         for item in metrics.metric_keys_and_values:
@@ -106,10 +105,8 @@ def judged_metrics(bars: TaskBars, evaluation_uri: str) -> List[MetricCheck]:
 def per_class_metrics(config, evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
     """Overall-slice per-class values of the candidate model: task -> class name -> {auc, f1} (the per-class
     values behind macro_auc / macro_f1, components/metrics.py), for tasks that declare their classes."""
-    import tensorflow_model_analysis as tfma
-
     found: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for metrics in tfma.load_metrics(evaluation_uri):
+    for metrics in tfma_files.load_metrics(evaluation_uri):
         if metrics.slice_key.single_slice_keys:
             continue
         for item in metrics.metric_keys_and_values:

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from pipeline.core import protos
 from serving.contract import ModelContract
 
 
@@ -110,8 +111,9 @@ class GrpcClient:
     def __init__(self, target: str, contract: ModelContract, model: Optional[str] = None,
                  version: Optional[int] = None, timeout: float = 10.0, retries: int = 3, backoff: float = 0.2):
         import grpc
-        from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
+        model_service_pb2_grpc = protos.load("tensorflow_serving.apis.model_service_pb2_grpc")
+        prediction_service_pb2_grpc = protos.load("tensorflow_serving.apis.prediction_service_pb2_grpc")
         self.contract, self.model, self.version = contract, model or contract.name, version
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 << 20)])
@@ -137,28 +139,30 @@ class GrpcClient:
             raise ServingClientError(exc.code().name, exc.details()) from None
 
     def status(self):
-        from tensorflow_serving.apis import get_model_status_pb2
+        get_model_status_pb2 = protos.load("tensorflow_serving.apis.get_model_status_pb2")
 
         request = get_model_status_pb2.GetModelStatusRequest()
         self._spec(request.model_spec)
         return self._call(self.models.GetModelStatus, request)
 
     def metadata(self):
-        from tensorflow_serving.apis import get_model_metadata_pb2
+        get_model_metadata_pb2 = protos.load("tensorflow_serving.apis.get_model_metadata_pb2")
 
         request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
         self._spec(request.model_spec)
         return self._call(self.predictions.GetModelMetadata, request)
 
     def outputs(self, serialized: Sequence[bytes]) -> Dict[str, np.ndarray]:
-        import tensorflow as tf
-        from tensorflow_serving.apis import predict_pb2
+        from tensorboard.util.tensor_util import make_ndarray  # TensorFlow's, without TensorFlow
 
-        request = predict_pb2.PredictRequest()
+        request = protos.load("tensorflow_serving.apis.predict_pb2").PredictRequest()
         self._spec(request.model_spec, self.contract.signature)
-        request.inputs[self.contract.input].CopyFrom(tf.make_tensor_proto(list(serialized), dtype=tf.string))
+        examples = request.inputs[self.contract.input]  # a 1-D string tensor, as tf.make_tensor_proto builds it
+        examples.dtype = protos.load("tensorflow.core.framework.types_pb2").DT_STRING
+        examples.tensor_shape.dim.add().size = len(serialized)
+        examples.string_val.extend(serialized)
         response = self._call(self.predictions.Predict, request)
-        return {key: tf.make_ndarray(value) for key, value in response.outputs.items()}
+        return {key: make_ndarray(value) for key, value in response.outputs.items()}
 
     def predict(self, rows: Sequence[Mapping[str, Any]], ignore_unknown: bool = False) -> List[Dict[str, Any]]:
         return self.contract.answers(self.outputs(self.contract.examples(rows, ignore_unknown)))
@@ -171,7 +175,7 @@ class GrpcClient:
 
     def classify(self, rows: Sequence[Mapping[str, Any]], task: str, ignore_unknown: bool = False):
         """PredictionService.Classify on the task's signature: one {class: score} per row."""
-        from tensorflow_serving.apis import classification_pb2
+        classification_pb2 = protos.load("tensorflow_serving.apis.classification_pb2")
 
         request = self._examples_request(classification_pb2.ClassificationRequest(), rows, task, ignore_unknown)
         response = self._call(self.predictions.Classify, request)
@@ -179,7 +183,7 @@ class GrpcClient:
 
     def regress(self, rows: Sequence[Mapping[str, Any]], task: str, ignore_unknown: bool = False) -> List[float]:
         """PredictionService.Regress on the task's signature: one value per row."""
-        from tensorflow_serving.apis import regression_pb2
+        regression_pb2 = protos.load("tensorflow_serving.apis.regression_pb2")
 
         request = self._examples_request(regression_pb2.RegressionRequest(), rows, task, ignore_unknown)
         response = self._call(self.predictions.Regress, request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
+from pipeline import tfma_files
 from pipeline.core.names import BASELINE
 from pipeline.metric_checks import per_class_metrics
 from pipeline.report.parts import OVERALL, EvaluationPart, SliceMetrics
@@ -28,11 +29,9 @@ def slicing_of(slice_key) -> Tuple[str, ...]:
 def read(uri: str, config: Optional[cfg.Config], part: EvaluationPart) -> EvaluationPart:
     """Every slice's candidate metrics and threshold failures, the baseline's overall values, the overall
     slice's plots (calibration, ROC/PR matrices, multiclass confusion) and per-class values."""
-    import tensorflow_model_analysis as tfma
-
     tasks = config.tasks if config is not None else {}
     slices: Dict[str, SliceMetrics] = {}
-    for metrics in tfma.load_metrics(uri):
+    for metrics in tfma_files.load_metrics(uri):
         name = slice_name(metrics.slice_key)
         entry = slices.setdefault(name, SliceMetrics(name, slicing=slicing_of(metrics.slice_key)))
         for item in metrics.metric_keys_and_values:
@@ -45,13 +44,13 @@ def read(uri: str, config: Optional[cfg.Config], part: EvaluationPart) -> Evalua
                     part.baseline.setdefault(key.output_name, {})[key.name] = value
                 continue
             entry.values.setdefault(key.output_name, {})[key.name] = value
-    for per_slice in tfma.load_validation_result(uri).metric_validations_per_slice:
+    for per_slice in tfma_files.load_validation_result(uri).metric_validations_per_slice:
         name = slice_name(per_slice.slice_key)
         for failure in per_slice.failures:
             slices.setdefault(name, SliceMetrics(name, slicing=slicing_of(per_slice.slice_key))).failed.append(
                 (failure.metric_key.output_name, failure.metric_key.name))
     part.slices = sorted(slices.values(), key=lambda s: (s.slice != OVERALL, s.slice))
-    for plots in tfma.load_plots(uri):
+    for plots in tfma_files.load_plots(uri):
         if plots.slice_key.single_slice_keys:
             continue
         for item in plots.plot_keys_and_values:
