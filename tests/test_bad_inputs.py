@@ -419,6 +419,9 @@ def test_column_names_with_spaces_symbols_and_slashes_train_and_serve(tmp_path):
 
     def rename(raw):
         raw["features"] = {RENAMED.get(k, k): v for k, v in raw["features"].items()}
+        for feature in raw["features"].values():  # crosses name the renamed columns too
+            if feature["type"] == "cross":
+                feature["of"] = [RENAMED.get(c, c) for c in feature["of"]]
         raw["tasks"] = {"income": dict(raw["tasks"]["income"], label=RENAMED["income"])}
         raw["evaluation"]["slices"] = [[RENAMED["sex"]]]
         raw.pop("schema")  # the curated schema names the original columns
