@@ -10,6 +10,7 @@ import tensorflow as tf
 import tf_keras
 
 from pipeline import config as cfg
+from trainer import encoders
 
 PERIODIC_FREQUENCIES = 16  # sin/cos pairs per feature (Gorishniy et al. 2022 use 16-96)
 PERIODIC_SIGMA = 1.0  # initial frequencies ~ N(0, sigma) on the z-scored value
@@ -49,9 +50,11 @@ def embedding_dim(model_config: cfg.Model, vocabulary_size: int) -> int:
     return max(2, min(64, int(round(6 * vocabulary_size ** 0.25))))
 
 
-def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], feature_sizes: Dict[str, int]) -> tf.Tensor:
+def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], feature_sizes: Dict[str, int],
+           token_states: Optional[Dict[str, tf.Tensor]] = None) -> tf.Tensor:
     """One vector per row: scalar numerics and missing indicators, PLE vectors, embeddings of quantile bins,
-    categories and (mean-pooled) text tokens, periodic features; then model.cross_layers cross layers."""
+    categories and text (its encoder's pooled vector), periodic features; then model.cross_layers cross layers.
+    `token_states`, when given, receives each text feature's per-token states [B, T, H] (for tagging heads)."""
     scalars, parts = [], []
     for name, feature in config.resolved_features.items():
         safe = cfg.safe_name(name)
@@ -74,22 +77,15 @@ def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], feature_sizes: Dict
         embedded = tf_keras.layers.Embedding(size, embedding_dim(config.model, size), name=f"{safe}_embedding")(
             inputs[name])
         if feature.type == "text":
-            embedded = TokenMeanPool(name=f"{safe}_pool")([embedded, inputs[name]])
+            states, embedded = encoders.build_encoder(feature, name=f"{safe}_encoder")([embedded, inputs[name]])
+            if token_states is not None:
+                token_states[name] = states
         parts.append(embedded)
     parts = scalars + parts
     encoded = parts[0] if len(parts) == 1 else tf_keras.layers.Concatenate(name="encoded")(parts)
     if config.model.cross_layers:
         encoded = CrossNetwork(config.model.cross_layers, config.model.cross_rank, name="cross")(encoded)
     return encoded
-
-
-class TokenMeanPool(tf_keras.layers.Layer):
-    """Mean of token embeddings over non-padding ids (id 0); all-padding rows (empty text) give zeros."""
-
-    def call(self, inputs):
-        embedded, ids = inputs
-        present = tf.cast(ids > 0, embedded.dtype)[..., None]
-        return tf.math.divide_no_nan(tf.reduce_sum(embedded * present, axis=1), tf.reduce_sum(present, axis=1))
 
 
 class PeriodicEmbedding(tf_keras.layers.Layer):
