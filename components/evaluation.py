@@ -63,7 +63,8 @@ def task_metrics_specs(name: str, task: cfg.Task) -> List[tfma.MetricsSpec]:
     their own: a multilabel task's micro averaging must not apply to them."""
     kind = kinds.kind(task.type)
     spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
-                                     *_metric_configs(task, [m for m in kind.metrics if not m.per_class]),
+                                     *_metric_configs(task, [m for m in kind.metrics if not m.per_class],
+                                                      module=kind.metrics_module),
                                      *_metric_configs(task, kind.plots, thresholds=False)],
                             output_names=[name])
     if kind.micro_average:

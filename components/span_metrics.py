@@ -21,6 +21,8 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
+from pipeline.core import tags as tag_ids
+
 Span = Tuple[str, int, int]  # (type, first token, last token), inclusive
 
 
@@ -168,6 +170,30 @@ def _span_computations(name: str = SPAN_F1, tags: Sequence[str] = (), padding_id
                                example_weighted))]
 
 
+class SpanMetric(tfma.metrics.Metric):
+    """One span metric (span_f1, span_precision, span_recall or token_accuracy, by `name`) of a tagging output
+    whose tag ids follow pipeline/core/tags.py, so no tag list is needed when the EvalConfig is written (before
+    Transform learns the types). One metric per MetricConfig: TFMA attaches a config's thresholds to its name."""
+
+    def __init__(self, name: str = SPAN_F1):
+        if name not in (SPAN_F1, SPAN_PRECISION, SPAN_RECALL, TOKEN_ACCURACY):
+            raise ValueError(f"SpanMetric: name {name!r} is none of {SPAN_F1}, {SPAN_PRECISION}, {SPAN_RECALL}, "
+                             f"{TOKEN_ACCURACY}")
+        super().__init__(metric_util.merge_per_key_computations(_one_span_computation), name=name)
+
+
+def _one_span_computation(name: str = SPAN_F1, eval_config=None, model_name: str = "", output_name: str = "",
+                          sub_key=None, example_weighted: bool = False) -> metric_types.MetricComputations:
+    if sub_key is not None:
+        raise ValueError(f"{name}: a span metric has no per-class form; do not binarize its MetricsSpec")
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                 example_weighted=example_weighted)
+    return [metric_types.MetricComputation(
+        keys=[key], preprocessors=None,
+        combiner=_SpanCombiner({name: key}, [], tag_ids.PADDING, eval_config, model_name, output_name,
+                               example_weighted))]
+
+
 def _tag_ids(values: np.ndarray, what: str, num_tags: int) -> np.ndarray:
     if values.size and (not np.all(np.equal(np.mod(values, 1), 0)) or values.min() < 0 or values.max() >= num_tags):
         raise ValueError(f"{what} {values.tolist()}: tag ids must be integers in [0, {num_tags}) "
@@ -176,8 +202,13 @@ def _tag_ids(values: np.ndarray, what: str, num_tags: int) -> np.ndarray:
 
 
 def example_tags(label, prediction, tags: Sequence[str], padding_id: int = -1) -> Tuple[List[str], List[str]]:
-    """One example's (true, predicted) tag strings from label ids [T] and prediction ids [T] or scores [T, K]."""
+    """One example's (true, predicted) tag strings from label ids [T] and prediction ids [T] or scores [T, K].
+    Without `tags`, ids follow pipeline/core/tags.py (O 0, B-t 2t+1, I-t 2t+2), with K tags when scores come."""
     label, prediction = np.asarray(label), np.asarray(prediction)
+    if not tags:
+        count = prediction.shape[-1] if prediction.ndim == 2 and prediction.shape[-1] > 1 else int(
+            max(np.max(label, initial=0), np.max(prediction, initial=0))) + 1
+        tags = tag_ids.generic_names(count)
     if label.ndim == 2 and label.shape[-1] == 1:
         label = label[:, 0]
     if label.ndim != 1:
@@ -224,8 +255,9 @@ class _SpanCombiner(beam.CombineFn):
 
     def extract_output(self, accumulator: SpanCounts) -> Dict[metric_types.MetricKey, float]:
         found = scores(accumulator)
-        out = {self._keys[SPAN_F1]: found["f1"], self._keys[SPAN_PRECISION]: found["precision"],
-               self._keys[SPAN_RECALL]: found["recall"], self._keys[TOKEN_ACCURACY]: found["token_accuracy"]}
+        values = {SPAN_F1: found["f1"], SPAN_PRECISION: found["precision"], SPAN_RECALL: found["recall"],
+                  TOKEN_ACCURACY: found["token_accuracy"]}
+        out = {key: values[key_id] for key_id, key in self._keys.items() if key_id in values}
         for key_id, key in self._keys.items():
             if isinstance(key_id, tuple):
                 per_type = found["per_type"].get(key_id[1])

@@ -6,7 +6,8 @@ Outputs (names owned by `pipeline.config`):
   vocabulary id (OOV buckets after the vocabulary; values rarer than min_frequency are OOV); text -> int64
   [max_tokens] token ids, 0 = padding; cross -> int64 hash bucket of the crossed categorical values;
 - per task `<task>__target` (binary 0/1 int64, multiclass label-vocabulary index int64, multilabel sparse
-  label-vocabulary ids, regression float32) and `<task>__mask` (1.0 where the row has a label, else 0.0).
+  label-vocabulary ids, regression float32, sequence_tagging int64 [max_tokens] tag ids aligned with the text
+  feature's token ids, -1 at padding: pipeline/core/tags.py) and `<task>__mask` (1.0 where the row has a label, else 0.0).
 Rows without a label get a placeholder target and mask 0, so they never count in that task's loss or metrics.
 """
 from __future__ import annotations
@@ -37,7 +38,8 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -
     for task_name, task in config.tasks.items():
         if task.label not in inputs:
             raise ValueError(f"tasks.{task_name}.label: column '{task.label}' is not in the data schema")
-        target, mask = LABEL_TRANSFORMS[task.type](task_name, inputs[task.label], task)
+        tokens = {"text": inputs[task.tokens_of], "feature": config.features[task.tokens_of]} if task.tokens_of else {}
+        target, mask = LABEL_TRANSFORMS[task.type](task_name, inputs[task.label], task, **tokens)
         outputs[cfg.label_key(task_name)] = target
         outputs[cfg.mask_key(task_name)] = mask
     return outputs
@@ -172,6 +174,31 @@ def cross(name: str, sources, feature: cfg.CrossFeature) -> tf.Tensor:
     return tft.hash_strings(joined, feature.buckets, name=f"{cfg.safe_name(name)}_cross")
 
 
+def sequence_tags(task_name: str, x, task: cfg.Task, text, feature: cfg.TextFeature):
+    """Tag ids [batch, max_tokens] (pipeline/core/tags.py: O 0, B-t 2t+1, I-t 2t+2 for the type vocabulary's
+    index t, -1 at padding and at tags that are not BIO) and the row mask. A row's label counts only when it has
+    exactly one tag per token of `tokens_of` (tokenized by the feature's rule, before the max_tokens cut): the
+    DataGate stops the run on a misaligned row, so the mask here only keeps one from ever training."""
+    _require_text(task.label, x)
+    label = tf.strings.strip(_to_dense(x, ""))
+    tag_list = tf.strings.split(label)
+    aligned = tf.equal(tag_list.row_lengths(), tokenize(_to_dense(text, "")).row_lengths())
+    known = _present(x) & tf.not_equal(label, "") & aligned
+    flat = tag_list.flat_values
+    typed, inside = tf.strings.regex_full_match(flat, "[BI]-.+"), tf.strings.regex_full_match(flat, "I-.+")
+    kind = tf.strings.regex_replace(flat, "^[BI]-", "")
+    in_known_row = tf.repeat(known, tag_list.row_lengths())
+    vocabulary = tft.vocabulary(tf.boolean_mask(kind, typed & in_known_row),
+                                vocab_filename=cfg.label_vocab_name(task_name), name=f"{task_name}_tag_types")
+    type_ids = tft.apply_vocabulary(kind, vocabulary, num_oov_buckets=1)
+    flat_ids = tf.where(typed, 2 * type_ids + 1 + tf.cast(inside, tf.int64),
+                        tf.where(tf.equal(flat, "O"), tf.zeros_like(type_ids), -tf.ones_like(type_ids)))
+    ids = tag_list.with_flat_values(flat_ids)[:, : feature.max_tokens].to_tensor(
+        default_value=-1, shape=[None, feature.max_tokens])
+    ids = tf.where(known[:, None], ids, tf.constant(-1, tf.int64))
+    return ids, tf.cast(known, tf.float32)
+
+
 def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
     """Lower-case word tokens of a [batch] string tensor (letters, digits and apostrophes)."""
     text = tf.strings.lower(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"))
@@ -297,4 +324,4 @@ def _regression(task_name: str, x, task: cfg.Task):
 
 
 LABEL_TRANSFORMS = {"binary": _binary, "multiclass": _multiclass, "multilabel": _multilabel,
-                     "regression": _regression}
+                     "regression": _regression, "sequence_tagging": sequence_tags}

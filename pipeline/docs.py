@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from pipeline import config as cfg
+from pipeline.core import kinds
 
 COMMAND = "python -m pipeline.docs > docs/config.md"
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "config.md"
@@ -262,7 +263,9 @@ def task_keys_by_type() -> dict:
         takers = []
         for task_type in cfg.TASK_TYPES:
             try:
-                cfg.Task.model_validate({"type": task_type, "label": "y", **_NEEDS.get(name, {}), name: sample})
+                needs = {"tokens_of": "text"} if "tokens_of" in kinds.kind(task_type).keys else {}  # required
+                cfg.Task.model_validate({"type": task_type, "label": "y", **needs, **_NEEDS.get(name, {}),
+                                         name: sample})
                 takers.append(task_type)
             except ValidationError:
                 pass

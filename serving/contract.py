@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
 
 from pipeline.core import kinds, protos
+from pipeline.core.tags import entities
 from pipeline.core.model_contract import (CONTRACT_FILE, ContractError, ContractRecord, FeatureSpec,  # noqa: F401
                                           TaskSpec)
 
@@ -131,6 +132,10 @@ class ModelContract(ContractRecord):
                 rows = len(scores)
                 result = [{} for _ in range(rows)]
             labels = _tolist(outputs[task.label]) if task.label in outputs else None
+            if task.type == "sequence_tagging":
+                for i, row in enumerate(_tagged(task_name, task, outputs, labels)):
+                    result[i][task_name] = row
+                continue
             for i, row_scores in enumerate(scores):
                 result[i][task_name] = _answer(task, row_scores, labels[i] if labels is not None else None)
         return result
@@ -150,6 +155,23 @@ class ModelContract(ContractRecord):
                     scores = [scores[1]]
             found.append({task: _answer(spec, scores, None)})
         return found
+
+
+def _string(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _tagged(task_name: str, task: TaskSpec, outputs: Mapping[str, Any], labels) -> List[Dict[str, Any]]:
+    """A tagging task's answer per row: the tokens, their tags and the entities (CoNLL spans) with their text
+    and token positions (`end` inclusive)."""
+    if labels is None or task.tokens not in outputs:
+        raise RequestError(f"the model's answer lacks '{task.label}' or '{task.tokens}' (task {task_name})")
+    found = []
+    for row_tags, row_tokens in zip(labels, _tolist(outputs[task.tokens])):
+        kept = [(_string(t), _string(w)) for t, w in zip(row_tags, row_tokens) if _string(w)]
+        tags, tokens = [t for t, _ in kept], [w for _, w in kept]
+        found.append({"tokens": tokens, "tags": tags, "entities": entities(tags, tokens)})
+    return found
 
 
 def _answer(task: TaskSpec, scores, label) -> Dict[str, Any]:

@@ -104,7 +104,7 @@ def test_type_text_is_readable():
     assert docs.type_text(int, cfg.CategoricalFeature.model_fields["oov_buckets"].metadata) == "int >= 1"
     assert docs.type_text(typing.List[str]) == "list of str"
     assert docs.type_text(cfg.Task.model_fields["type"].annotation) == (
-        "one of: binary \\| multiclass \\| multilabel \\| regression")
+        "one of: binary \\| multiclass \\| multilabel \\| regression \\| sequence_tagging")
     assert docs.type_text(typing.Optional[float]) == "float"
 
 

@@ -1,6 +1,7 @@
 """The task-kind table (pipeline/core/kinds.py) is the one list of task types: the config admits exactly its kinds,
 and every TensorFlow-side registry keyed by kind (heads, label transforms) and every metric / plot class the
 Evaluator is told to build covers each of them."""
+import importlib
 import json
 
 import pytest
@@ -23,9 +24,14 @@ def test_tf_registries_cover_every_kind(registry):
     assert set(registry) == set(kinds.KINDS), "registries keyed by task kind must have one row per kind"
 
 
+def _required(kind: kinds.TaskKind, classes=("a", "b", "c")) -> dict:
+    """The keys a task of the kind needs besides type and label."""
+    extra = {"classes": list(classes)} if "classes" in kind.keys else {}
+    return {**extra, "tokens_of": "text"} if "tokens_of" in kind.keys else extra
+
+
 def _task(kind: kinds.TaskKind) -> cfg.Task:
-    extra = {"classes": ["a", "b", "c"]} if "classes" in kind.keys else {}
-    return cfg.Task(type=kind.name, label="y", **extra)
+    return cfg.Task(type=kind.name, label="y", **_required(kind))
 
 
 @pytest.mark.parametrize("name", list(kinds.KINDS))
@@ -38,6 +44,8 @@ def test_evaluator_builds_every_metric_and_plot_of_the_kind(name):
     assert set(built) == {*kind.metric_names, *(p.name for p in kind.plots)}
     for config in built.values():
         module = metrics if config.module == evaluation.METRICS_MODULE else None
+        if config.module and config.module == kind.metrics_module:
+            module = importlib.import_module(config.module)
         assert (getattr(module, config.class_name, None) if module else
                 getattr(tfma.metrics, config.class_name, None) or getattr(tf_keras.metrics, config.class_name,
                                                                           None)), config.class_name
@@ -46,7 +54,7 @@ def test_evaluator_builds_every_metric_and_plot_of_the_kind(name):
 @pytest.mark.parametrize("name", list(kinds.KINDS))
 def test_thresholds_accept_exactly_the_kinds_metrics(name):
     kind = kinds.KINDS[name]
-    extra = {"classes": ["a", "b"]} if "classes" in kind.keys else {}
+    extra = _required(kind, ("a", "b"))
     for metric in kinds.METRICS.values():
         bar = {"max_rise": 0.1} if metric.direction == "lower" else {"min": 0.5}
         raw = {"type": name, "label": "y", "thresholds": {metric.name: bar}, **extra}
@@ -61,4 +69,4 @@ def test_derived_metric_facts():
     assert cfg.LOWER_IS_BETTER == ("mae", "rmse", "mse")
     assert cfg.NO_DIRECTION == ("calibration",)
     assert set(cfg.PER_CLASS_METRICS) == {"macro_auc", "macro_f1"}
-    assert {k.serving_method for k in kinds.KINDS.values()} == {"classify", "regress"}
+    assert {k.serving_method for k in kinds.KINDS.values()} == {"classify", "regress", ""}  # "": tagging

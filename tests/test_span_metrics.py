@@ -159,3 +159,22 @@ def test_tfma_metric_names_bad_inputs():
         sm.example_tags([1, 7], [1, 1], TAGS)
     with pytest.raises(ValueError, match=r"scores \[2, 4\]"):
         sm.example_tags([1, 2], [[0.5, 0.5, 0.0]] * 2, TAGS)
+
+
+@pytest.mark.parametrize("name", ["span_f1", "span_precision", "span_recall", "token_accuracy"])
+def test_span_metric_needs_no_tag_list_with_the_pipelines_tag_ids(name):
+    """SpanMetric reads ids by pipeline/core/tags.py's rule (O 0, B-t 2t+1, I-t 2t+2) and emits one metric under
+    its own name (what TFMA attaches a config's thresholds to)."""
+    # gold: city(0-1) day(3); predicted from scores: city(0) day(3); the -1 position is padding
+    one = _example([1, 2, 0, 3, -1], [[0, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 1, 0],
+                                      [0, 0, 0, 0, 1]])
+    two = _example([1, 0], [[0, 1, 0, 0, 0], [0, 0, 0, 1, 0]])  # gold city(0); predicted city(0) day(1)
+    expected = sm.span_scores([["B-0", "I-0", "O", "B-1"], ["B-0", "O"]], [["B-0", "O", "O", "B-1"], ["B-0", "B-1"]])
+    value = {"span_f1": expected["f1"], "span_precision": 2 / 4, "span_recall": 2 / 3, "token_accuracy": 4 / 6}[name]
+
+    def expect(got):
+        assert set(got) == {name} and got[name] == pytest.approx(value)
+
+    _run(sm.SpanMetric(name=name), [one, two], expect)
+    with pytest.raises(ValueError, match="SpanMetric: name 'f1' is none of span_f1"):
+        sm.SpanMetric(name="f1")

@@ -20,14 +20,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 import tensorflow as tf
 
 from pipeline import config as cfg
 from pipeline.core import kinds
 from pipeline.core.model_contract import CONTRACT_FILE, ContractRecord, FeatureSpec, TaskSpec
-from trainer import heads, parsing
+from components.transform import _to_dense, tokenize
+from trainer import heads, parsing, tagging
 from trainer.inputs import input_keys
 from trainer.model import MultiTaskModel
 
@@ -53,9 +54,23 @@ METHOD_NAMES = {"classify": CLASSIFY_METHOD, "regress": REGRESS_METHOD}  # TaskK
 _traced = functools.partial(tf.function, autograph=False)
 
 
-def task_signature(name: str, task: cfg.Task) -> str:
-    """The per-task signature for TF Serving's Classify (classification tasks) or Regress API (regression)."""
-    return f"{kinds.kind(task.type).serving_method}_{name}"
+def task_signature(name: str, task: cfg.Task) -> Optional[str]:
+    """The per-task signature for TF Serving's Classify (classification tasks) or Regress API (regression);
+    None for tagging tasks (serving_default answers them)."""
+    method = kinds.kind(task.type).serving_method
+    return f"{method}_{name}" if method else None
+
+
+def tags_output(task_name: str) -> str:
+    return f"{task_name}_tags"
+
+
+def tokens_output(task_name: str) -> str:
+    return f"{task_name}_tokens"
+
+
+def spans_output(task_name: str) -> str:
+    return f"{task_name}_spans"
 
 
 def _task_function(name: str, task: cfg.Task, predict, vocabularies):
@@ -112,18 +127,40 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
     eval_spec = _raw_spec(tf_transform_output, [*config.column_features, *labels])
     examples = tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")
 
-    def predict(serialized):
+    tagging_tasks = {n: t for n, t in config.tasks.items() if kinds.kind(t.type).predicts == "tags"}
+
+    def predict(serialized, tagged=None):
+        """Model outputs per task; a tagging task's scores are its tag probabilities per token (with a CRF,
+        the one-hot Viterbi path). `tagged`, when given, receives each tagging task's tag ids [B, T] and the
+        tokens tagged (the raw text tokenized by Transform's rule)."""
         parsed = parsing.parse_examples(serialized, serving_spec, numeric)  # numbers as int64 or float
         transformed = model.tft_layer(parsed)
-        return model({key: transformed[key] for key in input_keys(config)}, training=False)
+        outputs = dict(model({key: transformed[key] for key in input_keys(config)}, training=False))
+        for name, task in tagging_tasks.items():
+            crf = model.get_layer(name) if task.crf else None
+            ids = tagging.tag_ids(outputs[name], transformed[task.tokens_of], crf)
+            if crf is not None:
+                outputs[name] = tf.one_hot(tf.maximum(ids, 0), vocabularies.num_classes(name)) * tf.cast(
+                    ids >= 0, tf.float32)[..., None]
+            if tagged is not None:
+                width = config.features[task.tokens_of].max_tokens
+                tokens = tokenize(_to_dense(parsed[task.tokens_of], ""))[:, :width]
+                tagged[name] = (ids, tokens.to_tensor(default_value="", shape=[None, width]))
+        return outputs
 
     @_traced(input_signature=[examples])
     def serve(serialized):
-        outputs = predict(serialized)
+        tagged = {}
+        outputs = predict(serialized, tagged)
         result = dict(outputs)
         for name, task in config.tasks.items():
             if kinds.kind(task.type).predicts == "classes":
                 result[label_output(name)] = heads.decode(task, outputs[name], vocabularies.classes.get(name, []))
+        for name, (ids, tokens) in tagged.items():
+            names = vocabularies.classes.get(name, [])
+            result[tags_output(name)] = heads.decode(config.tasks[name], ids, names)
+            result[tokens_output(name)] = tokens
+            result[spans_output(name)] = tagging.span_strings(ids, [n[2:] for n in names[1::2]])
         return result
 
     @_traced(input_signature=[examples])
@@ -150,7 +187,8 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
         "transform_features": transform_features.get_concrete_function(),
     }
     for name, task in config.tasks.items():
-        found[task_signature(name, task)] = _task_function(name, task, predict, vocabularies)
+        if task_signature(name, task):
+            found[task_signature(name, task)] = _task_function(name, task, predict, vocabularies)
     return found
 
 
@@ -168,6 +206,10 @@ def contract(model: MultiTaskModel, tf_transform_output) -> ContractRecord:
     classes = served_classes(model, tf_transform_output)
     for name, task in config.tasks.items():
         classified = kinds.kind(task.type).predicts == "classes"
+        if kinds.kind(task.type).predicts == "tags":
+            tasks[name] = TaskSpec(type=task.type, scores=name, label=tags_output(name), classes=classes[name],
+                                   tokens=tokens_output(name))
+            continue
         tasks[name] = TaskSpec(type=task.type, scores=name, label=label_output(name) if classified else None,
                                classes=list(classes[name]) if classified else None,
                                separator=task.label_separator if task.type == "multilabel" else None,
@@ -197,7 +239,7 @@ def _set_method_names(directory: str, methods: Dict[str, str]) -> None:
 def export(model: MultiTaskModel, tf_transform_output, directory: str) -> None:
     model.save(directory, save_format="tf", signatures=signatures(model, tf_transform_output))
     _set_method_names(directory, {task_signature(n, t): METHOD_NAMES[kinds.kind(t.type).serving_method]
-                                  for n, t in model.mtl_config.tasks.items()})
+                                  for n, t in model.mtl_config.tasks.items() if task_signature(n, t)})
     path = os.path.join(directory, CONTRACT_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as f:

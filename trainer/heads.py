@@ -14,6 +14,7 @@ import tf_keras
 
 from pipeline import config as cfg
 from pipeline.core import kinds
+from trainer.tagging import CRFOutput, TokenAccuracy, tagging_loss
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ HEADS = {
                        lambda name: tf_keras.metrics.SparseCategoricalAccuracy(name=f"{name}_accuracy")),
     "multilabel": Head("sigmoid", _bce, lambda name: tf_keras.metrics.AUC(name=f"{name}_auc", multi_label=True)),
     "regression": Head(None, None, lambda name: tf_keras.metrics.MeanAbsoluteError(name=f"{name}_mae")),
+    "sequence_tagging": Head("softmax", None, lambda name: TokenAccuracy(name=f"{name}_token_accuracy")),
 }
 
 
@@ -77,9 +79,12 @@ class Rescale(tf_keras.layers.Layer):
 
 
 def output_layers(task_name: str, task: cfg.Task, num_classes: int, label_stats=(0.0, 1.0)):
-    """The head's layers, applied in order to a tower output; the last one is the Keras output named after the
-    task. Regression heads predict in label units (Dense on a standardized scale, then a fixed Rescale)."""
+    """The head's layers, applied in order to a tower output (a tagging task: to TokenFeatures); the last one is
+    the Keras output named after the task. Regression heads predict in label units (Dense on a standardized
+    scale, then a fixed Rescale); a CRF tagging head ends in the CRFOutput holding the transitions."""
     units = output_units(task, num_classes)
+    if task.type == "sequence_tagging" and task.crf:
+        return [tf_keras.layers.Dense(units, name=f"{task_name}_potentials"), CRFOutput(units, name=task_name)]
     if kinds.kind(task.type).predicts != "value":
         return [tf_keras.layers.Dense(units, activation=HEADS[task.type].activation, name=task_name)]
     mean, std = label_stats
@@ -89,6 +94,8 @@ def output_layers(task_name: str, task: cfg.Task, num_classes: int, label_stats=
 def prepare_target(task: cfg.Task, target, num_classes: int) -> tf.Tensor:
     """Transformed target -> the dense tensor the head's loss and metric expect ([B, 1] or [B, K])."""
     encoding = kinds.kind(task.type).label_encoding
+    if encoding == "tag_ids":  # [B, T] tag ids, -1 where no tag counts
+        return tf.cast(target, tf.int64)
     if encoding == "multi_hot":  # sparse label ids -> dense multi-hot
         ids = tf.sparse.to_dense(target, default_value=-1) if isinstance(target, tf.SparseTensor) else target
         return tf.minimum(tf.reduce_sum(tf.one_hot(ids, num_classes, dtype=tf.float32), axis=1), 1.0)
@@ -97,10 +104,12 @@ def prepare_target(task: cfg.Task, target, num_classes: int) -> tf.Tensor:
 
 
 def masked_loss(task: cfg.Task, target: tf.Tensor, output: tf.Tensor, mask: tf.Tensor,
-                label_std: float = 1.0) -> tf.Tensor:
+                label_std: float = 1.0, crf: Optional[CRFOutput] = None) -> tf.Tensor:
     """Mean per-example loss over the rows that have a label (0 when the batch has none). A task predicting a
     value is trained on its error in label standard deviations (its `loss`, mse by default), so every task's loss
     starts near 1 whatever the label's units."""
+    if kinds.kind(task.type).predicts == "tags":
+        return tagging_loss(target, output, mask, crf)
     mask = tf.reshape(tf.cast(mask, tf.float32), [-1])
     if kinds.kind(task.type).predicts == "value":
         error = (target - output) / label_std
@@ -134,4 +143,6 @@ def decode(task: cfg.Task, output: tf.Tensor, vocabulary: List[str]) -> tf.Tenso
     if task.type == "multilabel":
         chosen = tf.ragged.boolean_mask(tf.broadcast_to(names, tf.shape(output)), output >= 0.5)
         return tf.strings.reduce_join(chosen, axis=1, separator=task.label_separator)
+    if task.type == "sequence_tagging":  # output: tag ids [B, T], -1 at padding
+        return tf.where(output >= 0, tf.gather(names, tf.maximum(output, 0)), "")
     raise ValueError(f"regression task has no label to decode ({task})")

@@ -12,8 +12,8 @@ import tensorflow as tf
 import tf_keras
 
 from pipeline import config as cfg
-from pipeline.core import kinds
-from trainer import heads
+from pipeline.core import kinds, tags
+from trainer import heads, tagging
 from trainer.architectures import build_architecture
 from trainer.architectures.base import apply
 from trainer.distribute import mean_over_replicas
@@ -51,6 +51,8 @@ class Vocabularies:
             elif kinds.kind(task.type).label_vocabulary:
                 words = tf_transform_output.vocabulary_by_name(cfg.label_vocab_name(name))
                 classes[name] = [w.decode("utf-8", "replace") if isinstance(w, bytes) else w for w in words]
+                if task.type == "sequence_tagging":  # the vocabulary holds span types: tag id -> tag
+                    classes[name] = tags.tag_names(classes[name])
         return cls(sizes, classes)
 
 
@@ -114,8 +116,9 @@ class MultiTaskModel(tf_keras.Model):
         losses = {}
         for name, task in self.mtl_config.tasks.items():
             target = heads.prepare_target(task, targets[name], self.vocabularies.num_classes(name))
+            crf = self.get_layer(name) if task.type == "sequence_tagging" and task.crf else None
             losses[name] = heads.masked_loss(task, target, outputs[name], masks[name],
-                                             self.vocabularies.stats(name)[1])
+                                             self.vocabularies.stats(name)[1], crf)
             self.task_metrics[name].update_state(target, outputs[name], sample_weight=masks[name])
         return losses
 
@@ -205,14 +208,20 @@ class _WeightingEpochEnd(tf_keras.callbacks.Callback):
 
 def build_model(config: cfg.Config, vocabularies: Vocabularies) -> MultiTaskModel:
     inputs = feature_inputs(config)
-    encoded = encode(config, inputs, vocabularies.feature_sizes)
+    token_states = {}
+    encoded = encode(config, inputs, vocabularies.feature_sizes, token_states)
     architecture = build_architecture(config.model, config.tasks)
     towers = architecture.towers(encoded, list(config.tasks))
     outputs = {}
     for name, task in config.tasks.items():
         layers = heads.output_layers(name, task, vocabularies.num_classes(name), vocabularies.stats(name))
+        tower = towers[name]
+        if task.type == "sequence_tagging":  # per token: the text's encoder state and the task's tower output
+            features = tagging.TokenFeatures(name=f"{name}_token_features")
+            architecture.task_layers[name].append(features)
+            tower = features([token_states[task.tokens_of], tower])
         architecture.task_layers[name].extend(layers)
-        outputs[name] = apply(layers, towers[name])
+        outputs[name] = apply(layers, tower)
     model = MultiTaskModel(inputs=inputs, outputs=outputs, name=config.name.replace("-", "_"))
     model.configure(config, vocabularies, architecture)
     optimizer = tf_keras.optimizers.Adam(learning_rate=config.training.learning_rate)

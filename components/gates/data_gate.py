@@ -16,15 +16,17 @@ from components.gates import artifacts
 from components.gates.findings import DataValidationError, Finding
 from components.gates.label_checks import label_findings, number_findings
 from components.gates.schema_checks import anomaly_findings, schema_findings
+from components.gates.tag_checks import tag_findings
 from pipeline import config as cfg
 
 
 def check(config: cfg.DataContract, schema: schema_pb2.Schema, anomalies_by_split: dict,
           statistics_by_split: Optional[Dict[str, statistics_pb2.DatasetFeatureStatistics]] = None,
-          notes: Optional[dict] = None) -> List[Finding]:
+          notes: Optional[dict] = None, examples=None) -> List[Finding]:
     """All findings; raises DataValidationError when any of them blocks the run. notes: ExampleGen's
-    {split: {column: [text cells, file, line, cell]}} of numeric columns (components.example_gen)."""
-    findings = schema_findings(config, schema, statistics_by_split, notes)
+    {split: {column: [text cells, file, line, cell]}} of numeric columns (components.example_gen); examples:
+    the Examples artifact, read for the row-level checks of tagging labels (tag_checks.py)."""
+    findings = schema_findings(config, schema, statistics_by_split, notes) + tag_findings(config, examples)
     for split, anomalies in sorted(anomalies_by_split.items()):
         findings += anomaly_findings(config, split, anomalies)
     negatives = {}
@@ -57,6 +59,6 @@ def DataGate(  # noqa: N802 (TFX component naming)
     contract = cfg.DataContract.model_validate(json.loads(contract_json))
     notes = examples.get_string_custom_property(NOTES_PROPERTY) if examples is not None else ""
     findings = check(contract, artifacts.load_schema(schema), artifacts.load_anomalies(anomalies),
-                     artifacts.load_statistics(statistics), json.loads(notes or "{}"))
+                     artifacts.load_statistics(statistics), json.loads(notes or "{}"), examples)
     artifacts.write_validated_schema(artifacts.schema_file(schema), validated_schema)
     validated_schema.set_int_custom_property("tolerated_anomalies", len(findings))

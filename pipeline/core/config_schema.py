@@ -58,6 +58,13 @@ class Config(_Strict):
                 problems.append(f"features.{feature}: name clashes with a derived task key")
         problems += self._cross_problems()
         problems += self._hierarchy_problems()
+        for name, task in self.tasks.items():
+            found = self.features.get(task.tokens_of) if task.tokens_of else None
+            if task.tokens_of and (found is None or found.type != "text"):
+                what = f"a {found.type} feature" if found is not None else "not a feature"
+                problems.append(f"tasks.{name}.tokens_of: '{task.tokens_of}' is {what}; expected a text feature "
+                                "of this config (" + (", ".join(n for n, f in self.features.items()
+                                                                if f.type == "text") or "none configured") + ")")
         for check_name in ("drift", "skew"):
             bounds = getattr(self.validation, check_name)
             for column in (bounds.columns if bounds else {}):
@@ -205,7 +212,7 @@ class DataContract(_Strict):
 
 def data_contract(config: Config, code_version: str = "") -> dict:
     """JSON-ready DataContract of a config (passed to DataGate and Transform as custom config)."""
-    label_part = {"type", "label", "positive", "negative", "unknown_labels", "separator", "classes"}
+    label_part = {"type", "label", "positive", "negative", "unknown_labels", "separator", "classes", "tokens_of"}
     return {
         "features": {n: f.model_dump(mode="json") for n, f in config.resolved_features.items()},
         "tasks": {n: t.model_dump(mode="json", include=label_part, exclude_none=True)

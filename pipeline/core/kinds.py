@@ -41,23 +41,26 @@ class Plot:
 @dataclass(frozen=True)
 class TaskKind:
     name: str
-    predicts: Literal["classes", "value"]  # classes: probabilities of label values; value: a number
-    label_encoding: Literal["binary", "class_id", "multi_hot", "float"]  # what Transform makes of the label cell
+    predicts: Literal["classes", "value", "tags"]  # classes: probabilities of label values; value: a number;
+    # tags: per token of a text feature, probabilities of the tags (pipeline/core/tags.py)
+    label_encoding: Literal["binary", "class_id", "multi_hot", "float", "tag_ids"]  # Transform's label encoding
     metrics: Tuple[Metric, ...]
     plots: Tuple[Plot, ...] = ()
     keys: Tuple[str, ...] = ()  # task config keys only this kind (and others listing them) accepts
     micro_average: bool = False  # TFMA averages the per-class outputs into one (multilabel)
+    metrics_module: str = ""  # python module of the metrics' TFMA classes, when not TFMA's own
     answer: str = ""  # what serving_default returns for the task, in words (documents the row; nothing parses it)
 
     @property
     def label_vocabulary(self) -> bool:
         """Transform writes the label values' vocabulary, and the model has one output per class."""
-        return self.label_encoding in ("class_id", "multi_hot")
+        return self.label_encoding in ("class_id", "multi_hot", "tag_ids")
 
     @property
-    def serving_method(self) -> Literal["classify", "regress"]:
-        """The TF Serving method of the task's own signature (classify_<task> / regress_<task>)."""
-        return "regress" if self.predicts == "value" else "classify"
+    def serving_method(self) -> Literal["classify", "regress", ""]:
+        """The TF Serving method of the task's own signature (classify_<task> / regress_<task>); tagging tasks
+        have none (TF Serving's Classify and Regress answer one value per example): serving_default answers."""
+        return {"value": "regress", "classes": "classify"}.get(self.predicts, "")
 
     @property
     def metric_names(self) -> Tuple[str, ...]:
@@ -96,6 +99,16 @@ KINDS: Dict[str, TaskKind] = {kind.name: kind for kind in (
         answer="independent probability per label value [B, K]; label: values with p >= 0.5, joined"),
     TaskKind("regression", "value", "float", _ERRORS, keys=("loss", "huber_delta", "quantile"),
              answer="the predicted value in label units [B, 1]"),
+    # Span metrics by CoNLL rules over the tags of labelled rows (components/span_metrics.py).
+    TaskKind("sequence_tagging", "tags", "tag_ids", (
+        Metric("span_f1", "SpanMetric"),
+        Metric("span_precision", "SpanMetric"),
+        Metric("span_recall", "SpanMetric"),
+        Metric("token_accuracy", "SpanMetric")),
+        keys=("tokens_of", "crf"), metrics_module="components.span_metrics",
+        answer="per token the tag probabilities [B, T, K]; <task>_tags: tag per token [B, T] ('' at padding); "
+               "<task>_tokens: the tokens tagged [B, T]; <task>_spans: 'type start end' of each entity, "
+               "joined by ';' [B]"),
 )}
 
 TASK_TYPES: Tuple[str, ...] = tuple(KINDS)

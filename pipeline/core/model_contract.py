@@ -51,6 +51,7 @@ class TaskSpec:
     classes: Optional[List[str]] = None
     separator: Optional[str] = None
     signature: Optional[str] = None
+    tokens: Optional[str] = None  # sequence_tagging: the output holding the tokens tagged
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class ContractRecord:
         tasks = {}
         for name, task in self.tasks.items():
             entry: Dict[str, Any] = {"type": task.type, "scores": task.scores}
-            for key in ("label", "classes", "separator", "signature"):
+            for key in ("label", "classes", "separator", "signature", "tokens"):
                 value = getattr(task, key)
                 if value is not None:
                     entry[key] = list(value) if key == "classes" else value
@@ -110,7 +111,7 @@ class ContractRecord:
         for name, spec in read.object(read.required(data, "tasks"), "tasks").items():
             where = f"tasks.{name}"
             spec = read.object(spec, where)
-            read.known(spec, where, ("type", "scores", "label", "classes", "separator", "signature"))
+            read.known(spec, where, ("type", "scores", "label", "classes", "separator", "signature", "tokens"))
             classes = spec.get("classes")
             if classes is not None and (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)):
                 read.fail(f"{where}.classes", "a list of class names (text)", classes)
@@ -120,7 +121,8 @@ class ContractRecord:
             tasks[name] = TaskSpec(task_type, read.text(spec, where, "scores"),
                                    read.text(spec, where, "label", optional=True), classes,
                                    read.text(spec, where, "separator", optional=True, empty=True),
-                                   read.text(spec, where, "signature", optional=True))
+                                   read.text(spec, where, "signature", optional=True),
+                                   read.text(spec, where, "tokens", optional=True))
         if not tasks:
             read.fail("tasks", "at least one task", {})
         return cls(name=read.text(data, "", "name"), features=features, tasks=tasks,

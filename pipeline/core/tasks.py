@@ -16,7 +16,8 @@ from pipeline.core.kinds import (LOWER_IS_BETTER, METRIC_RANGES, NO_DIRECTION, P
 # Task keys that only the kinds listing them in TaskKind.keys read, and how an error message says so.
 _KIND_KEYS = {"positive": "have a positive value", "negative": "have this key", "unknown_labels": "have this key",
               "separator": "have a separator", "classes": "have classes", "loss": "choose a loss",
-              "huber_delta": "have this key", "quantile": "have this key"}
+              "huber_delta": "have this key", "quantile": "have this key", "tokens_of": "tag tokens",
+              "crf": "have a CRF output"}
 
 
 class Threshold(_Strict):
@@ -69,6 +70,11 @@ class Task(_Strict):
                                          "label standard deviations (default 1.0)")
     quantile: Optional[float] = Field(None, gt=0, lt=1, description="loss quantile: the quantile predicted "
                                       "(default 0.5: the median)")
+    tokens_of: Optional[str] = Field(None, min_length=1, description="sequence_tagging: the text feature whose "
+                                     "tokens the label tags (one space-separated BIO tag per token, tokenized "
+                                     "by the feature's rule)")
+    crf: Optional[bool] = Field(None, description="sequence_tagging: a linear-chain CRF output (learnt tag "
+                                "transitions, Viterbi decoding) instead of a softmax per token (default false)")
     weight: float = Field(1.0, gt=0, description="loss weight (the prior every loss weighting starts from)")
     learning_rate: Optional[float] = Field(None, gt=0, description="learning rate of this task's own layers "
                                            "(tower, head, gates); default: training.learning_rate")
@@ -107,6 +113,8 @@ class Task(_Strict):
                 problems.append("classes: values must be unique")
             elif self.type == "multiclass" and len(self.classes) < 2:
                 problems.append("classes: a multiclass task needs at least 2 classes")
+        if self.type == "sequence_tagging" and self.tokens_of is None:
+            problems.append("tokens_of: a sequence_tagging task names the text feature its label tags")
         allowed = TASK_METRICS[self.type]
         for metric, bar in self.thresholds.items():
             if metric not in allowed:
