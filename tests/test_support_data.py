@@ -146,3 +146,26 @@ def test_cli_writes_the_files_and_reports_a_file_in_the_way(tmp_path):
     assert result.exit_code != 0 and "file" in result.output
     result = CliRunner().invoke(main, ["data", "support", "--rows", "3"])
     assert result.exit_code == 2 and "--rows" in result.output
+
+
+def test_slot_tags_give_one_bio_tag_per_transform_token_and_mark_the_filled_slots(rows):
+    import tensorflow as tf
+
+    from components.transform import tokenize
+    from pipeline.core.tags import entities
+
+    sample = rows[:3000]
+    counts = tokenize(tf.constant([r["message"] for r in sample])).row_lengths().numpy().tolist()
+    assert counts == [len(r["slot_tags"].split()) for r in sample]  # the DataGate's rule, on every row
+    types = {t[2:] for r in sample for t in r["slot_tags"].split() if t != "O"}
+    assert types == set(support.SLOTS)
+    for row in sample:
+        tokens = [t.decode() for t in tokenize(tf.constant([row["message"]]))[0].numpy()]
+        for entity in entities(row["slot_tags"].split(), tokens):
+            if entity["type"] == "product":  # a product filler, typos aside, is one of the listed products
+                assert len(entity["text"].split()) <= 3
+        tags = row["slot_tags"].split()
+        for previous, tag in zip(["O"] + tags, tags):  # an I- tag only continues its own type's span
+            assert not tag.startswith("I-") or previous[2:] == tag[2:]
+    multi_word = [r for r in sample if "B-product I-product" in r["slot_tags"]]
+    assert multi_word and all(r["slot_tags"].count("B-") >= 1 for r in multi_word)

@@ -1,5 +1,5 @@
 """The support-bot scenario end to end (slow): generated tickets -> the shipped configs/support.yaml through every
-TFX component -> a pushed model that answers raw messages with all five tasks."""
+TFX component -> a pushed model that answers raw messages with all six tasks (the slots: entities per token)."""
 import json
 import os
 import subprocess
@@ -49,7 +49,7 @@ def test_every_task_clears_its_bar_and_the_model_is_pushed(support_run):
     assert "per class" in summary.render() and "unauthorized_charge" in summary.render()
 
 
-def test_served_model_answers_raw_messages_with_all_five_tasks(support_run, tmp_path):
+def test_served_model_answers_raw_messages_with_all_six_tasks(support_run, tmp_path):
     config, summary = support_run
     requests = tmp_path / "requests.jsonl"
     requests.write_text("\n".join(json.dumps(m) for m in MESSAGES))
@@ -72,7 +72,15 @@ def test_served_model_answers_raw_messages_with_all_five_tasks(support_run, tmp_
         esc = answer["escalate"]
         assert 0 <= esc["probability"] <= 1 and esc["label"] == ("1" if esc["probability"] >= 0.5 else "0")
         assert 0 < answer["handling_minutes"]["value"] < 120
+        slots = answer["slots"]
+        assert len(slots["tags"]) == len(slots["tokens"]) <= config.features["message"].max_tokens
+        for entity in slots["entities"]:
+            assert entity["text"] == " ".join(slots["tokens"][entity["start"]:entity["end"]])
+            assert entity["type"] in support.SLOTS
     assert answers[0]["intent"]["label"] == "cancel_order"
+    assert answers[0]["slots"]["tokens"][:4] == ["i", "want", "to", "cancel"]
+    assert {"type": "date", "text": "yesterday", "start": 9, "end": 10} in answers[0]["slots"]["entities"]
+    assert answers[2]["slots"] == {"tokens": [], "tags": [], "entities": []}  # empty text: nothing to tag
     assert answers[1]["escalate"]["probability"] > answers[0]["escalate"]["probability"]
 
 
@@ -88,10 +96,17 @@ def test_served_answers_match_the_labels_of_held_out_tickets(support_run):
     exact = sum(a["keywords"]["labels"] == sorted(r["keywords"].split("|"), key=config.tasks["keywords"].classes.index)
                 for a, r in labelled) / len(labelled)
     assert exact >= 0.3
+    from components.span_metrics import span_scores
+
+    predicted = [a["slots"]["tags"] for a in answers]
+    assert span_scores([r["slot_tags"].split() for r in rows], predicted)["f1"] >= SMALL_DATA_BARS["slots"][
+        "span_f1"]["min"]
 
 
 def test_pushed_model_loads_in_a_tensorflow_only_process(support_run):
     config, summary = support_run
     answer = serve_in_clean_process(summary.pushed_to, config.data.eval, config, rows=10)
     assert answer["foreign_modules"] == []
-    assert set(answer["outputs"]) == {*config.tasks, *(f"{t}_label" for t in config.tasks if t != "handling_minutes")}
+    assert set(answer["outputs"]) == {*config.tasks, *(f"{t}_label" for t in config.tasks
+                                                       if t not in ("handling_minutes", "slots")),
+                                      "slots_tags", "slots_tokens", "slots_spans"}

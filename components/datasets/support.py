@@ -18,6 +18,8 @@ Columns (``COLUMNS``):
   sentiment         negative / neutral / positive; empty in 2 % of rows
   escalate          0/1
   handling_minutes  float; empty in 3 % of rows (ticket still open)
+  slot_tags         one BIO tag per token of ``message`` (Transform's tokens: runs of letters, digits and
+                    apostrophes): the filled slots, typed by the slot's name (``B-order I-order``, ``B-date``, ...)
 
 Intent: drawn from ``INTENTS`` shares, re-weighted by the row's structure (enterprise customers ask for
 invoices 3× as often, customers with ≥ 5 orders in 90 days ask about order status 1.5× as often).
@@ -56,6 +58,7 @@ from __future__ import annotations
 import csv
 import math
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -63,7 +66,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from pipeline.files import atomic_file
 
 COLUMNS = ("ticket_id", "message", "channel", "tier", "account_age_days", "orders_90d", "hour",
-           "intent", "keywords", "sentiment", "escalate", "handling_minutes")
+           "intent", "keywords", "sentiment", "escalate", "handling_minutes", "slot_tags")
 KEYWORDS = ("order", "refund", "delivery", "invoice", "account", "payment", "date", "product", "security")
 SENTIMENTS = ("negative", "neutral", "positive")
 CHANNELS = {"email": 0.30, "chat": 0.30, "app": 0.20, "phone": 0.10, "social": 0.10}
@@ -203,6 +206,7 @@ class Ticket:
     keywords: List[str]
     security: bool
     mixed: bool
+    tags: str = ""  # one BIO tag per token of the message (the filled slots)
 
 
 def _pick(rng: random.Random, weights: Dict[str, float]) -> str:
@@ -244,8 +248,70 @@ def _fill(rng: random.Random, template: str, keywords: set) -> Tuple[str, bool]:
         keyword, fillers = SLOTS[slot]
         value = rng.choice(fillers).replace("{num}", str(rng.randrange(10000, 999999)))
         keywords.add(keyword)
-        template = template.replace("{" + slot + "}", value, 1)
+        template = template.replace("{" + slot + "}", f"{SLOT_OPEN}{slot}{SLOT_VALUE}{value}{SLOT_CLOSE}", 1)
     return template, security
+
+
+# A filled slot is marked in the message being composed as OPEN name VALUE text CLOSE; `_untag` removes the marks
+# and derives the tags. The marks never reach a random decision (see `_marked_typo`), so the tickets are the same
+# as the generator wrote before it tagged slots.
+SLOT_OPEN, SLOT_VALUE, SLOT_CLOSE = "\x01", "\x02", "\x03"
+_MARKED = re.compile("^((?:\x01[a-z]+\x02)?)([^\x01\x02\x03]*)(\x03?)$")
+
+
+def _unmarked(text: str) -> str:
+    return re.sub("\x01[A-Za-z]+\x02|\x03", "", text)
+
+
+def _marked_typo(rng: random.Random, word: str) -> str:
+    """`_typo` decided on the word without its slot marks (the same random draws as on the plain word); a typo
+    only hits all-letter words, whose marks can only sit at their start and end."""
+    plain = _unmarked(word)
+    typo = _typo(rng, plain)
+    if typo == plain:
+        return word
+    found = _MARKED.match(word)
+    return found.group(1) + typo + found.group(3) if found else typo
+
+
+def _capitalized(text: str) -> str:
+    """The first letter upper-cased (after a slot's opening mark)."""
+    found = re.match("\x01[a-z]+\x02", text)
+    at = found.end() if found else 0
+    return text[:at] + text[at:at + 1].upper() + text[at + 1:]
+
+
+def is_token_char(char: str) -> bool:
+    """Transform's token characters (components/transform.py: letters, digits, apostrophes)."""
+    return char.isalnum() or char == "'"
+
+
+def _untag(text: str) -> Tuple[str, str]:
+    """(message without marks, one BIO tag per token): a token takes the slot of its first character."""
+    plain, owner, slot, span = [], [], None, 0
+    i = 0
+    while i < len(text):
+        if text[i] == SLOT_OPEN:
+            end = text.index(SLOT_VALUE, i)
+            slot, span, i = text[i + 1:end].lower(), span + 1, end + 1
+            continue
+        if text[i] == SLOT_CLOSE:
+            slot, i = None, i + 1
+            continue
+        plain.append(text[i])
+        owner.append((slot, span) if slot else None)
+        i += 1
+    tags, previous, start = [], None, None
+    for j, char in enumerate(plain + [" "]):
+        if is_token_char(char):
+            if start is None:
+                start = j
+            continue
+        if start is not None:
+            here = owner[start]
+            tags.append("O" if here is None else ("I-" if here == previous else "B-") + here[0])
+            previous, start = here, None
+    return "".join(plain), " ".join(tags)
 
 
 def message_for(rng: random.Random, intent: str, mood: str) -> Ticket:
@@ -271,17 +337,18 @@ def message_for(rng: random.Random, intent: str, mood: str) -> Ticket:
         if mood == "negative" and rng.random() < 0.25:
             parts.append(rng.choice(CUES[mood]))
     words = " ".join(parts).split(" ")
-    text = " ".join(_typo(rng, w) for w in words)
+    text = " ".join(_marked_typo(rng, w) for w in words)
     if mood == "negative" and rng.random() < 0.15:
         text = text.upper() if rng.random() < 0.4 else text + "!!!"
     elif rng.random() < 0.1:
-        text = text[0].upper() + text[1:]
+        text = _capitalized(text)
     if rng.random() < 0.03:
         text += " " + rng.choice(EMOTICONS[mood])
+    text, tags = _untag(text)
     # annotators miss a keyword now and then; the set is walked in sorted order so that which keyword a draw
     # removes does not depend on the process's string-hash seed (PYTHONHASHSEED)
     annotated = [k for k in sorted(keywords) if rng.random() >= 0.03]
-    return Ticket(text, annotated, security, mixed)
+    return Ticket(text, annotated, security, mixed, tags)
 
 
 def _intent_weights(tier: str, orders: int) -> Dict[str, float]:
@@ -337,6 +404,7 @@ def tickets(rows: int, seed: int) -> Iterator[Dict[str, str]]:
             "sentiment": "" if rng.random() < 0.02 else sentiment,
             "escalate": str(escalate),
             "handling_minutes": "" if rng.random() < 0.03 else f"{minutes:.1f}",
+            "slot_tags": ticket.tags,
         }
 
 

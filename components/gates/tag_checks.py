@@ -17,8 +17,9 @@ SHOWN_ROWS = 3  # misaligned rows quoted per task and split
 BATCH = 1024
 
 
-def _rows(files: List[str], label: str, text: str) -> Iterator[Tuple[int, str, str]]:
-    """(row number from 1, label cell, text cell) of every example of a split (empty strings when absent)."""
+def _rows(files: List[str], label: str, text: str) -> Iterator[Tuple[int, str, List[str]]]:
+    """(row number from 1, label cell, the text cell's tokens) of every example of a split (empty when absent),
+    tokenized a batch at a time by Transform's rule."""
     spec = {label: tf.io.VarLenFeature(tf.string), text: tf.io.VarLenFeature(tf.string)}
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(BATCH)
     row = 0
@@ -26,14 +27,13 @@ def _rows(files: List[str], label: str, text: str) -> Iterator[Tuple[int, str, s
         parsed = tf.io.parse_example(batch, spec)
         cells = [tf.sparse.to_dense(tf.sparse.reset_shape(parsed[c], [tf.shape(batch)[0], 1]), "")[:, 0]
                  for c in (label, text)]
-        for tags, words in zip(*(c.numpy() for c in cells)):
+        for tags, tokens in zip(cells[0].numpy(), tokenize(cells[1]).to_list()):
             row += 1
-            yield row, tags.decode("utf-8", "replace"), words.decode("utf-8", "replace")
+            yield row, tags.decode("utf-8", "replace"), [t.decode("utf-8", "replace") for t in tokens]
 
 
-def _problem(tags: str, words: str) -> str:
+def _problem(tags: str, tokens: List[str]) -> str:
     tag_list = tags.split()
-    tokens = [t.decode("utf-8", "replace") for t in tokenize(tf.constant([words]))[0].numpy()]
     bad = next((t for t in tag_list if t != "O" and not (t[:2] in ("B-", "I-") and len(t) > 2)), None)
     if bad is not None:
         return f"tag {bad!r} is not O, B-<type> or I-<type> (BIO/IOB2)"
@@ -54,8 +54,8 @@ def tag_findings(config: cfg.DataContract, examples) -> List[Finding]:
         files = sorted(glob.glob(os.path.join(split_path, "*")))
         for name, task in tagging.items():
             bad, shown = 0, []
-            for row, tags, words in _rows(files, task.label, task.tokens_of):
-                problem = _problem(tags, words) if tags.strip() else ""
+            for row, tags, tokens in _rows(files, task.label, task.tokens_of):
+                problem = _problem(tags, tokens) if tags.strip() else ""
                 if problem:
                     bad += 1
                     if len(shown) < SHOWN_ROWS:

