@@ -4,7 +4,8 @@ Outputs (names owned by `pipeline.config`):
 - every feature under its own name: numeric -> its encoding (float32 z-score; int64 quantile-bin id; float32
   [bins] piecewise-linear), plus `<feature>__missing` (1.0 where the cell was filled); categorical -> int64
   vocabulary id (OOV buckets after the vocabulary; values rarer than min_frequency are OOV); text -> int64
-  [max_tokens] token ids, 0 = padding; cross -> int64 hash bucket of the crossed categorical values;
+  [max_tokens] token ids, 0 = padding; cross -> int64 hash bucket of the crossed categorical values; vector ->
+  float32 [size];
 - per task `<task>__target` (binary 0/1 int64, multiclass label-vocabulary index int64, multilabel sparse
   label-vocabulary ids, regression float32, sequence_tagging int64 [max_tokens] tag ids aligned with the text
   feature's token ids, -1 at padding: pipeline/core/tags.py) and `<task>__mask` (1.0 where the row has a label, else 0.0).
@@ -221,7 +222,19 @@ def _require_text(name: str, x):
         raise ValueError(f"features.{name} (type text): column '{name}' holds numbers, expected text")
 
 
-_FEATURE_TRANSFORMS = {"numeric": _numeric, "categorical": _categorical, "text": _text}
+def _vector(name: str, x, feature: cfg.VectorFeature) -> tf.Tensor:
+    """float32 [batch, size]: a text cell's space-separated numbers, or a float list; an empty cell reads zeros
+    (the DataGate has checked every row's length, so a cut or a pad here only meets serving requests)."""
+    if x.dtype == tf.string:
+        values = tf.strings.to_number(tf.strings.split(tf.strings.strip(_to_dense(x, ""))), tf.float32)
+    elif isinstance(x, tf.SparseTensor):
+        values = tf.RaggedTensor.from_sparse(tf.cast(x, tf.float32))
+    else:
+        values = tf.RaggedTensor.from_tensor(tf.cast(tf.reshape(x, [tf.shape(x)[0], -1]), tf.float32))
+    return values[:, : feature.size].to_tensor(default_value=0.0, shape=[None, feature.size])
+
+
+_FEATURE_TRANSFORMS = {"numeric": _numeric, "categorical": _categorical, "text": _text, "vector": _vector}
 
 
 # --------------------------------------------------------------------------------------------- labels

@@ -12,7 +12,8 @@ from pipeline.core.config_base import (ARCHITECTURE_OPTIONS, ARCHITECTURES, DIST
                                         LOSS_WEIGHTINGS, NAME_PATTERN, OPTION_DEFAULTS, WEIGHTING_OPTIONS, ConfigError)
 from pipeline.core.config_schema import Config, DataContract, data_contract, dependency_order, serving_dir
 from pipeline.core.features import (BINNED_ENCODINGS, FEATURE_TYPES, NUMERIC_ENCODINGS, VOCABULARY_TYPES,
-                                    CategoricalFeature, CrossFeature, Feature, NumericFeature, TextFeature)
+                                    CategoricalFeature, CrossFeature, Feature, NumericFeature, TextFeature,
+                                    VectorFeature)
 from pipeline.core.keys import (feature_vocab_name, label_key, label_vocab_name, mask_key, missing_key,
                                 safe_name)
 from pipeline.core.kinds import (KINDS, LOWER_IS_BETTER, METRIC_RANGES, NO_DIRECTION, PER_CLASS_METRICS, TASK_METRICS,

@@ -105,8 +105,10 @@ def data_components(config: cfg.Config) -> List:
 
 
 def drift_settings(config: cfg.Config) -> dict:
-    """The DriftGate's parameter: the validation bounds and the columns they apply to (not free text)."""
-    columns = [c for c in config.columns if c not in config.features or config.features[c].type != "text"]
+    """The DriftGate's parameter: the validation bounds and the columns they apply to (not free text or vectors:
+    their cells are near-unique strings)."""
+    columns = [c for c in config.columns if c not in config.features
+               or config.features[c].type not in ("text", "vector")]
     return {"validation": config.validation.model_dump(mode="json"), "columns": columns}
 
 

@@ -76,6 +76,11 @@ class ModelContract(ContractRecord):
                 continue
             feature = example.features.feature[name]
             kind = spec.kind
+            if spec.type == "vector" and isinstance(value, (list, tuple)):  # numbers -> the CSV form the model read
+                if kind != "bytes":
+                    feature.float_list.value.extend(_number(name, v, index) for v in value)
+                    continue
+                value = " ".join(repr(_number(name, v, index)) for v in value)
             if kind == "bytes":
                 feature.bytes_list.value.append(_bytes(name, value, index))
             elif kind == "int":

@@ -180,7 +180,7 @@ def test_served_tagging_model_holds_only_stock_ops(served):
 
 # ------------------------------------------------------------------------------------------- DataGate
 def test_data_gate_names_rows_whose_tags_do_not_match_their_tokens(tmp_path):
-    from components.gates.tag_checks import tag_findings
+    from components.gates.row_checks import row_findings
     from helpers.four_tasks import serialize
 
     split = tmp_path / "Split-train"
@@ -193,7 +193,7 @@ def test_data_gate_names_rows_whose_tags_do_not_match_their_tokens(tmp_path):
         for row in rows:
             writer.write(serialize(row, SPEC, SPEC))
     contract = cfg.DataContract.model_validate(cfg.data_contract(cfg.parse_config(_raw_config())))
-    findings = tag_findings(contract, SimpleNamespace(uri=str(tmp_path)))
+    findings = row_findings(contract, SimpleNamespace(uri=str(tmp_path)))
     assert len(findings) == 1 and findings[0].blocking
     text = str(findings[0])
     assert text.startswith("[train] slots: task 'slots': 2 row(s) whose tags do not match the tokens of 'text'")

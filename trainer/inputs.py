@@ -1,5 +1,5 @@
 """Model inputs: the transformed-feature keys the model reads, their Keras inputs, and the encoders that turn them
-into one vector (numerics by their encoding, embeddings of categories and crosses, mean-pooled text embeddings), plus the
+into one vector (numerics by their encoding, embeddings of categories and crosses, text encoders, vectors as they are), plus the
 optional DCN-v2 cross layers on that vector."""
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def feature_inputs(config: cfg.Config) -> Dict[str, tf_keras.Input]:
                 inputs[key] = tf_keras.Input(shape=(), dtype=tf.float32, name=cfg.safe_name(key))
         elif feature.type in ("categorical", "cross"):
             inputs[name] = tf_keras.Input(shape=(), dtype=tf.int64, name=cfg.safe_name(name))
+        elif feature.type == "vector":
+            inputs[name] = tf_keras.Input(shape=(feature.size,), dtype=tf.float32, name=cfg.safe_name(name))
         else:
             inputs[name] = tf_keras.Input(shape=(feature.max_tokens,), dtype=tf.int64, name=cfg.safe_name(name))
     return inputs
@@ -72,6 +74,9 @@ def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], feature_sizes: Dict
             if feature.missing_indicator:
                 key = cfg.missing_key(name)
                 scalars.append(tf_keras.layers.Reshape((1,), name=f"{cfg.safe_name(key)}_column")(inputs[key]))
+            continue
+        if feature.type == "vector":
+            parts.append(inputs[name])
             continue
         size = feature_sizes[name]
         embedded = tf_keras.layers.Embedding(size, embedding_dim(config.model, size), name=f"{safe}_embedding")(

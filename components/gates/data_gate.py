@@ -16,7 +16,7 @@ from components.gates import artifacts
 from components.gates.findings import DataValidationError, Finding
 from components.gates.label_checks import label_findings, number_findings
 from components.gates.schema_checks import anomaly_findings, schema_findings
-from components.gates.tag_checks import tag_findings
+from components.gates.row_checks import row_findings
 from pipeline import config as cfg
 
 
@@ -25,8 +25,8 @@ def check(config: cfg.DataContract, schema: schema_pb2.Schema, anomalies_by_spli
           notes: Optional[dict] = None, examples=None) -> List[Finding]:
     """All findings; raises DataValidationError when any of them blocks the run. notes: ExampleGen's
     {split: {column: [text cells, file, line, cell]}} of numeric columns (components.example_gen); examples:
-    the Examples artifact, read for the row-level checks of tagging labels (tag_checks.py)."""
-    findings = schema_findings(config, schema, statistics_by_split, notes) + tag_findings(config, examples)
+    the Examples artifact, read for the row-level checks of tagging labels (row_checks.py)."""
+    findings = schema_findings(config, schema, statistics_by_split, notes) + row_findings(config, examples)
     for split, anomalies in sorted(anomalies_by_split.items()):
         findings += anomaly_findings(config, split, anomalies)
     negatives = {}

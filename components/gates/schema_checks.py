@@ -92,7 +92,7 @@ def _types_by_split(column: str, statistics_by_split) -> str:
 def anomaly_findings(config: cfg.DataContract, split: str, anomalies: anomalies_pb2.Anomalies) -> List[Finding]:
     """One finding per anomaly reason; blocking unless the model tolerates it (see module docstring)."""
     used = set(config.columns)
-    categorical = {n for n, f in config.features.items() if f.type in ("categorical", "text")}
+    categorical = {n for n, f in config.features.items() if f.type in ("categorical", "text", "vector")}
     findings = []
     for column, info in sorted(anomalies.anomaly_info.items()):
         reasons = [(r.type, r.description or r.short_description) for r in info.reason]

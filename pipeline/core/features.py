@@ -1,5 +1,5 @@
-"""Config records of the model inputs: numeric, categorical and text features (`features.X`), and crosses of
-categorical features (a derived input: its name is not a data column)."""
+"""Config records of the model inputs: numeric, categorical, text and vector features (`features.X`), and crosses
+of categorical features (a derived input: its name is not a data column)."""
 from __future__ import annotations
 
 from typing import Annotated, List, Literal, Optional, Tuple, Union
@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from pipeline.core.config_base import _Strict
 
-FEATURE_TYPES = ("numeric", "categorical", "text", "cross")
+FEATURE_TYPES = ("numeric", "categorical", "text", "cross", "vector")
 # How a number enters the model (docs/tabular.md): zscore = (x - mean) / std; log = zscore of
 # log1p(x); quantile = the id of its training-quantile bin, embedded; piecewise_linear = Gorishniy et al. 2022's
 # PLE over training-quantile bins (one value in [0, 1] per bin); periodic = zscore, then learned sin/cos
@@ -85,5 +85,15 @@ class CrossFeature(_Strict):
         return v
 
 
-Feature = Annotated[Union[NumericFeature, CategoricalFeature, TextFeature, CrossFeature], Field(discriminator="type")]
+class VectorFeature(_Strict):
+    """A fixed-length float vector per row, e.g. a precomputed sentence embedding: in CSV one cell of `size`
+    space-separated numbers, in tf.Example a float list. Fed to the model as it is (an empty cell reads zeros);
+    the DataGate stops the run on a row of another length or with a value that is not a number."""
+
+    type: Literal["vector"] = Field(description="selects the vector input (the numbers as they are)")
+    size: int = Field(ge=1, le=65536, description="numbers per row (e.g. 768 for BERT-base sentence vectors)")
+
+
+Feature = Annotated[Union[NumericFeature, CategoricalFeature, TextFeature, CrossFeature, VectorFeature],
+                    Field(discriminator="type")]
 VOCABULARY_TYPES = ("categorical", "text")  # features whose ids come from a TFT vocabulary
