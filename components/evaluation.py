@@ -78,6 +78,21 @@ def task_metrics_specs(name: str, task: cfg.Task) -> List[tfma.MetricsSpec]:
     return specs
 
 
+FRAME_MODULE = "components.frame_metric"
+
+
+def frame_metrics_specs(config: cfg.Config) -> List[tfma.MetricsSpec]:
+    """Frame accuracy (intent and every tag right) of each tagging task with the config's first multiclass task:
+    a spec without output names, so the metric sees both outputs (components/frame_metric.py)."""
+    intent = next((n for n, t in config.tasks.items() if t.type == "multiclass"), None)
+    tagging = [n for n, t in config.tasks.items() if kinds.kind(t.type).predicts == "tags"]
+    if intent is None:
+        return []
+    return [tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+        class_name="FrameAccuracy", module=FRAME_MODULE,
+        config=json.dumps({"name": "frame_accuracy", "intent": intent, "tags": name}))]) for name in tagging]
+
+
 def eval_config(config: cfg.Config) -> tfma.EvalConfig:
     model_spec = tfma.ModelSpec(
         signature_name=SIGNATURE,
@@ -89,7 +104,8 @@ def eval_config(config: cfg.Config) -> tfma.EvalConfig:
     slices += [tfma.SlicingSpec(feature_keys=list(columns)) for columns in config.evaluation.slices]
     return tfma.EvalConfig(
         model_specs=[model_spec],
-        metrics_specs=[spec for name, task in config.tasks.items() for spec in task_metrics_specs(name, task)],
+        metrics_specs=[*(spec for name, task in config.tasks.items() for spec in task_metrics_specs(name, task)),
+                       *frame_metrics_specs(config)],
         slicing_specs=slices,
         options=tfma.Options(include_default_metrics={"value": False}),
     )

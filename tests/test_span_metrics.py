@@ -178,3 +178,29 @@ def test_span_metric_needs_no_tag_list_with_the_pipelines_tag_ids(name):
     _run(sm.SpanMetric(name=name), [one, two], expect)
     with pytest.raises(ValueError, match="SpanMetric: name 'f1' is none of span_f1"):
         sm.SpanMetric(name="f1")
+
+
+def test_frame_accuracy_needs_the_intent_and_every_tag_right_and_both_labels():
+    from components.frame_metric import FrameAccuracy
+
+    def example(intent, intent_scores, tags, tag_ids, weights=(1.0, 1.0)):
+        tag_scores = np.eye(5, dtype=np.float32)[[max(t, 0) for t in tag_ids]]
+        return {"labels": {"intent": np.array([intent]), "slots": np.array(tags)},
+                "predictions": {"intent": np.array(intent_scores, dtype=np.float32), "slots": tag_scores},
+                "example_weights": {"intent": np.array([weights[0]], dtype=np.float32),
+                                    "slots": np.array([weights[1]], dtype=np.float32)}}
+
+    examples = [example(1, [0.1, 0.9], [1, 2, -1], [1, 2, 0]),  # right (the padded token is not compared)
+                example(1, [0.9, 0.1], [1, 2, -1], [1, 2, 0]),  # intent wrong
+                example(0, [0.9, 0.1], [1, 0, -1], [1, 3, 3]),  # a tag wrong
+                example(0, [0.9, 0.1], [0, 0, -1], [0, 0, 0]),  # right
+                example(0, [0.1, 0.9], [0, 0, -1], [0, 0, 0], weights=(0.0, 1.0))]  # no intent label: not counted
+
+    def expect(got):
+        assert got == {"frame_accuracy": pytest.approx(2 / 4)}
+
+    _run(FrameAccuracy(intent="intent", tags="slots"), examples, expect)
+    keys = FrameAccuracy(intent="intent", tags="slots").computations()[0].keys
+    assert [k.output_name for k in keys] == ["slots"]
+    with pytest.raises(ValueError, match="options 'intent'"):
+        FrameAccuracy(tags="slots")
