@@ -110,3 +110,18 @@ def test_pushed_model_loads_in_a_tensorflow_only_process(support_run):
     assert set(answer["outputs"]) == {*config.tasks, *(f"{t}_label" for t in config.tasks
                                                        if t not in ("handling_minutes", "slots")),
                                       "slots_tags", "slots_tokens", "slots_spans"}
+
+
+def test_report_shows_the_slots_per_entity_type_and_their_confusions(support_run, tmp_path):
+    from pipeline.report import write_report
+
+    config, summary = support_run
+    written = write_report(config.output_dir, out_dir=str(tmp_path / "report"))
+    markdown = open(os.path.join(str(tmp_path / "report"), "report.md"), encoding="utf-8").read()
+    table = markdown.split("slots per entity type")[1].split("\n\n")[1]
+    types = [line.split(" | ")[0].strip("| ") for line in table.splitlines()[2:]]
+    assert set(types) <= set(support.SLOTS) and {"order", "product", "date"} <= set(types)
+    assert "slots: the most frequent type errors" in markdown
+    assert written is not None
+    frame = [m for m in summary.metrics if m.task == "slots" and m.metric == "frame_accuracy"]
+    assert len(frame) == 1 and 0 < frame[0].value <= 1  # intent and every tag right

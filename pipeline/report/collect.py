@@ -251,7 +251,25 @@ def evaluation_part(record: RunRecord, store, config: Optional[cfg.Config]) -> T
     evaluator_output.read(uri, config, part)
     if config is not None:
         _regression_sample(record, store, config, part)
+        _tagging_sample(record, store, config, part)
     return part, ""
+
+
+def _tagging_sample(record: RunRecord, store, config: cfg.Config, part: EvaluationPart) -> None:
+    """Per-type span scores and type confusions of each tagging task on a sample of eval rows."""
+    tasks = [name for name, task in config.tasks.items() if kinds.kind(task.type).predicts == "tags"]
+    execution = record.executions["Evaluator"]
+    model, examples_uri = mlmd.input_uri(store, execution, "model"), mlmd.input_uri(store, execution, "examples")
+    if not tasks or not model or not examples_uri:
+        return
+    names = _vocabulary_classes(record, config)
+    try:
+        part.tagging = examples.tagging_sample(os.path.join(model, "Format-Serving"),
+                                               examples.split_files(examples_uri, "eval"),
+                                               {t: names.get(t, []) for t in tasks})
+    except Exception as exc:  # noqa: BLE001 (the metrics are there; the per-type table is an extra)
+        logging.getLogger(__name__).debug("tagging sample failed", exc_info=True)
+        part.notes.append(f"no per-type span table: scoring eval rows with the model failed ({exc})")
 
 
 def _regression_sample(record: RunRecord, store, config: cfg.Config, part: EvaluationPart) -> None:

@@ -1,6 +1,7 @@
 """The run's own tf.Examples read back for what statistics and TFMA do not give the report: value counts of
 integer-coded categorical columns (TFDV keeps only a mean and a histogram for an INT column unless the schema
-marks it categorical), and regression predictions of a sample of eval rows (TFMA keeps no per-row values)."""
+marks it categorical), and regression predictions and tagging spans of a sample of eval rows (TFMA keeps no
+per-row values)."""
 from __future__ import annotations
 
 import collections
@@ -67,4 +68,56 @@ def regression_sample(model_dir: str, files: Sequence[str], tasks: Sequence[str]
         labelled = tf.reshape(targets[cfg.mask_key(task)], [-1]).numpy() > 0
         predicted = tf.reshape(scores[task], [-1]).numpy()
         found[task] = [(float(a), float(p)) for a, p, keep in zip(actual, predicted, labelled) if keep]
+    return found
+
+
+def _span_type_scores(gold_spans, predicted_spans) -> Dict[str, Dict[str, float]]:
+    types = sorted({s[0] for s in gold_spans} | {s[0] for s in predicted_spans})
+    found = {}
+    for kind in types:
+        gold = {s for s in gold_spans if s[0] == kind}
+        predicted = {s for s in predicted_spans if s[0] == kind}
+        right = len(gold & predicted)
+        precision = right / len(predicted) if predicted else 0.0
+        recall = right / len(gold) if gold else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        found[kind] = {"precision": precision, "recall": recall, "f1": f1, "gold": float(len(gold))}
+    return found
+
+
+def tagging_sample(model_dir: str, files: Sequence[str], tasks: Dict[str, List[str]], limit: int = SAMPLE_ROWS,
+                   confusions: int = 10) -> Dict[str, dict]:
+    """Per tagging task ({task: tag names}) over the labelled rows among the first `limit` eval rows, scored by
+    the exported model: span precision / recall / F1 per type (CoNLL rules) and the most frequent token-level
+    type confusions (gold type, predicted type or O, tokens)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from pipeline.core.tags import entities
+
+    batch = next(iter(_records(files, limit).batch(limit)), None)
+    if batch is None:
+        return {}
+    model = tf.saved_model.load(model_dir)
+    targets = model.signatures["transform_features"](examples=batch)
+    scores = model.signatures["scores"](examples=batch)
+    found = {}
+    for task, names in tasks.items():
+        gold_ids = targets[cfg.label_key(task)].numpy()
+        labelled = tf.reshape(targets[cfg.mask_key(task)], [-1]).numpy() > 0
+        predicted_ids = np.argmax(scores[task].numpy(), axis=-1)
+        gold_spans, predicted_spans, mixed = set(), set(), collections.Counter()
+        for row in np.flatnonzero(labelled):
+            keep = gold_ids[row] >= 0
+            gold = [names[i] for i in gold_ids[row][keep]]
+            predicted = [names[i] for i in predicted_ids[row][keep]]
+            words = [str(i) for i in range(len(gold))]
+            for spans, tags in ((gold_spans, gold), (predicted_spans, predicted)):
+                spans.update((e["type"], int(row), e["start"], e["end"]) for e in entities(tags, words))
+            for g, p in zip(gold, predicted):
+                g_type, p_type = g[2:] or "O", p[2:] or "O"
+                if g_type != p_type:
+                    mixed[(g_type, p_type)] += 1
+        found[task] = {"rows": int(labelled.sum()), "per_type": _span_type_scores(gold_spans, predicted_spans),
+                       "confusions": [(g, p, n) for (g, p), n in mixed.most_common(confusions)]}
     return found

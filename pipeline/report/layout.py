@@ -281,6 +281,9 @@ def slice_blocks(task: str, slicing: tuple, slices: list, bounds: Dict, small: s
     return blocks
 
 
+MAX_TYPES = 30  # entity types listed per tagging task
+
+
 def task_blocks(task: str, part) -> List[Block]:
     """The task's overall-slice tables and plots: per class, calibration, ROC and PR, confusion, regression."""
     blocks: List[Block] = []
@@ -308,6 +311,22 @@ def task_blocks(task: str, part) -> List[Block]:
     if part.regression.get(task):
         _figure(blocks, f"regression-{task}", f"predicted against actual {task}",
                 plots.regression(task, part.regression[task]))
+    if part.tagging.get(task):
+        tagging = part.tagging[task]
+        blocks.append(Text(f"{task} per entity type (span precision / recall / F1 by CoNLL rules, on the "
+                           f"{tagging['rows']} labelled rows of a sample of the eval split, scored by the model)"))
+        per_type = sorted(tagging["per_type"].items(), key=lambda item: -item[1]["gold"])
+        if len(per_type) > MAX_TYPES:
+            blocks.append(Text(f"The {MAX_TYPES} types with the most gold spans (of {len(per_type)}).", "note"))
+            per_type = per_type[:MAX_TYPES]
+        blocks.append(Table(["type", "gold spans", "precision", "recall", "F1"],
+                            [[t, number(v["gold"], whole=True), number(v["precision"]), number(v["recall"]),
+                              number(v["f1"])] for t, v in per_type]))
+        if tagging["confusions"]:
+            blocks.append(Text(f"{task}: the most frequent type errors (tokens whose predicted tag has another "
+                               "type; O: no entity)"))
+            blocks.append(Table(["gold type", "predicted type", "tokens"],
+                                [[g, p, str(n)] for g, p, n in tagging["confusions"]]))
     return blocks
 
 

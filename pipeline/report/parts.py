@@ -62,6 +62,9 @@ class EvaluationPart:
     # binary task -> (threshold, tp, fp, tn, fn) per threshold, overall slice: ROC and precision-recall
     regression: Dict[str, List[Tuple[float, float]]] = field(default_factory=dict)
     # regression task -> (actual, predicted) of a sample of labelled eval rows, scored by the exported model
+    tagging: Dict[str, dict] = field(default_factory=dict)
+    # tagging task -> {"rows", "per_type": {type: {precision, recall, f1, gold}}, "confusions": [(gold, predicted,
+    # tokens)]} over a sample of labelled eval rows (pipeline/report/examples.py tagging_sample)
     notes: List[str] = field(default_factory=list)  # what could not be shown, and why
 
 
