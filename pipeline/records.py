@@ -189,13 +189,14 @@ def _read_run(store, run, node_type: Optional[int], pipeline_type: Optional[int]
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
         last = max(last, execution.last_update_time_since_epoch)
         state = STATES.get(execution.last_known_state, "?")
-        if execution_types.get(execution.type_id, "").endswith(".Resolver"):
+        resolver = execution_types.get(execution.type_id, "").endswith(".Resolver")
+        outputs = outputs_of(store, execution.id, internal=resolver)  # a resolver's: the artifacts it resolved
+        if resolver:
             record.resolvers.append(component)
-            if state == "FAILED":
-                state = "NONE"  # a resolver that found nothing yet (first run): not a failure
+            if state == "FAILED" or (state in ("COMPLETE", "CACHED") and not outputs):
+                state = "NONE"  # found nothing yet (first run; TFX records that COMPLETE, no artifact): no failure
         record.components.append(ComponentRun(component, state, seconds))
         record.executions[component] = execution.id
-        outputs = outputs_of(store, execution.id)
         record.outputs[component] = {key: [a.uri for a in found] for key, found in outputs.items()}
         if state == "FAILED" and not record.failed_at:
             record.failed_at = component

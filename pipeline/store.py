@@ -55,12 +55,13 @@ def context_type_id(store, name: str) -> Optional[int]:
     return None
 
 
-def outputs_of(store, execution_id: int) -> Dict[str, list]:
-    """{output key: [artifacts]} of one execution."""
+def outputs_of(store, execution_id: int, internal: bool = False) -> Dict[str, list]:
+    """{output key: [artifacts]} of one execution; internal=True counts INTERNAL_OUTPUT events too, which is
+    how TFX records what a Resolver node resolved (execution_publish_utils.publish_internal_execution)."""
     from ml_metadata.proto import metadata_store_pb2
 
-    events = [e for e in store.get_events_by_execution_ids([execution_id])
-              if e.type == metadata_store_pb2.Event.OUTPUT]
+    kinds = {metadata_store_pb2.Event.OUTPUT} | ({metadata_store_pb2.Event.INTERNAL_OUTPUT} if internal else set())
+    events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type in kinds]
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     by_key: Dict[str, list] = {}
     for event in events:

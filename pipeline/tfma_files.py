@@ -25,30 +25,28 @@ def _remote(uri: str) -> bool:
     return "://" in uri
 
 
-def load_metrics(uri: str) -> Iterator:
-    """MetricsForSlice protos, one per slice."""
+def _per_slice(uri: str, message_name: str, key: str, fallback: str) -> Iterator:
+    """The `message_name` protos of TFMA's metrics_for_slice_pb2 in <uri>/<key>*; a remote URI through
+    tfma.<fallback>."""
     if _remote(uri):
         import tensorflow_model_analysis as tfma
 
-        yield from tfma.load_metrics(uri)
+        yield from getattr(tfma, fallback)(uri)
         return
-    message = protos.load(METRICS).MetricsForSlice
-    for path in _paths(uri, "metrics"):
+    message = getattr(protos.load(METRICS), message_name)
+    for path in _paths(uri, key):
         for record in protos.tfrecords(path):
             yield message.FromString(record)
+
+
+def load_metrics(uri: str) -> Iterator:
+    """MetricsForSlice protos, one per slice."""
+    return _per_slice(uri, "MetricsForSlice", "metrics", "load_metrics")
 
 
 def load_plots(uri: str) -> Iterator:
     """PlotsForSlice protos, one per slice."""
-    if _remote(uri):
-        import tensorflow_model_analysis as tfma
-
-        yield from tfma.load_plots(uri)
-        return
-    message = protos.load(METRICS).PlotsForSlice
-    for path in _paths(uri, "plots"):
-        for record in protos.tfrecords(path):
-            yield message.FromString(record)
+    return _per_slice(uri, "PlotsForSlice", "plots", "load_plots")
 
 
 def load_validation_result(uri: str):

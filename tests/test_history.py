@@ -62,6 +62,46 @@ def test_output_comes_from_output_or_config_never_both(tmp_path):
     assert invoke("runs", "--config", str(config), "--output", str(tmp_path)).exit_code == 2
 
 
+def resolver_runs(path, resolved):
+    """One real MLMD run per entry of `resolved` whose latest_blessed_model Resolver completed as TFX records it
+    (publish_internal_execution: COMPLETE, what it resolved linked by INTERNAL_OUTPUT events): the model URIs."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    connection = pb.ConnectionConfig()
+    connection.sqlite.filename_uri = str(path)
+    connection.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    store = metadata_store.MetadataStore(connection)
+    types = {name: store.put_context_type(pb.ContextType(name=name)) for name in ("pipeline", "pipeline_run", "node")}
+    resolver = store.put_execution_type(pb.ExecutionType(name="tfx.dsl.components.common.resolver.Resolver"))
+    model = store.put_artifact_type(pb.ArtifactType(name="Model"))
+    shared = [pb.Context(type_id=types["pipeline"], name="p"),
+              pb.Context(type_id=types["node"], name="p.latest_blessed_model")]
+    for n, uris in enumerate(resolved):
+        contexts = shared + [pb.Context(type_id=types["pipeline_run"], name=f"2026-01-0{n + 1}T10:00:00")]
+        new = [c for c in contexts if not c.id]
+        for context, context_id in zip(new, store.put_contexts(new)):
+            context.id = context_id
+        step = pb.Event.Path(steps=[pb.Event.Path.Step(key="model")])
+        found = [(pb.Artifact(type_id=model, uri=uri, state=pb.Artifact.LIVE),
+                  pb.Event(type=pb.Event.INTERNAL_OUTPUT, path=step)) for uri in uris]
+        store.put_execution(pb.Execution(type_id=resolver, last_known_state=pb.Execution.COMPLETE), found, contexts)
+
+
+def test_a_resolver_that_resolved_nothing_is_not_found(tmp_path):
+    """First run: the Resolver completes with no artifact (nothing yet); a later one resolves a blessed model."""
+    from pipeline.summary import looked_up
+
+    resolver_runs(tmp_path / "metadata.sqlite", [[], ["/runs/tfx/Trainer/model/5"]])
+    later, first = history.list_runs(str(tmp_path / "metadata.sqlite"))
+    assert first.resolvers == later.resolvers == ["latest_blessed_model"]
+    assert [(c.name, c.state) for c in first.components] == [("latest_blessed_model", "NONE")]
+    assert [c.state for c in later.components] == ["COMPLETE"]
+    assert [looked_up(r.components[0].state) for r in (first, later)] == ["nothing yet", "found"]
+    assert later.outputs["latest_blessed_model"] == {"model": ["/runs/tfx/Trainer/model/5"]}
+    assert first.failed_at is None and first.ran == []
+
+
 def test_pick_by_id_prefix_latest_previous():
     records = [history.RunRecord(history.shown_id(run_id), "p", 0.0, 0.0) for run_id in
                ("2026-01-02T10:00:00.000001", "2026-01-01T10:00:00.000001", "2026-01-01T09:00:00.000001")]
@@ -196,6 +236,8 @@ def test_runs_lists_every_run_newest_first_with_its_verdict(census_history):
 
     original = next(r for r in records if r.run_id == first.run_id)
     assert original.verdict == "BLESSED" and original.cached == []
+    resolved = {r.run_id: [c.state for c in r.components if c.name == "latest_blessed_model"] for r in records}
+    assert resolved[original.run_id] == ["NONE"] and resolved[latest.run_id] == ["COMPLETE"]  # none blessed before
     assert original.pushed_to == first.pushed_to and original.pushed_version == os.path.basename(first.pushed_to)
     assert latest.pushed_now and latest.pushed_to == last.pushed_to and latest.pushed_version != original.pushed_version
 
