@@ -199,3 +199,34 @@ def test_data_gate_names_rows_whose_tags_do_not_match_their_tokens(tmp_path):
     assert text.startswith("[train] slots: task 'slots': 2 row(s) whose tags do not match the tokens of 'text'")
     assert "row 2: 2 tags for 3 tokens ['to', 'new', 'york']" in text
     assert "row 4: tag 'city' is not O, B-<type> or I-<type>" in text
+
+
+def test_rest_and_grpc_answers_give_the_entities(served, tmp_path):
+    """`mtl serve`'s server (TF Serving's REST and gRPC APIs) and `mtl predict --url/--grpc`: the same entities
+    as the in-process model."""
+    import shutil
+
+    from serving.server import ModelServer
+
+    directory = served[0]
+    root = tmp_path / "nlu"
+    shutil.copytree(directory, root / "1")
+    running = ModelServer(str(root), "nlu", rest_port=0, grpc_port=0).start()
+    try:
+        rows = [{"text": "show flights from new york to boston on friday"}, {"text": ""}]
+        mtl = os.path.join(os.path.dirname(sys.executable), "mtl")
+        found = []
+        for where in (["--url", f"http://127.0.0.1:{running.rest_port}"], ["--grpc", f"127.0.0.1:{running.grpc_port}"]):
+            result = subprocess.run([mtl, "predict", "--model-dir", str(root), *where, "--json", json.dumps(rows)],
+                                    capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stderr[-3000:]
+            found.append([json.loads(line) for line in result.stdout.splitlines()])
+    finally:
+        running.stop()
+    for answers in found:
+        assert answers[0]["slots"]["entities"] == [
+            {"type": "city", "text": "new york", "start": 3, "end": 5},
+            {"type": "city", "text": "boston", "start": 6, "end": 7},
+            {"type": "day", "text": "friday", "start": 8, "end": 9}]
+        assert answers[1]["slots"] == {"tokens": [], "tags": [], "entities": []}
+        assert answers[0]["intent"]["label"] == "flight"
