@@ -91,6 +91,16 @@ def test_appended_padding_changes_no_real_state_nor_the_pooled_vector(encoder):
     np.testing.assert_allclose(longer_pooled, pooled, atol=1e-5)
 
 
+def test_rnn_mask_keeps_batches_with_empty_texts_on_the_cudnn_kernel():
+    """tf_keras' own test for its cuDNN kernel (private module): right padding and no fully masked row."""
+    from tf_keras.src.layers.rnn import gru_lstm_utils
+
+    ids = tf.constant(IDS, tf.int64)
+    assert not bool(gru_lstm_utils.is_cudnn_supported_inputs(encoders.token_mask(ids), False, None))
+    assert bool(gru_lstm_utils.is_cudnn_supported_inputs(encoders.rnn_mask(ids), False, None))
+    np.testing.assert_array_equal(encoders.rnn_mask(ids).numpy()[:3], np.asarray(IDS)[:3] > 0)
+
+
 @pytest.mark.parametrize("encoder", ALL)
 def test_contextual_states_see_word_order_and_bag_does_not(encoder):
     """The same tokens permuted: each token's state (compared token by token) and the pooled vector move for a

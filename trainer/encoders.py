@@ -80,10 +80,17 @@ class CNNEncoder(_Contextual):
         return x
 
 
+def rnn_mask(ids: tf.Tensor) -> tf.Tensor:
+    """The RNNs' `mask=`: real tokens, and always the first step. tf_keras runs a batch on its cuDNN kernel only
+    when every row is right-padded (TFT's ids are) and none is fully masked, so one empty text would send the
+    whole batch to the slow kernel; an empty row's one padding step is zeroed out of its states afterwards."""
+    return token_mask(ids) | (tf.range(tf.shape(ids)[1]) == 0)[None, :]
+
+
 class BiRNNEncoder(_Contextual):
     """Bidirectional LSTM or GRU layers (units / 2 per direction, concatenated), stacked `layers` deep. The
     token mask goes to every layer as `mask=`, so both directions skip the padding (the backward pass starts at
-    the last real token); tf_keras picks its cuDNN kernel at run time where it can."""
+    the last real token); tf_keras picks its cuDNN kernel at run time where it can (see `rnn_mask`)."""
 
     CELLS = {"lstm": tf_keras.layers.LSTM, "gru": tf_keras.layers.GRU}
 
@@ -97,7 +104,7 @@ class BiRNNEncoder(_Contextual):
                                                    name=f"bi{cell}{i}") for i in range(self.layers_count)]
 
     def contextualize(self, embedded, ids):
-        mask, x = token_mask(ids), embedded
+        mask, x = rnn_mask(ids), embedded
         for rnn in self.rnns:
             x = rnn(x, mask=mask)
         return x
