@@ -1,5 +1,5 @@
-"""Base of the config records: the strict pydantic model, ConfigError, and the architecture / weighting
-option tables (which options each reads, and their defaults)."""
+"""Base of the config records: the strict pydantic model, ConfigError, and the architecture / weighting / text
+encoder option tables (which options each reads, and their defaults)."""
 from __future__ import annotations
 
 from typing import ClassVar, Dict, List, Optional, Tuple, Union
@@ -15,8 +15,14 @@ DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 ARCHITECTURE_OPTIONS = {"experts": ("mmoe",), "expert_units": ("mmoe", "ple", "cgc"),
                         "shared_experts": ("ple", "cgc"), "task_experts": ("ple", "cgc"), "levels": ("ple",)}
 WEIGHTING_OPTIONS = {"gradnorm_alpha": ("gradnorm",), "dwa_temperature": ("dwa",)}
+# Text encoders (trainer/encoders.py): bag = mean of the token embeddings; the others give contextual states.
+TEXT_ENCODERS = ("bag", "cnn", "bilstm", "bigru", "transformer")
+CONTEXTUAL_ENCODERS = TEXT_ENCODERS[1:]
+ENCODER_OPTIONS = {"encoder_units": CONTEXTUAL_ENCODERS, "encoder_layers": CONTEXTUAL_ENCODERS,
+                   "encoder_heads": ("transformer",)}
+ENCODER_LAYERS = {"cnn": 2, "bilstm": 1, "bigru": 1, "transformer": 2}  # default depth of each encoder
 OPTION_DEFAULTS = {"experts": 8, "shared_experts": 2, "task_experts": 1, "levels": 2, "gradnorm_alpha": 1.5,
-                   "dwa_temperature": 2.0}
+                   "dwa_temperature": 2.0, "encoder_units": 64, "encoder_heads": 2}
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -35,7 +41,7 @@ class _Strict(BaseModel):
 
 
 class _WithOptions(_Strict):
-    """A record whose `selector` field (architecture, loss_weighting) decides which of `options` it may set;
+    """A record whose `selector` field (architecture, loss_weighting, encoder) decides which of `options` it may set;
     `setting(name)` gives an option's value, or its documented default when left out (left-out options stay
     None, so a dumped and re-parsed record is still valid)."""
 

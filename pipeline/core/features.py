@@ -2,11 +2,11 @@
 of categorical features (a derived input: its name is not a data column)."""
 from __future__ import annotations
 
-from typing import Annotated, List, Literal, Optional, Tuple, Union
+from typing import Annotated, ClassVar, Dict, List, Literal, Optional, Tuple, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from pipeline.core.config_base import _Strict
+from pipeline.core.config_base import ENCODER_LAYERS, ENCODER_OPTIONS, TEXT_ENCODERS, _Strict, _WithOptions
 
 FEATURE_TYPES = ("numeric", "categorical", "text", "cross", "vector")
 # How a number enters the model (docs/tabular.md): zscore = (x - mean) / std; log = zscore of
@@ -54,17 +54,52 @@ class CategoricalFeature(_Strict):
                                          "model.min_frequency")
 
 
-class TextFeature(_Strict):
-    """Free text: lower-cased, split into word tokens, mapped to vocabulary ids, padded to max_tokens."""
+class TextFeature(_WithOptions):
+    """Free text: lower-cased, split into word tokens, mapped to vocabulary ids, padded to max_tokens, embedded,
+    then read by its `encoder`, which gives each token a state (what a sequence-tagging task reads) and the row
+    one pooled vector, the mean of the states over its real tokens (what sentence-level tasks read). Padding
+    never changes a real token's state. `bag` (default): the token embeddings themselves, blind to word order;
+    cheapest, and enough when the words alone decide the label (topics, keywords). `cnn`: stacked width-3
+    convolutions, so each state sees 1 + 2 x encoder_layers neighbouring tokens; fast, catches short phrases and
+    negations ("not good"). `bilstm` / `bigru`: a bidirectional LSTM / GRU, each state sees the whole text in
+    order; for tagging and order over longer spans, slowest to train (sequential; GRU is the lighter one).
+    `transformer`: sinusoidal positions and self-attention blocks, each token attends to every other; for
+    longer texts with plenty of data, its cost grows with max_tokens squared."""
 
-    type: Literal["text"] = Field(description="selects the text transform (word tokens -> ids, mean-pooled "
-                                  "embeddings)")
+    selector: ClassVar[str] = "encoder"
+    options: ClassVar[Dict[str, Tuple[str, ...]]] = ENCODER_OPTIONS
+
+    type: Literal["text"] = Field(description="selects the text transform (word tokens -> ids -> embeddings -> "
+                                  "`encoder`)")
     max_tokens: int = Field(32, gt=0, le=4096, description="tokens kept per cell (the rest is cut); shorter "
                             "texts are padded")
     vocab_size: int = Field(20000, gt=0, description="most frequent tokens kept in the vocabulary")
     oov_buckets: int = Field(1, ge=1, description="hash buckets for tokens outside the vocabulary")
     min_frequency: Optional[int] = Field(None, ge=1, description="tokens seen fewer times share the OOV "
                                          "bucket(s); default: model.min_frequency")
+    encoder: Literal[TEXT_ENCODERS] = Field(
+        "bag", description="how token embeddings become per-token states and the pooled vector: bag (mean of "
+        "embeddings, no word order) | cnn (width-3 convolutions) | bilstm / bigru (bidirectional LSTM / GRU) | "
+        "transformer (self-attention); see this section's introduction")
+    encoder_units: Optional[int] = Field(None, gt=0, le=4096, description="width of the states and the pooled "
+                                         "vector (even for bilstm/bigru: half per direction)")
+    encoder_layers: Optional[int] = Field(None, gt=0, le=16, description="stacked convolutions (cnn), recurrent "
+                                          "layers (bilstm/bigru) or attention blocks (transformer); default 2 "
+                                          "for cnn and transformer, 1 for bilstm and bigru")
+    encoder_heads: Optional[int] = Field(None, gt=0, le=64, description="transformer: attention heads (each "
+                                         "of width encoder_units / heads)")
+
+    @model_validator(mode="after")
+    def _even_rnn_units(self):
+        if self.encoder in ("bilstm", "bigru") and self.encoder_units is not None and self.encoder_units % 2:
+            raise ValueError(f"encoder_units: {self.encoder} splits the units between its two directions; give "
+                             f"an even number, not {self.encoder_units}")
+        return self
+
+    def setting(self, name: str):
+        if name == "encoder_layers" and self.encoder_layers is None:
+            return ENCODER_LAYERS.get(self.encoder, 1)
+        return super().setting(name)
 
 
 class CrossFeature(_Strict):
