@@ -18,10 +18,10 @@ from typing import Any, Dict, Mapping
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components.tokens import tokenize
 from pipeline import config as cfg
 
 MISSING_TOKEN = "__missing__"
-_WORD_SPLIT = r"[^\p{L}\p{N}']+"
 
 
 def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -> Dict[str, Any]:
@@ -198,12 +198,6 @@ def sequence_tags(task_name: str, x, task: cfg.Task, text, feature: cfg.TextFeat
         default_value=-1, shape=[None, feature.max_tokens])
     ids = tf.where(known[:, None], ids, tf.constant(-1, tf.int64))
     return ids, tf.cast(known, tf.float32)
-
-
-def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
-    """Lower-case word tokens of a [batch] string tensor (letters, digits and apostrophes)."""
-    text = tf.strings.lower(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"))
-    return tf.strings.split(tf.strings.strip(tf.strings.regex_replace(text, _WORD_SPLIT, " ")))
 
 
 def _text(name: str, x, feature: cfg.TextFeature) -> tf.Tensor:

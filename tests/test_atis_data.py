@@ -63,7 +63,7 @@ def test_malformed_lines_are_named():
 
 
 def test_the_pipeline_tokenizer_splits_no_atis_token_but_rewrites_st_dot(splits):
-    """components.transform.tokenize keeps every ATIS token as one token (token count == tag count), except
+    """components.tokens.tokenize keeps every ATIS token as one token (token count == tag count), except
     that it drops the dot of 'st.' (as in 'st. louis'): the only non-alphanumeric, non-apostrophe character."""
     for split_name, rows in (("train", 107), ("eval", 12), ("test", 67)):
         found = atis_data.tokenizer_mismatches(splits[split_name])

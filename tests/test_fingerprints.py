@@ -38,6 +38,7 @@ def test_editing_unused_code_keeps_both_fingerprints(tree, path):
     ("components/gates/artifacts.py", True, False),
     ("pipeline/core/drift_record.py", True, False),  # written by the DriftGate
     ("components/transform.py", True, False),
+    ("components/tokens.py", True, True),  # the tokenizer: Transform's, and the tokens a tagging model returns
     ("pipeline/core/csvdata.py", True, True),
     ("pipeline/config.py", True, True),
     ("trainer/export.py", False, True),

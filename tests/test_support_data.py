@@ -151,7 +151,7 @@ def test_cli_writes_the_files_and_reports_a_file_in_the_way(tmp_path):
 def test_slot_tags_give_one_bio_tag_per_transform_token_and_mark_the_filled_slots(rows):
     import tensorflow as tf
 
-    from components.transform import tokenize
+    from components.tokens import tokenize
     from pipeline.core.tags import entities
 
     sample = rows[:3000]

@@ -7,7 +7,8 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from components.transform import preprocessing_fn, tokenize
+from components.tokens import tokenize
+from components.transform import preprocessing_fn
 from pipeline import config as cfg
 
 CONFIG = {

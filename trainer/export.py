@@ -27,7 +27,7 @@ import tensorflow as tf
 from pipeline import config as cfg
 from pipeline.core import kinds
 from pipeline.core.model_contract import CONTRACT_FILE, ContractRecord, FeatureSpec, TaskSpec
-from components.transform import _to_dense, tokenize
+from components.tokens import text_cells, tokenize
 from trainer import heads, parsing, tagging
 from trainer.inputs import input_keys
 from trainer.model import MultiTaskModel
@@ -144,7 +144,7 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
                     ids >= 0, tf.float32)[..., None]
             if tagged is not None:
                 width = config.features[task.tokens_of].max_tokens
-                tokens = tokenize(_to_dense(parsed[task.tokens_of], ""))[:, :width]
+                tokens = tokenize(text_cells(parsed[task.tokens_of]))[:, :width]
                 tagged[name] = (ids, tokens.to_tensor(default_value="", shape=[None, width]))
         return outputs
 

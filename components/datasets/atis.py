@@ -105,14 +105,14 @@ def summary(splits: Dict[str, List[Utterance]]) -> Dict[str, Dict[str, object]]:
 
 
 def tokenizer_mismatches(utterances: Sequence[Utterance]) -> Dict[str, List[tuple]]:
-    """Tokens that `components.transform.tokenize` (the pipeline's text tokenizer) does not keep as they are.
+    """Tokens that `components.tokens.tokenize` (the pipeline's text tokenizer) does not keep as they are.
 
     ``split``: (row, token, pieces) for tokens it splits or drops (the row's token count then differs from its
     tag count); ``changed``: (row, token, piece) for tokens kept as one token but rewritten (e.g. ``st.``->``st``).
     """
     import tensorflow as tf
 
-    from components.transform import tokenize
+    from components.tokens import tokenize
 
     tokens = sorted({t for u in utterances for t in u.tokens})
     pieces = {t: tuple(p.decode() for p in row) for t, row in zip(tokens, tokenize(tf.constant(tokens)).to_list())}

@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List
 import tensorflow as tf
 
 from components.gates.findings import Finding
-from components.transform import tokenize
+from components.tokens import tokenize
 from pipeline import config as cfg
 
 SHOWN_ROWS = 3  # rows quoted per finding

@@ -210,11 +210,16 @@ class DataContract(_Strict):
         return numeric_columns(self.features, self.tasks)
 
 
+# Feature keys that only the model reads: left out of the data contract, so changing them never re-runs Transform.
+MODEL_ONLY_KEYS = {"text": {"encoder", "encoder_units", "encoder_layers", "encoder_heads"}}
+
+
 def data_contract(config: Config, code_version: str = "") -> dict:
     """JSON-ready DataContract of a config (passed to DataGate and Transform as custom config)."""
     label_part = {"type", "label", "positive", "negative", "unknown_labels", "separator", "classes", "tokens_of"}
     return {
-        "features": {n: f.model_dump(mode="json") for n, f in config.resolved_features.items()},
+        "features": {n: f.model_dump(mode="json", exclude=MODEL_ONLY_KEYS.get(f.type, set()))
+                     for n, f in config.resolved_features.items()},
         "tasks": {n: t.model_dump(mode="json", include=label_part, exclude_none=True)
                   for n, t in config.tasks.items()},
         "na_values": list(config.data.na_values),
