@@ -44,10 +44,15 @@ def variant_config(raw: dict, name: str, seed: int, epochs=None) -> cfg.Config:
     tasks, encoder, crf = VARIANTS[name]
     raw = json.loads(json.dumps(raw))
     raw["tasks"] = {t: raw["tasks"][t] for t in tasks}
-    raw["features"]["text"]["encoder"] = encoder
+    text = raw["features"]["text"]
+    text["encoder"] = encoder
+    if encoder == "bag":  # the other encoders' width and depth do not apply
+        for key in ("encoder_units", "encoder_layers", "encoder_heads"):
+            text.pop(key, None)
     if "slots" in raw["tasks"]:
         raw["tasks"]["slots"]["crf"] = crf
-    raw["training"] = {**raw.get("training", {}), "seed": seed, **({"epochs": epochs} if epochs else {})}
+    fixed = {"epochs": epochs, "early_stopping_patience": 0} if epochs else {}
+    raw["training"] = {**raw.get("training", {}), "seed": seed, **fixed}
     return cfg.parse_config(raw)
 
 
@@ -163,6 +168,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", choices=list(VARIANTS), help="variants to run (default: all)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None, help="fixed epochs instead of early stopping")
+    parser.add_argument("--append", action="store_true", help="keep the other variants' runs already in " + OUT)
     args = parser.parse_args(argv)
     from components.datasets.atis import prepare
 
@@ -172,8 +178,12 @@ def main(argv=None) -> int:
     output, train, evaluation = transformed(config)
     rows = test_rows(config)
     data = (output, train, evaluation, transform_rows(output, rows))
+    chosen = args.only or list(VARIANTS)
     runs = []
-    for name in args.only or VARIANTS:
+    if args.append and os.path.exists(OUT):
+        with open(OUT) as f:
+            runs = [r for r in json.load(f)["runs"] if r["variant"] not in chosen]
+    for name in chosen:
         for seed in range(args.seeds):
             started = time.perf_counter()
             runs.append(run_variant(raw, name, seed, data, rows, args.epochs))

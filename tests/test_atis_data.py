@@ -3,6 +3,7 @@ being the tail of train_dev, one tag per token in the written CSVs, multi-intent
 errors for malformed lines, and what the pipeline's tokenizer does to ATIS tokens (the tagging rule depends on
 it). No training."""
 import csv
+import os
 
 import pytest
 
@@ -73,3 +74,14 @@ def test_the_pipeline_tokenizer_splits_no_atis_token_but_rewrites_st_dot(splits)
     made_up = [atis_data.Utterance(("to", "u.s.", "-", "st."), ("O", "B-country", "O", "B-city"), "x")]
     assert atis_data.tokenizer_mismatches(made_up) == {"split": [(0, "u.s.", ("u", "s")), (0, "-", ())],
                                                       "changed": [(0, "st.", "st")]}
+
+
+def test_mtl_data_atis_writes_the_three_splits(tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    result = CliRunner().invoke(main, ["data", "atis", "--out", str(tmp_path / "atis")])
+    assert result.exit_code == 0, result.output
+    assert "(4478 rows)" in result.output and "(893 rows)" in result.output
+    assert sorted(os.listdir(tmp_path / "atis")) == ["eval.csv", "test.csv", "train.csv"]  # no temporary left

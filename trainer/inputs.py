@@ -1,6 +1,6 @@
 """Model inputs: the transformed-feature keys the model reads, their Keras inputs, and the encoders that turn them
-into one vector (numerics by their encoding, embeddings of categories and crosses, text encoders, vectors as they are), plus the
-optional DCN-v2 cross layers on that vector."""
+into one vector (numerics by their encoding, embeddings of categories and crosses, text through its encoder,
+vectors as they are), plus the optional DCN-v2 cross layers on that vector."""
 from __future__ import annotations
 
 import math
