@@ -61,16 +61,10 @@ def task_signature(name: str, task: cfg.Task) -> Optional[str]:
     return f"{method}_{name}" if method else None
 
 
-def tags_output(task_name: str) -> str:
-    return f"{task_name}_tags"
-
-
-def tokens_output(task_name: str) -> str:
-    return f"{task_name}_tokens"
-
-
-def spans_output(task_name: str) -> str:
-    return f"{task_name}_spans"
+def tagging_output(task_name: str, what: str) -> str:
+    """serving_default's extra outputs of a tagging task: `<task>_tags`, `<task>_tokens`, `<task>_spans`."""
+    assert what in ("tags", "tokens", "spans"), what
+    return f"{task_name}_{what}"
 
 
 def _task_function(name: str, task: cfg.Task, predict, vocabularies):
@@ -158,9 +152,9 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
                 result[label_output(name)] = heads.decode(task, outputs[name], vocabularies.classes.get(name, []))
         for name, (ids, tokens) in tagged.items():
             names = vocabularies.classes.get(name, [])
-            result[tags_output(name)] = heads.decode(config.tasks[name], ids, names)
-            result[tokens_output(name)] = tokens
-            result[spans_output(name)] = tagging.span_strings(ids, [n[2:] for n in names[1::2]])
+            result[tagging_output(name, 'tags')] = heads.decode(config.tasks[name], ids, names)
+            result[tagging_output(name, 'tokens')] = tokens
+            result[tagging_output(name, 'spans')] = tagging.span_strings(ids, [n[2:] for n in names[1::2]])
         return result
 
     @_traced(input_signature=[examples])
@@ -207,8 +201,8 @@ def contract(model: MultiTaskModel, tf_transform_output) -> ContractRecord:
     for name, task in config.tasks.items():
         classified = kinds.kind(task.type).predicts == "classes"
         if kinds.kind(task.type).predicts == "tags":
-            tasks[name] = TaskSpec(type=task.type, scores=name, label=tags_output(name), classes=classes[name],
-                                   tokens=tokens_output(name))
+            tasks[name] = TaskSpec(type=task.type, scores=name, label=tagging_output(name, "tags"), classes=classes[name],
+                                   tokens=tagging_output(name, "tokens"))
             continue
         tasks[name] = TaskSpec(type=task.type, scores=name, label=label_output(name) if classified else None,
                                classes=list(classes[name]) if classified else None,

@@ -255,36 +255,39 @@ def evaluation_part(record: RunRecord, store, config: Optional[cfg.Config]) -> T
     return part, ""
 
 
-def _tagging_sample(record: RunRecord, store, config: cfg.Config, part: EvaluationPart) -> None:
-    """Per-type span scores and type confusions of each tagging task on a sample of eval rows."""
-    tasks = [name for name, task in config.tasks.items() if kinds.kind(task.type).predicts == "tags"]
+def _scored_sample(record: RunRecord, store, config: cfg.Config, part: EvaluationPart, predicts: str):
+    """(tasks that predict `predicts`, the evaluated model's serving dir, the eval shards), or None."""
+    tasks = [name for name, task in config.tasks.items() if kinds.kind(task.type).predicts == predicts]
     execution = record.executions["Evaluator"]
     model, examples_uri = mlmd.input_uri(store, execution, "model"), mlmd.input_uri(store, execution, "examples")
     if not tasks or not model or not examples_uri:
-        return
-    names = _vocabulary_classes(record, config)
-    try:
-        part.tagging = examples.tagging_sample(os.path.join(model, "Format-Serving"),
-                                               examples.split_files(examples_uri, "eval"),
-                                               {t: names.get(t, []) for t in tasks})
-    except Exception as exc:  # noqa: BLE001 (the metrics are there; the per-type table is an extra)
-        logging.getLogger(__name__).debug("tagging sample failed", exc_info=True)
-        part.notes.append(f"no per-type span table: scoring eval rows with the model failed ({exc})")
+        return None
+    return tasks, os.path.join(model, "Format-Serving"), examples.split_files(examples_uri, "eval")
 
 
 def _regression_sample(record: RunRecord, store, config: cfg.Config, part: EvaluationPart) -> None:
     """(actual, predicted) of a sample of the eval rows the Evaluator read, scored by the evaluated model."""
-    tasks = [name for name, task in config.tasks.items() if kinds.kind(task.type).predicts == "value"]
-    execution = record.executions["Evaluator"]
-    model, examples_uri = mlmd.input_uri(store, execution, "model"), mlmd.input_uri(store, execution, "examples")
-    if not tasks or not model or not examples_uri:
+    found = _scored_sample(record, store, config, part, "value")
+    if found is None:
         return
     try:
-        part.regression = examples.regression_sample(os.path.join(model, "Format-Serving"),
-                                                     examples.split_files(examples_uri, "eval"), tasks)
+        part.regression = examples.regression_sample(found[1], found[2], found[0])
     except Exception as exc:  # noqa: BLE001 (the metrics are there; the plots are an extra)
         logging.getLogger(__name__).debug("regression sample failed", exc_info=True)
         part.notes.append(f"no predicted-vs-actual plot: scoring eval rows with the model failed ({exc})")
+
+
+def _tagging_sample(record: RunRecord, store, config: cfg.Config, part: EvaluationPart) -> None:
+    """Per-type span scores and type confusions of each tagging task on a sample of eval rows."""
+    found = _scored_sample(record, store, config, part, "tags")
+    if found is None:
+        return
+    names = _vocabulary_classes(record, config)
+    try:
+        part.tagging = examples.tagging_sample(found[1], found[2], {t: names.get(t, []) for t in found[0]})
+    except Exception as exc:  # noqa: BLE001 (the metrics are there; the per-type table is an extra)
+        logging.getLogger(__name__).debug("tagging sample failed", exc_info=True)
+        part.notes.append(f"no per-type span table: scoring eval rows with the model failed ({exc})")
 
 
 def _vocabulary_classes(record: RunRecord, config: cfg.Config) -> Dict[str, List[str]]:

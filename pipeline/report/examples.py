@@ -50,18 +50,28 @@ def value_counts(files: Sequence[str], columns: Sequence[str], limit: int = MAX_
     return counts, rows
 
 
+def _scored(model_dir: str, files: Sequence[str], limit: int):
+    """(targets and label masks, scores) of the first `limit` rows through the exported model's own signatures
+    (`transform_features`, `scores`); None without rows."""
+    import tensorflow as tf
+
+    batch = next(iter(_records(files, limit).batch(limit)), None)
+    if batch is None:
+        return None
+    model = tf.saved_model.load(model_dir)
+    return model.signatures["transform_features"](examples=batch), model.signatures["scores"](examples=batch)
+
+
 def regression_sample(model_dir: str, files: Sequence[str], tasks: Sequence[str], limit: int = SAMPLE_ROWS
                       ) -> Dict[str, List[Tuple[float, float]]]:
     """{task: [(actual, predicted)]} for the labelled rows among the first `limit` rows, through the exported
     model's own signatures: `transform_features` gives the targets and label masks, `scores` the predictions."""
     import tensorflow as tf
 
-    batch = next(iter(_records(files, limit).batch(limit)), None)
-    if batch is None:
+    scored = _scored(model_dir, files, limit)
+    if scored is None:
         return {}
-    model = tf.saved_model.load(model_dir)
-    targets = model.signatures["transform_features"](examples=batch)
-    scores = model.signatures["scores"](examples=batch)
+    targets, scores = scored
     found = {}
     for task in tasks:
         actual = tf.reshape(targets[cfg.label_key(task)], [-1]).numpy()
@@ -95,12 +105,10 @@ def tagging_sample(model_dir: str, files: Sequence[str], tasks: Dict[str, List[s
 
     from pipeline.core.tags import entities
 
-    batch = next(iter(_records(files, limit).batch(limit)), None)
-    if batch is None:
+    scored = _scored(model_dir, files, limit)
+    if scored is None:
         return {}
-    model = tf.saved_model.load(model_dir)
-    targets = model.signatures["transform_features"](examples=batch)
-    scores = model.signatures["scores"](examples=batch)
+    targets, scores = scored
     found = {}
     for task, names in tasks.items():
         gold_ids = targets[cfg.label_key(task)].numpy()
