@@ -56,6 +56,8 @@ SHARD_BYTES = 128 * 2 ** 20  # serialized bytes per output shard (about); at lea
 CSV_GROWTH = 4  # serialized tf.Example bytes per CSV byte, to size the buckets before any are written (upper end)
 PROGRESS_ROWS = 250_000
 _SEED = 20181010  # fixed: the same input gives the same files
+INFERENCE_SPLIT = "inference"  # the rows the BulkInferrer scores (`inference.data`, pipeline/pipeline.py)
+ORDERED_SPLITS = {INFERENCE_SPLIT}  # written in input order, unshuffled
 
 
 def runs_locally(beam_args: Optional[Sequence[str]]) -> bool:
@@ -68,16 +70,18 @@ def runs_locally(beam_args: Optional[Sequence[str]]) -> bool:
 # ------------------------------------------------------------------------------------------------ shuffling
 class ShuffledSplitWriter:
     """Appends serialized records to random temporary buckets, then writes each bucket shuffled to gzipped
-    TFRecord shards named as TFX names them (data_tfrecord-SSSSS-of-NNNNN.gz)."""
+    TFRecord shards named as TFX names them (data_tfrecord-SSSSS-of-NNNNN.gz). rng None: one bucket, one shard,
+    the records in the order they came (rows to score keep their file's order)."""
 
-    def __init__(self, output_dir: str, scratch_dir: str, buckets: int, rng: random.Random):
+    def __init__(self, output_dir: str, scratch_dir: str, buckets: int, rng: Optional[random.Random]):
         self.output_dir, self.rng, self.records, self.bytes = output_dir, rng, 0, 0
         os.makedirs(scratch_dir, exist_ok=True)
-        self._paths = [os.path.join(scratch_dir, f"bucket-{i:05d}") for i in range(max(1, buckets))]
+        buckets = 1 if rng is None else max(1, buckets)
+        self._paths = [os.path.join(scratch_dir, f"bucket-{i:05d}") for i in range(buckets)]
         self._files = [open(path, "wb") for path in self._paths]
 
     def add(self, record: bytes) -> None:
-        f = self._files[self.rng.randrange(len(self._files))]
+        f = self._files[self.rng.randrange(len(self._files))] if self.rng else self._files[0]
         f.write(struct.pack("<I", len(record)))
         f.write(record)
         self.records += 1
@@ -95,6 +99,11 @@ class ShuffledSplitWriter:
         writers = [tf.io.TFRecordWriter(name, options="GZIP") for name in names]
         try:
             for i, path in enumerate(self._paths):
+                if self.rng is None:
+                    for record in _read_bucket(path):
+                        writers[0].write(record)
+                    os.remove(path)
+                    continue
                 records = list(_read_bucket(path))
                 os.remove(path)
                 self.rng.shuffle(records)
@@ -167,7 +176,8 @@ class _StreamingMixin:
                 size = sum(fileio.stat(f).length for f in files)
                 buckets = max(1, math.ceil(size * self.growth / BUCKET_BYTES))
                 writers = [ShuffledSplitWriter(artifact_utils.get_split_uri([examples], name),
-                                               os.path.join(scratch, name), buckets, rng) for name in outputs]
+                                               os.path.join(scratch, name), buckets,
+                                               None if name in ORDERED_SPLITS else rng) for name in outputs]
                 started, count = time.time(), 0
                 for record in self.split_records(files, pattern):
                     if hash_buckets:

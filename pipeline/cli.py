@@ -9,8 +9,8 @@ import click
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
 from pipeline import config as cfg
 from pipeline import preflight, quiet
-from pipeline.core import kinds
 from pipeline.core.rundir import RunDir
+from pipeline.predict_command import predict
 
 # Commands import TensorFlow, TFX and the serving stack inside their bodies, so that `mtl --help`, `validate`,
 # `deploy`, `runs` and `compare` start in well under a second.
@@ -28,6 +28,9 @@ def _load(path: str) -> cfg.Config:
 @click.version_option(pipeline.__version__, prog_name="mtl")
 def main():
     """Multi-task learning pipeline on TFX: one YAML config -> a served multi-task model."""
+
+
+main.add_command(predict)
 
 
 @main.command()
@@ -108,14 +111,27 @@ def atis(out):
                                                for s in ("train", "eval", "test")))
 
 
-@main.command()
+EXIT_NOT_BLESSED = 3  # `mtl run` completed, the Evaluator did not bless the model, nothing was pushed
+EXIT_GATE_STOPPED = 4  # the DataGate or the DriftGate stopped the run before training
+
+
+class GateStopped(click.ClickException):
+    exit_code = EXIT_GATE_STOPPED
+
+
+@main.command(epilog=f"Exit status: 0 BLESSED and pushed (or --until transform done); {EXIT_NOT_BLESSED} the run "
+              f"completed but the model was NOT BLESSED (0 with --allow-unblessed); {EXIT_GATE_STOPPED} the DataGate "
+              "or DriftGate stopped the run; 1 any other error (a config, data file or component failure); "
+              "2 a usage error.")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--no-cache", is_flag=True, help="Re-run every component even if its inputs are unchanged.")
 @click.option("--until", type=click.Choice(["transform", "push"]), default="push", show_default=True,
               help="Stop after the data half (transform) or run everything through the Pusher.")
 @click.option("--verbose", is_flag=True, help="Show TFX, Beam and TensorFlow logs too (always written to "
               "<output>/logs/).")
-def run(config_path, no_cache, until, verbose):
+@click.option("--allow-unblessed", is_flag=True, help=f"Exit 0, not {EXIT_NOT_BLESSED}, when the run completes "
+              "but the model is NOT BLESSED.")
+def run(config_path, no_cache, until, verbose, allow_unblessed):
     """Run the pipeline locally (LocalDagRunner), one line per component and per training epoch."""
     config = _load(config_path)
     from pipeline import beam
@@ -145,12 +161,18 @@ def run(config_path, no_cache, until, verbose):
                      "run again (completed components are reused from the cache)"
         if reason is None:
             raise
+        if isinstance(reason, DataValidationError):
+            raise GateStopped(str(reason)) from None
         raise click.ClickException(str(reason)) from None
     click.echo("\n" + result.render())
     total = sum(c.seconds for c in result.components)
     click.echo(f"\npipeline '{config.name}' finished ({total:.0f} s in components); outputs under "
                f"{config.output_dir} (summary.json)")
     _report(config.output_dir, result.run_id)
+    if result.blessed is False and not allow_unblessed:
+        click.echo(f"exit status {EXIT_NOT_BLESSED}: the model is NOT BLESSED and was not pushed "
+                   "(--allow-unblessed exits 0)", err=True)
+        click.get_current_context().exit(EXIT_NOT_BLESSED)
 
 
 def _latest_run(output_dir: str, refuse_malformed: bool = False):
@@ -210,84 +232,6 @@ def report_(output, which, out):
         raise click.ClickException(str(exc)) from None
     click.echo(f"{written.verdict}: {written.html} ({written.figures} plots)")
     click.echo(f"Markdown: {written.markdown}")
-
-
-def _read_rows(json_text, input_path):
-    import json
-
-    if (json_text is None) == (input_path is None):
-        raise click.UsageError("give exactly one of --json and --input")
-    if json_text is not None:
-        sources = [("--json", json_text)]
-    else:
-        with click.open_file(input_path, encoding="utf-8") as f:
-            sources = [(f"{input_path}:{n}", line) for n, line in enumerate(f, start=1) if line.strip()]
-    rows = []
-    for where, text in sources:
-        try:
-            value = json.loads(text)
-        except RecursionError:
-            raise click.ClickException(f"{where}: JSON nested too deeply to be a row of feature values") from None
-        except ValueError as exc:  # JSONDecodeError, or an integer literal of thousands of digits
-            raise click.ClickException(f"{where}: not valid JSON ({str(exc)[:200]})") from None
-        rows.extend(value if isinstance(value, list) else [value])
-    return rows
-
-
-@main.command()
-@click.option("--model-dir", required=True, type=click.Path(exists=True),
-              help="A Pusher directory (<output>/serving/<name>; the newest version answers) or one version. "
-                   "With --url/--grpc only its contract (assets.extra/mtl_model.json) is read.")
-@click.option("--json", "json_text", help='One row or a list of rows, e.g. \'{"message": "where is my refund?"}\'.')
-@click.option("--input", "input_path", type=click.Path(dir_okay=False, allow_dash=True),
-              help="JSON Lines file of rows ('-' reads stdin).")
-@click.option("--url", help="Ask a TF Serving REST endpoint instead, e.g. http://localhost:8501.")
-@click.option("--grpc", "grpc_target", help="Ask a TF Serving gRPC endpoint instead, e.g. localhost:8500.")
-@click.option("--name", help="Served model name (default: the model's config name).")
-@click.option("--version", "model_version", type=int, help="Ask for this version (default: the newest).")
-@click.option("--task", help="Answer only this task, in the same record as without --task; with --url/--grpc "
-                             "through TF Serving's Classify/Regress API (its classify_<task> / regress_<task> "
-                             "signature).")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per request.")
-@click.option("--ignore-unknown", is_flag=True, help="Drop keys that are not model features (e.g. label columns).")
-def predict(model_dir, json_text, input_path, url, grpc_target, name, model_version, task, timeout,
-            ignore_unknown):
-    """Answer raw feature rows (all tasks at once, or one with --task); prints one JSON line per row, an object
-    keyed by task: {"<task>": {"label": ..., "probability": ...}, ...}.
-
-    Without --url/--grpc the model is loaded in this process."""
-    import json
-
-    from serving.client import GrpcClient, RestClient, ServingClientError
-    from serving.contract import ModelContract, RequestError
-
-    if url and grpc_target:
-        raise click.UsageError("give at most one of --url and --grpc")
-    rows = _read_rows(json_text, input_path)
-    try:
-        if url or grpc_target:
-            contract = ModelContract.load(model_dir)
-            client = (RestClient(url, contract, name, model_version, timeout) if url
-                      else GrpcClient(grpc_target, contract, name, model_version, timeout))
-        else:
-            from serving.inprocess import LocalModel
-
-            client = LocalModel(model_dir)
-        contract = client.contract
-        if task and task not in contract.tasks:
-            raise RequestError(f"'{task}' is not a task of this model; expected {', '.join(contract.tasks)}")
-        if task and (url or grpc_target):
-            method = kinds.kind(contract.tasks[task].type).serving_method
-            ask = client.regress if method == "regress" else client.classify
-            answers = contract.task_answers(task, ask(rows, task, ignore_unknown=ignore_unknown))
-        elif task:
-            answers = [{task: answer[task]} for answer in client.predict(rows, ignore_unknown=ignore_unknown)]
-        else:
-            answers = client.predict(rows, ignore_unknown=ignore_unknown)
-    except (RequestError, FileNotFoundError, ServingClientError) as exc:
-        raise click.ClickException(str(exc)) from None
-    for answer in answers:
-        click.echo(json.dumps(answer))
 
 
 @main.command(name="compile")

@@ -2,7 +2,8 @@
 
 Data half: ExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator -> DataGate ->
 DriftGate (against the statistics of the last accepted run) -> Transform. Model half: Trainer -> Evaluator
-(against the latest blessed model) -> Pusher (only if blessed).
+(against the latest blessed model) -> Pusher (only if blessed); with `inference.data`, an ExampleGen of those
+rows -> BulkInferrer (scores them when the model is blessed).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from components.gates import AcceptedStatistics, DataGate, DriftGate
 from components.pusher import AtomicPusherExecutor
 from pipeline import beam
 from pipeline import config as cfg
+from pipeline.core.model_contract import BULK_SIGNATURE
 from pipeline.version import DATA_CODE, MODEL_CODE, code_version
 
 PREPROCESSING_FN = "components.transform.preprocessing_fn"
@@ -69,9 +71,10 @@ def example_gen(config: cfg.Config):
 
 
 def reading(config: cfg.Config) -> dict:
-    """How ExampleGen reads the CSV cells (components.example_gen.Reading), with the code that reads them."""
-    numeric = config.numeric_columns
-    return {"na_values": list(config.data.na_values), "numeric_columns": numeric,
+    """How ExampleGen reads the CSV cells (components.example_gen.Reading), with the code that reads them. Sorted:
+    the order features are written in the YAML must not re-run ExampleGen (nor, through new examples, the rest)."""
+    numeric = sorted(config.numeric_columns)
+    return {"na_values": sorted(config.data.na_values), "numeric_columns": numeric,
             "float_columns": [] if config.schema_path else numeric,  # a curated schema keeps its own types
             "code_version": code_version(DATA_CODE)}
 
@@ -116,7 +119,7 @@ def trainer_view(config: cfg.Config) -> dict:
     """The config as the trainer sees it: without thresholds, slices and run settings, so that changing
     those re-runs only the Evaluator (and Pusher), never training."""
     view = config.model_dump(mode="json", by_alias=True,
-                             exclude={"evaluation", "validation", "output", "beam_args", "orchestration"})
+                             exclude={"evaluation", "validation", "output", "beam_args", "orchestration", "inference"})
     for task in view["tasks"].values():
         task.pop("thresholds")
     return view
@@ -154,6 +157,32 @@ def model_components(config: cfg.Config, examples, transform, push_to: str) -> L
     return [trainer, baseline, evaluator, pusher]
 
 
+INFERENCE_SPLIT = streaming.INFERENCE_SPLIT
+
+
+def inference_components(config: cfg.Config, trainer, evaluator) -> List:
+    """`inference.data` -> its own ExampleGen (one split) -> BulkInferrer with the trained model, which scores
+    only when the Evaluator blessed it (PredictionLogs of its `bulk_inference` signature, `serving_default` with
+    per-row strings as columns; `mtl run` writes them as answers)."""
+    path = resolve(config.inference.data)
+    base, pattern = path.rsplit("/", 1) if "/" in path else (".", path)
+    input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name=INFERENCE_SPLIT, pattern=pattern)])
+    one_split = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[  # TFX's default: a 2:1 train/eval split
+        tfx.proto.SplitConfig.Split(name=INFERENCE_SPLIT, hash_buckets=1)]))  # kept in file order (ORDERED_SPLITS)
+    if cfg.data_format(path) == "tfrecord":
+        rows = streaming.ImportExampleGen(input_base=base, input_config=input_config, output_config=one_split)
+    else:
+        rows = streaming.CsvExampleGen(input_base=base, input_config=input_config, output_config=one_split,
+                                       reading=reading(config))
+    rows = rows.with_id("InferenceExampleGen")
+    inferrer = tfx.components.BulkInferrer(
+        examples=rows.outputs["examples"], model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        data_spec=tfx.proto.DataSpec(example_splits=[INFERENCE_SPLIT]),
+        model_spec=tfx.proto.ModelSpec(model_signature_name=[BULK_SIGNATURE]))
+    return [rows, inferrer]
+
+
 def create_pipeline(config: cfg.Config, *, pipeline_root: str, output: str, metadata_path: Optional[str] = None,
                     beam_args: Optional[List[str]] = None, enable_cache: bool = True, metadata_connection_config=None,
                     until: str = "push") -> tfx.dsl.Pipeline:
@@ -166,7 +195,11 @@ def create_pipeline(config: cfg.Config, *, pipeline_root: str, output: str, meta
         raise ValueError(f"until must be one of {', '.join(STAGES)}, got {until!r}")
     components = data_components(config)
     if until == "push":
-        components += model_components(config, components[0], components[-1], serving_dir(config, output))
+        trainer, baseline, evaluator, pusher = model_components(config, components[0], components[-1],
+                                                                serving_dir(config, output))
+        components += [trainer, baseline, evaluator, pusher]
+        if config.inference:
+            components += inference_components(config, trainer, evaluator)
     if metadata_connection_config is None and metadata_path is not None:
         metadata_connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
     return tfx.dsl.Pipeline(

@@ -66,6 +66,8 @@ def inspect_data(config: Config) -> DataCheck:
                     readable[split] = files
             except (csvdata.CsvError, OSError) as err:
                 check.problems.append(f"data.{split}: {_reason(err)}")
+    if config.inference:
+        _inference_problems(config, check)
     if len(readable) == 2 and not check.problems:
         headers = {tuple(csvdata.header(f)) for f in readable["train"] + readable["eval"]}
         if len(headers) > 1:
@@ -78,6 +80,31 @@ def inspect_data(config: Config) -> DataCheck:
             except (csvdata.CsvError, OSError) as err:
                 check.problems.append(f"data.{split}: {_reason(err)}")
     return check
+
+
+def _inference_problems(config: Config, check: DataCheck) -> None:
+    """`inference.data`: its files exist and (CSV) their headers hold every feature column and `keep` column."""
+    pattern = config.inference.data
+    if is_uri(pattern):
+        return
+    files = expand_files(pattern)
+    if not files:
+        check.problems.append(f"inference.data: no file matches '{pattern}'")
+        return
+    if data_format(pattern) != "csv":
+        return
+    needed = [*config.column_features, *config.inference.keep]
+    for file in files:
+        try:
+            header = csvdata.header(file)
+        except (csvdata.CsvError, OSError) as err:
+            check.problems.append(f"inference.data: {_reason(err)}")
+            continue
+        missing = [c for c in dict.fromkeys(needed) if c not in header]
+        if missing:
+            check.problems.append(f"inference.data: '{file}' has no column " + ", ".join(
+                f"'{c}' ({'inference.keep' if c not in config.column_features else 'a model feature'})"
+                for c in missing))
 
 
 def _reason(err: Exception) -> str:

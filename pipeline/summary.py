@@ -33,6 +33,7 @@ class RunSummary:
     per_class: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)  # task -> class -> metric
     resolvers: List[ComponentRun] = field(default_factory=list)  # input look-ups (Resolver nodes), not components
     reason: str = ""  # why NOT BLESSED when no metric failed (verdict_reason)
+    inference: Dict[str, object] = field(default_factory=dict)  # `inference.data`: answers path and rows, or why not
 
     @property
     def verdict(self) -> str:
@@ -72,6 +73,9 @@ class RunSummary:
                 lines += [f"  {gate:<17} {usage}" for gate, usage in self.training["gates"].items()]
         lines += ["", f"verdict: {self.verdict}" + (f" - {self.reason}" if self.reason else "")]
         lines.append(f"pushed: {self.pushed_to}" if self.pushed_to else "pushed: nothing (serving directory unchanged)")
+        if self.inference:
+            lines.append(f"inference: {self.inference['rows']} rows answered -> {self.inference['answers']}"
+                         if self.inference.get("answers") else f"inference: nothing scored ({self.inference['why']})")
         return "\n".join(lines)
 
 
@@ -145,6 +149,9 @@ def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
     model_run = record.outputs.get("Trainer", {}).get("model_run")
     if model_run:
         summary.training = training_history(config, model_run[0])
+    inferred = record.outputs.get("BulkInferrer", {}).get("inference_result")
+    if config.inference and inferred:
+        summary.inference = {"result": inferred[0], "model": record.outputs.get("Trainer", {}).get("model", [""])[0]}
     evaluation = record.outputs.get("Evaluator", {}).get("evaluation")
     if evaluation and os.path.isdir(evaluation[0]):
         summary.per_class = per_class_metrics(config, evaluation[0])

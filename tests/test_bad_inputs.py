@@ -294,6 +294,7 @@ def assert_stopped_in_pipeline(result, expected, output, in_report=None):
     assert not os.path.exists(os.path.join(output, "tfx", "Transform", "transform_graph")), "Transform ran"
     failed = [line.split()[0] for line in result.output.splitlines() if "FAILED after" in line]
     assert failed and failed[0] in ("CsvExampleGen", "ImportExampleGen", "DataGate"), result.output
+    assert result.exit_code == (4 if failed[0] == "DataGate" else 1), result.output  # a gate's stop has its own
     page = html.unescape(open(_report(result), encoding="utf-8").read())  # the failed run's report says why
     assert f'<p class="bad" id="verdict-verdict">FAILED at {failed[0]}</p>' in page
     if failed[0] == "DataGate":

@@ -62,3 +62,19 @@ def test_function_level_imports_count(tmp_path):
     (tmp_path / "trainer" / "other.py").write_text("X = 1\n")
     files = {p.name for p in version.fingerprinted(["trainer.run"], tmp_path)}
     assert files == {"__init__.py", "run.py", "late.py"}
+
+
+def test_the_order_of_features_in_the_yaml_does_not_change_how_examplegen_reads():
+    """ExampleGen's cache key (its custom_config) is the same when the YAML lists the features in another order
+    (yaml.safe_dump sorts keys): a config rewritten by a tool must not re-run every component."""
+    import os
+
+    import yaml
+
+    from pipeline import config as cfg
+    from pipeline.pipeline import reading
+
+    raw = yaml.safe_load(open(os.path.join(os.path.dirname(__file__), "data", "census_sample", "config.yaml")))
+    reordered = dict(raw, features=dict(reversed(list(raw["features"].items()))))
+    assert list(reordered["features"]) != list(raw["features"])
+    assert reading(cfg.parse_config(reordered)) == reading(cfg.parse_config(raw))

@@ -44,6 +44,28 @@ def test_census_sample_ends_blessed_and_pushed(census_run):
     assert json.load(open(os.path.join(config.output, "summary.json")))["verdict"] == "BLESSED"
 
 
+def test_bulk_inferrer_scores_the_inference_file_with_the_blessed_model(census_run):
+    """`inference.data`: the BulkInferrer's answers, one per row of the file in its order, are what the pushed
+    model answers for the same rows in-process (`mtl predict`), with the `keep` column read back."""
+    from serving.inprocess import LocalModel
+
+    config, summary = census_run
+    states = {c.name: c.state for c in summary.components}
+    assert states["InferenceExampleGen"] == states["BulkInferrer"] == "COMPLETE", states
+    rows = list(csv.DictReader(open(config.data.eval, encoding="utf-8")))
+    assert summary.inference["rows"] == len(rows), summary.inference
+    path = summary.inference["answers"]
+    assert path == os.path.join(config.output, "inference", f"{summary.run_id}.jsonl")
+    assert f"inference: {len(rows)} rows answered -> {path}" in summary.render()
+    answers = [json.loads(line) for line in open(path, encoding="utf-8")]
+    assert [a.pop("marital_stat") for a in answers] == [r["marital_stat"] for r in rows]
+    expected = LocalModel(summary.pushed_to).predict(rows, ignore_unknown=True)
+    assert [a["income"]["label"] for a in answers] == [e["income"]["label"] for e in expected]
+    for answer, local in zip(answers, expected):
+        for task in ("income", "never_married"):
+            assert answer[task]["probability"] == pytest.approx(local[task]["probability"], abs=1e-5)
+
+
 def test_pushed_model_serves_raw_csv_rows_in_a_tensorflow_only_process(census_run):
     config, summary = census_run
     answer = serve_in_clean_process(summary.pushed_to, config.data.eval, config)
@@ -63,19 +85,29 @@ def test_pushed_model_serves_raw_csv_rows_in_a_tensorflow_only_process(census_ru
     assert never and other and sum(never) / len(never) > sum(other) / len(other)
 
 
-def test_second_run_with_impossible_threshold_is_not_blessed_and_serving_is_untouched(census_run):
+def test_second_run_with_impossible_threshold_is_not_blessed_and_serving_is_untouched(census_run, tmp_path):
+    """Through `mtl run`: NOT BLESSED exits 3 (a CI job needs no summary.json to notice), nothing is pushed, the
+    Trainer is reused; `--allow-unblessed` exits 0 on the same (cached) run."""
     config, first = census_run
     before = snapshot(serving_dir(config, config.output))
     assert before
     raw = yaml.safe_load(open(os.path.join(DATA, "census_sample/config.yaml")))
     raw["output"] = config.output
     raw["tasks"]["income"]["thresholds"] = {"auc": {"min": 0.9999}}
-    summary = local.run(cfg.parse_config(raw))
-    assert summary.verdict == "NOT BLESSED" and summary.pushed_to is None
-    failed = [(m.task, m.metric) for m in summary.metrics if m.passed is False]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["run", "--config", str(path)])
+    assert result.exit_code == 3, result.output
+    assert "verdict: NOT BLESSED" in result.output and "exit status 3: the model is NOT BLESSED" in result.output
+    summary = json.load(open(os.path.join(config.output, "summary.json")))
+    assert summary["verdict"] == "NOT BLESSED" and summary["pushed_to"] is None
+    failed = [(m["task"], m["metric"]) for m in summary["metrics"] if m["passed"] is False]
     assert failed == [("income", "auc")]
-    states = {c.name: c.state for c in summary.components}
-    assert states["Trainer"] == "CACHED" and states["Transform"] == "CACHED"  # thresholds never retrain
+    states = {c["name"]: c["state"] for c in summary["components"]}
+    assert states["Trainer"] == "CACHED" and states["Transform"] == "CACHED", result.output  # never retrain
+    assert snapshot(serving_dir(config, config.output)) == before
+    allowed = CliRunner().invoke(main, ["run", "--config", str(path), "--allow-unblessed"])
+    assert allowed.exit_code == 0 and "verdict: NOT BLESSED" in allowed.output, allowed.output
     assert snapshot(serving_dir(config, config.output)) == before
 
 

@@ -68,7 +68,7 @@ def test_saved_model_cli_shows_the_documented_signatures(pushed):
                            capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr[-2000:]
     text = shown.stdout
-    for signature in ("serving_default", "scores", "transform_features"):
+    for signature in ("serving_default", "bulk_inference", "scores", "transform_features"):
         assert f"signature_def['{signature}']" in text
     serving = text.split("signature_def['serving_default']")[1].split("signature_def[")[0]
     assert "inputs['examples'] tensor_info:\n        dtype: DT_STRING\n        shape: (-1)" in serving
@@ -105,7 +105,8 @@ def test_rest_and_grpc_answer_like_the_model_in_process(pushed, server):
     assert [(s.version, s.state) for s in grpc_status] == [(version, 30)]  # 30 = AVAILABLE
     metadata = RestClient(f"http://127.0.0.1:{server.rest_port}", contract).metadata()
     signatures = metadata["metadata"]["signature_def"]["signature_def"]
-    assert set(signatures) == {"serving_default", "scores", "transform_features", "regress_handling_minutes",
+    assert set(signatures) == {"serving_default", "bulk_inference", "scores", "transform_features",
+                               "regress_handling_minutes",
                                *(f"classify_{t}" for t in ("intent", "keywords", "sentiment", "escalate"))}
     assert signatures["serving_default"]["method_name"] == "tensorflow/serving/predict"
     from tensorflow_serving.apis import get_model_metadata_pb2
@@ -302,6 +303,7 @@ def test_per_task_signatures_carry_tf_serving_method_names(pushed):
     saved.ParseFromString(open(os.path.join(version_dir, "saved_model.pb"), "rb").read())
     methods = {k: v.method_name for k, v in saved.meta_graphs[0].signature_def.items() if not k.startswith("__")}
     assert methods == {"serving_default": "tensorflow/serving/predict", "scores": "tensorflow/serving/predict",
+                       "bulk_inference": "tensorflow/serving/predict",
                        "transform_features": "tensorflow/serving/predict",
                        **{f"classify_{t}": "tensorflow/serving/classify"
                           for t in ("intent", "keywords", "sentiment", "escalate")},

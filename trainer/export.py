@@ -7,6 +7,8 @@
 - `transform_features`: serialized tf.Example with labels -> each task's target and label mask, multilabel
   targets as dense multi-hot (TFMA's preprocessing function). Transformed features are left out, so that TFMA
   slices on the raw values (`sex = Female`, not the vocabulary id of Female).
+- `bulk_inference`: `serving_default`'s outputs with each per-row string (a decoded label) as a [B, 1] column, for
+  TFX's BulkInferrer: tfx_bsl 1.16 splits outputs row by row and cannot write a bare string into a PredictionLog.
 - per task, for TF Serving's Classify / Regress APIs: `classify_<task>` (inputs -> classes, scores) for binary,
   multiclass and multilabel tasks, `regress_<task>` (inputs -> outputs) for regression tasks.
 
@@ -26,7 +28,7 @@ import tensorflow as tf
 
 from pipeline import config as cfg
 from pipeline.core import kinds
-from pipeline.core.model_contract import CONTRACT_FILE, ContractRecord, FeatureSpec, TaskSpec
+from pipeline.core.model_contract import BULK_SIGNATURE, CONTRACT_FILE, ContractRecord, FeatureSpec, TaskSpec
 from components.tokens import text_cells, tokenize
 from trainer import heads, parsing, tagging
 from trainer.inputs import input_keys
@@ -158,6 +160,11 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
         return result
 
     @_traced(input_signature=[examples])
+    def bulk(serialized):
+        return {k: v[:, None] if v.dtype == tf.string and v.shape.rank == 1 else v
+                for k, v in serve(serialized).items()}
+
+    @_traced(input_signature=[examples])
     def scores(serialized):
         found = dict(predict(serialized))
         if len(found) == 1:  # TFMA unwraps a one-output signature into a bare array, and per-task metrics fail
@@ -177,6 +184,7 @@ def signatures(model: MultiTaskModel, tf_transform_output) -> Dict[str, tf.types
 
     found = {
         "serving_default": serve.get_concrete_function(),
+        BULK_SIGNATURE: bulk.get_concrete_function(),
         "scores": scores.get_concrete_function(),
         "transform_features": transform_features.get_concrete_function(),
     }

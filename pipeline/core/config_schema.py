@@ -13,7 +13,7 @@ from pipeline.core.features import VOCABULARY_TYPES, Feature
 from pipeline.core.keys import label_key, mask_key, missing_key
 from pipeline.core.kinds import kind
 from pipeline.core.rundir import RunDir
-from pipeline.core.sections import Data, Evaluation, Model, Orchestration, Training, Validation
+from pipeline.core.sections import Data, Evaluation, Inference, Model, Orchestration, Training, Validation
 from pipeline.core.tasks import Task
 
 
@@ -32,6 +32,8 @@ class Config(_Strict):
     evaluation: Evaluation = Field(default_factory=Evaluation, description="how the Evaluator slices metrics")
     validation: Validation = Field(default_factory=Validation, description="distribution checks: drift "
                                    "between runs, skew between training and eval data")
+    inference: Optional[Inference] = Field(None, description="batch inference in the pipeline: a BulkInferrer "
+                                           "scores this data with the model when it is blessed")
     output: Optional[str] = Field(None, description="run directory; default runs/<name>")
     beam_args: Optional[List[str]] = Field(
         None, description="Beam pipeline options of the data components and the Evaluator; default: the "
@@ -65,6 +67,10 @@ class Config(_Strict):
                 problems.append(f"tasks.{name}.tokens_of: '{task.tokens_of}' is {what}; expected a text feature "
                                 "of this config (" + (", ".join(n for n, f in self.features.items()
                                                                 if f.type == "text") or "none configured") + ")")
+        for column in (self.inference.keep if self.inference else []):
+            if column in self.tasks:
+                problems.append(f"inference.keep: '{column}' is also a task name, which keys its answer; rename "
+                                "the task or leave the column out")
         for check_name in ("drift", "skew"):
             bounds = getattr(self.validation, check_name)
             for column in (bounds.columns if bounds else {}):

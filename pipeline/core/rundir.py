@@ -6,6 +6,7 @@
     <output>/logs/                run-<time>.log of every `mtl run` (pipeline/progress.py)
     <output>/reports/<run id>/    `mtl report` output
     <output>/schemas/<hash>/      curated schemas staged by content (pipeline/runners/local.py)
+    <output>/inference/<run id>.jsonl  answers of the run's BulkInferrer (`inference.data`)
     <output>/summary.json         the latest run's summary
     <output>/.mtl-run.lock        held (flock) by the run using the directory; names its pid
 """
@@ -23,6 +24,7 @@ LOG_DIR = "logs"
 REPORTS_DIR = "reports"
 SCHEMAS_DIR = "schemas"
 SUMMARY_FILE = "summary.json"
+INFERENCE_DIR = "inference"
 LOCK_FILE = ".mtl-run.lock"
 
 
@@ -62,6 +64,9 @@ class RunDir:
 
     def report_for(self, run_id: str) -> str:
         return os.path.join(self.reports, run_id)
+
+    def inference_for(self, run_id: str) -> str:
+        return os.path.join(self.output, INFERENCE_DIR, f"{run_id}.jsonl")
 
     def schema_for(self, content_hash: str) -> str:
         return os.path.join(self.output, SCHEMAS_DIR, content_hash, "schema.pbtxt")

@@ -143,6 +143,16 @@ class Validation(_Strict):
                           "serving traffic: point data.eval at logged requests to check real traffic)")
 
 
+class Inference(_Strict):
+    """Rows the pipeline scores with its model once the Evaluator blessed it (TFX's BulkInferrer)."""
+
+    data: str = Field(min_length=1, description="CSV with header (file or glob), or .tfrecord(.gz) tf.Examples: "
+                      "the feature columns of the training data (label columns may be absent); the answers go "
+                      "to <output>/inference/<run id>.jsonl, one `mtl predict` record per row")
+    keep: List[str] = Field(default_factory=list, description="columns of that data copied into each answer "
+                            "(an id), read back from the row's tf.Example")
+
+
 class Orchestration(_Strict):
     """Where a compiled pipeline runs (`mtl compile --target kubeflow|airflow`); flags override these."""
 

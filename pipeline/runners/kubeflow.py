@@ -46,6 +46,12 @@ def container_config(config: cfg.Config) -> Tuple[cfg.Config, List[str]]:
     update = {"data": config.data.model_copy(update=data)}
     if config.schema_path:
         update["schema_path"] = in_container(config.schema_path)
+    if config.inference:
+        path = config.inference.data
+        update["inference"] = config.inference.model_copy(update={"data": in_container(path)})
+        if not cfg.is_uri(path):
+            warnings.append(f"inference.data '{path}' is a local path: the pods read {in_container(path)}, which "
+                            "exists only if it is baked into the image or mounted there")
     return config.model_copy(update=update), warnings
 
 

@@ -83,6 +83,20 @@ def stage_schema(config: cfg.Config, output: str) -> cfg.Config:
     return config.model_copy(update={"schema_path": staged})
 
 
+def inference_answers(config: cfg.Config, result, paths: RunDir) -> dict:
+    """The BulkInferrer's PredictionLogs of this run as <output>/inference/<run id>.jsonl (serving/inference_log.py);
+    {"answers": path, "rows": n}, or {"why": ...} when nothing was scored (a model the Evaluator did not bless)."""
+    from serving import inference_log
+    from serving.contract import ModelContract
+
+    logs, model = result.inference["result"], result.inference["model"]
+    if not inference_log.log_files(logs):
+        return {"why": "the model is not blessed" if result.blessed is False else f"no prediction logs in {logs}"}
+    contract = ModelContract.load(os.path.join(model, "Format-Serving"))
+    path = paths.inference_for(result.run_id)
+    return {"answers": path, "rows": inference_log.write_answers(logs, contract, path, config.inference.keep)}
+
+
 def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push",
         echo: Optional[Callable[[str], None]] = None, verbose: bool = False):
     """Checks the data, runs the pipeline, writes <output>/summary.json; returns the RunSummary.
@@ -105,5 +119,7 @@ def run(config: cfg.Config, *, enable_cache: bool = True, until: str = "push",
         with progress.live(paths.output, echo, verbose) if echo else contextlib.nullcontext():
             tfx.orchestration.LocalDagRunner().run(pipeline)
         result = summary.summarize(config, paths.metadata)
+        if result.inference:
+            result.inference = inference_answers(config, result, paths)
         summary.write(result, paths.output)
     return result
