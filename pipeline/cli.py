@@ -154,7 +154,7 @@ def run(config_path, no_cache, until, verbose, allow_unblessed):
         reason = next((e for e in (exc, exc.__cause__) if isinstance(e, named)), None)
         failed_run = _latest_run(config.output_dir)
         if failed_run and failed_run != before:  # what the failed run got done: statistics, findings
-            _report(config.output_dir, failed_run)
+            _report(config.output_dir, failed_run, config.model_card)
         refused = os_failure(exc)  # a full disk or a read-only file system under a component
         if reason is None and refused:
             reason = f"{refused[0]} under {config.output_dir} ({refused[1]}); free space or fix the directory, then " \
@@ -168,7 +168,7 @@ def run(config_path, no_cache, until, verbose, allow_unblessed):
     total = sum(c.seconds for c in result.components)
     click.echo(f"\npipeline '{config.name}' finished ({total:.0f} s in components); outputs under "
                f"{config.output_dir} (summary.json)")
-    _report(config.output_dir, result.run_id)
+    _report(config.output_dir, result.run_id, config.model_card)
     if result.blessed is False and not allow_unblessed:
         click.echo(f"exit status {EXIT_NOT_BLESSED}: the model is NOT BLESSED and was not pushed "
                    "(--allow-unblessed exits 0)", err=True)
@@ -193,8 +193,9 @@ def _latest_run(output_dir: str, refuse_malformed: bool = False):
         return None
 
 
-def _report(output_dir: str, run_id: str) -> None:
-    """The run's report, written at the end of `mtl run`; a report that fails never fails the run."""
+def _report(output_dir: str, run_id: str, card_info=None) -> None:
+    """The run's report and model card (`card_info`: the config's model_card block), written at the end of
+    `mtl run`; a report that fails never fails the run."""
     import logging
     import time
 
@@ -202,7 +203,7 @@ def _report(output_dir: str, run_id: str) -> None:
 
     started = time.monotonic()
     try:
-        written = report.write_report(output_dir, run_id)
+        written = report.write_report(output_dir, run_id, card_info=card_info)
     except Exception as exc:  # noqa: BLE001 (the run's own outcome has been said; this is an extra)
         logging.getLogger(__name__).debug("report failed", exc_info=True)
         click.echo(f"report: not written ({type(exc).__name__}: {exc}); try `mtl report --run {output_dir}`",
@@ -210,6 +211,8 @@ def _report(output_dir: str, run_id: str) -> None:
         return
     click.echo(f"report: {written.html} ({written.figures} plots, {time.monotonic() - started:.1f} s; Markdown: "
                f"{os.path.basename(written.markdown)} beside it)")
+    if written.model_card:
+        click.echo(f"model card: {written.model_card}")
 
 
 @main.command("report")
@@ -232,6 +235,8 @@ def report_(output, which, out):
         raise click.ClickException(str(exc)) from None
     click.echo(f"{written.verdict}: {written.html} ({written.figures} plots)")
     click.echo(f"Markdown: {written.markdown}")
+    if written.model_card:
+        click.echo(f"model card: {written.model_card}")
 
 
 @main.command(name="compile")

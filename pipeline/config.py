@@ -11,7 +11,8 @@ only gathers them under one name.
 from pipeline.core.config_base import (ARCHITECTURE_OPTIONS, ARCHITECTURES, DISTRIBUTIONS, ENCODER_OPTIONS,
                                         GRADIENT_SURGERIES, LOSS_WEIGHTINGS, NAME_PATTERN, OPTION_DEFAULTS,
                                         TEXT_ENCODERS, WEIGHTING_OPTIONS, ConfigError)
-from pipeline.core.config_schema import Config, DataContract, data_contract, dependency_order, serving_dir
+from pipeline.core.config_schema import (CardOwner, CardRisk, Config, DataContract, ModelCardInfo, data_contract,
+                                        dependency_order, serving_dir)
 from pipeline.core.features import (BINNED_ENCODINGS, FEATURE_TYPES, NUMERIC_ENCODINGS, VOCABULARY_TYPES,
                                     CategoricalFeature, CrossFeature, Feature, NumericFeature, TextFeature,
                                     VectorFeature)

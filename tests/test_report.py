@@ -225,7 +225,8 @@ def test_report_command_writes_an_earlier_run_and_needs_a_run_database(two_runs,
     dom = Dom(open(tmp_path / "first" / "report.html", encoding="utf-8").read())
     assert [run_ids[0]] == [r[1] for r in dom.rows if r and r[0] == "run"]
     assert any(r[0] == "compared with" and r[1].startswith("no earlier blessed model") for r in dom.rows)
-    assert sorted(os.listdir(tmp_path / "first")) == ["report.html", "report.md", "report_files"]  # no leftovers
+    assert sorted(os.listdir(tmp_path / "first")) == ["model_card.html", "model_card.json", "model_card.md",
+                                                      "report.html", "report.md", "report_files"]  # no leftovers
 
     missing = CliRunner().invoke(main, ["report", "--run", str(tmp_path / "nothing-here")])
     assert missing.exit_code != 0 and "no ML Metadata database" in missing.output and "Traceback" not in missing.output

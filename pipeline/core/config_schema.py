@@ -17,6 +17,34 @@ from pipeline.core.sections import Data, Evaluation, Inference, Model, Orchestra
 from pipeline.core.tasks import Task
 
 
+class CardOwner(_Strict):
+    name: str = Field(min_length=1, description="person or team that owns the model")
+    contact: Optional[str] = Field(None, description="how to reach them (e-mail, channel)")
+
+
+class CardRisk(_Strict):
+    name: str = Field(min_length=1, description="the ethical or environmental risk")
+    mitigation_strategy: Optional[str] = Field(None, description="what is done about it")
+
+
+class ModelCardInfo(_Strict):
+    """What only people can say about the model, for its model card (pipeline/report/model_card.py). Read by
+    the report alone: no component sees it, so editing it never re-runs one."""
+
+    owners: List[CardOwner] = Field(default_factory=list, description="who owns the model, e.g. "
+                                    "[{name: ML team, contact: ml@example.com}]")
+    license: Optional[str] = Field(None, description="SPDX license identifier (e.g. Apache-2.0) or "
+                                   "'proprietary'")
+    overview: Optional[str] = Field(None, description="what the model does, in a sentence or two")
+    intended_use: Optional[str] = Field(None, description="what the model is for")
+    users: List[str] = Field(default_factory=list, description="who is meant to use its predictions")
+    limitations: List[str] = Field(default_factory=list, description="known limits: data it does badly on, "
+                                   "uses it is not for")
+    ethical_considerations: List[CardRisk] = Field(default_factory=list, description="risks and their "
+                                                   "mitigation")
+    references: List[str] = Field(default_factory=list, description="links with more about the model")
+
+
 class Config(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$",
                       description="pipeline name and served model name")
@@ -40,6 +68,10 @@ class Config(_Strict):
         "DirectRunner in-memory (flat memory at any input size; README, Scaling)")
     orchestration: Orchestration = Field(default_factory=Orchestration, description="settings of `mtl "
                                          "compile` (Kubeflow, Airflow)")
+    model_card: Optional[ModelCardInfo] = Field(
+        None, exclude=True, description="owners, license, intended use, users, limitations and ethical "
+        "considerations for the model card written beside the run report; left out of every dump of the config "
+        "(the Trainer's view, the data contract), so editing it re-runs no component")
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import List
+from typing import List, Sequence, Tuple
 
 import jinja2
 
@@ -24,13 +24,15 @@ def _kind(block) -> dict:
     raise TypeError(f"unknown report block {block!r}")
 
 
-def html(title: str, sections: List[Section], version: str, written: str) -> str:
+def html(title: str, sections: List[Section], version: str, written: str,
+         links: Sequence[Tuple[str, str]] = ()) -> str:
+    """`links`: (text, relative href) of files beside the report (the model card), shown in the navigation."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(__file__), "templates")),
         autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     view = [{"title": s.title, "anchor": s.anchor, "blocks": [_kind(b) for b in s.blocks]} for s in sections]
     return environment.get_template("report.html.j2").render(title=title, sections=view, version=version,
-                                                             written=written)
+                                                             written=written, links=list(links))
 
 
 def _cell(text: str) -> str:
@@ -39,9 +41,11 @@ def _cell(text: str) -> str:
     return text.replace("\n", " ").strip() or " "
 
 
-def markdown(title: str, sections: List[Section], version: str, written: str) -> str:
+def markdown(title: str, sections: List[Section], version: str, written: str,
+             links: Sequence[Tuple[str, str]] = ()) -> str:
     lines = [f"# {title}", ""]
-    lines.append(" · ".join(f"[{s.title}](#{s.anchor})" for s in sections))
+    lines.append(" · ".join([f"[{s.title}](#{s.anchor})" for s in sections]
+                            + [f"[{text}]({href})" for text, href in links]))
     for section in sections:
         lines += ["", f"## {section.title}", ""]
         for block in section.blocks:
