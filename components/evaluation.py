@@ -4,17 +4,20 @@ One ModelSpec evaluates the `scores` signature; each task output has its label k
 its label-presence mask (rows without a label weigh 0 and never count in that task's metrics). Thresholds
 apply to the overall slice only (small slices would otherwise block a good model); slices are reported.
 Tasks that declare `classes` get components/metrics.py's per-class metrics: F1 of the predicted (top-1) class
-and one-vs-rest AUC per class, macro-averaged over the classes present in each slice.
+and one-vs-rest AUC per class, macro-averaged over the classes present in each slice. Optional: TFMA's fairness
+indicators on binary tasks (`evaluation.fairness`) and confidence intervals of every metric
+(`evaluation.confidence_intervals`).
 """
 from __future__ import annotations
 
 import json
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import tensorflow_model_analysis as tfma
 
 from pipeline import config as cfg
 from pipeline.core import kinds
+from pipeline.core.names import FAIRNESS_PREFIX
 
 SIGNATURE = "scores"
 PREPROCESSING = "transform_features"
@@ -57,7 +60,21 @@ def _metric_configs(task: cfg.Task, table: Sequence[Union[kinds.Metric, kinds.Pl
     return configs
 
 
-def task_metrics_specs(name: str, task: cfg.Task) -> List[tfma.MetricsSpec]:
+FAIRNESS_RATES = {"false_positive_rate": "FallOut", "false_negative_rate": "MissRate",
+                  "positive_rate": "PredictedPositiveRate"}  # name -> TFMA's stock confusion-matrix metric
+
+
+def fairness_configs(thresholds: Sequence[float]) -> List[tfma.MetricConfig]:
+    """The fairness indicators (the rates that differ between groups) at each decision threshold, named as the
+    fairness-indicators add-on names them (`fairness_indicators_metrics/false_positive_rate@0.5`) but computed by
+    TFMA's own metrics: the add-on's package would move this stack's pinned tensorflow-hub."""
+    return [tfma.MetricConfig(class_name=tfma_class, config=json.dumps(
+        {"name": f"{FAIRNESS_PREFIX}{rate}@{threshold:g}", "thresholds": [threshold]}))
+        for rate, tfma_class in FAIRNESS_RATES.items() for threshold in thresholds]
+
+
+def task_metrics_specs(name: str, task: cfg.Task, fairness: Optional[Sequence[float]] = None
+                       ) -> List[tfma.MetricsSpec]:
     """The task's metrics and plots; with declared classes also the per-class metrics, each reported per class
     and as its macro average over the classes present in the slice (the value thresholds apply to). A spec of
     their own: a multilabel task's micro averaging must not apply to them."""
@@ -65,7 +82,8 @@ def task_metrics_specs(name: str, task: cfg.Task) -> List[tfma.MetricsSpec]:
     spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
                                      *_metric_configs(task, [m for m in kind.metrics if not m.per_class],
                                                       module=kind.metrics_module),
-                                     *_metric_configs(task, kind.plots, thresholds=False)],
+                                     *_metric_configs(task, kind.plots, thresholds=False),
+                                     *(fairness_configs(fairness) if fairness and task.type == "binary" else [])],
                             output_names=[name])
     if kind.micro_average:
         spec.aggregate.micro_average = True
@@ -102,10 +120,20 @@ def eval_config(config: cfg.Config) -> tfma.EvalConfig:
     )
     slices: List[tfma.SlicingSpec] = [tfma.SlicingSpec()]
     slices += [tfma.SlicingSpec(feature_keys=list(columns)) for columns in config.evaluation.slices]
+    fairness = config.evaluation.fairness.thresholds if config.evaluation.fairness else None
+    options = tfma.Options(include_default_metrics={"value": False})
+    if config.evaluation.confidence_intervals:
+        options.compute_confidence_intervals.value = True
+        options.confidence_intervals.method = CI_METHODS[config.evaluation.confidence_intervals]
     return tfma.EvalConfig(
         model_specs=[model_spec],
-        metrics_specs=[*(spec for name, task in config.tasks.items() for spec in task_metrics_specs(name, task)),
+        metrics_specs=[*(spec for name, task in config.tasks.items()
+                         for spec in task_metrics_specs(name, task, fairness)),
                        *frame_metrics_specs(config)],
         slicing_specs=slices,
-        options=tfma.Options(include_default_metrics={"value": False}),
+        options=options,
     )
+
+
+CI_METHODS = {"jackknife": tfma.ConfidenceIntervalOptions.JACKKNIFE,
+              "bootstrap": tfma.ConfidenceIntervalOptions.POISSON_BOOTSTRAP}

@@ -21,8 +21,8 @@ from pipeline.core.keys import (feature_vocab_name, label_key, label_vocab_name,
 from pipeline.core.kinds import (KINDS, LOWER_IS_BETTER, METRIC_RANGES, NO_DIRECTION, PER_CLASS_METRICS, TASK_METRICS,
                                  TASK_TYPES, TaskKind, kind)
 from pipeline.core.loading import load_config, parse_config
-from pipeline.core.sections import (Data, DistributionBounds, Evaluation, Model, Orchestration, Training, Validation,
-                                    data_format, eval_hash_buckets, is_uri)
+from pipeline.core.sections import (Data, DistributionBounds, Evaluation, Fairness, Inference, Model, Orchestration,
+                                    Training, Validation, data_format, eval_hash_buckets, is_uri)
 from pipeline.core.tasks import FALSE_STRINGS, TRUE_STRINGS, BinaryRoles, Task, Threshold
 
 __all__ = [name for name in dir() if not name.startswith("__")]

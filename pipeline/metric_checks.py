@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
 from pipeline import tfma_files
-from pipeline.core.names import BASELINE, is_count
+from pipeline.core.names import BASELINE, FAIRNESS_PREFIX, is_count
 
 
 def shown_value(metric: str, value: float) -> str:
@@ -27,6 +27,29 @@ class MetricCheck:
     bound: str = ""  # e.g. ">= 0.90" or "drop <= 0.01"
     passed: Optional[bool] = None  # None: no threshold on this metric
     change: Optional[float] = None  # against the latest blessed model, when there is one
+    lower: Optional[float] = None  # 95% confidence interval (`evaluation.confidence_intervals`)
+    upper: Optional[float] = None
+    change_lower: Optional[float] = None  # the interval of the change against the blessed model
+    change_upper: Optional[float] = None
+
+    @property
+    def interval(self) -> str:
+        """'[0.9461, 0.9563]', or '' without confidence intervals."""
+        if self.lower is None or self.upper is None:
+            return ""
+        return f"[{shown_value(self.metric, self.lower)}, {shown_value(self.metric, self.upper)}]"
+
+    @property
+    def change_is_noise(self) -> Optional[bool]:
+        """Whether the change against the blessed model lies inside the interval (the change's own interval holds
+        0, or without one the change is smaller than the value's half-width); None without intervals."""
+        if self.change is None or is_count(self.metric):
+            return None
+        if self.change_lower is not None and self.change_upper is not None:
+            return self.change_lower <= 0 <= self.change_upper
+        if self.lower is not None and self.upper is not None:
+            return abs(self.change) <= (self.upper - self.lower) / 2
+        return None
 
 
 @dataclass(frozen=True)
@@ -87,19 +110,47 @@ def judged_metrics(bars: TaskBars, evaluation_uri: str) -> List[MetricCheck]:
         for item in metrics.metric_keys_and_values:
             key, task = item.key, item.key.output_name
             if (task not in bars.tasks or key.model_name == BASELINE or key.HasField("sub_key")
-                    or item.value.WhichOneof("type") != "double_value"):
+                    or item.value.WhichOneof("type") != "double_value" or key.name.startswith(FAIRNESS_PREFIX)):
                 continue
             if key.is_diff:
-                changes[(task, key.name)] = item.value.double_value.value
+                changes[(task, key.name)] = (item.value.double_value.value, *interval(item))
                 continue
             bound = bars.bound(task, key.name)
             checks[(task, key.name)] = MetricCheck(task, key.name, item.value.double_value.value, bound,
-                                                   ((task, key.name) not in failed) if bound else None)
-    for key, change in changes.items():
+                                                   ((task, key.name) not in failed) if bound else None,
+                                                   None, *interval(item))
+    for key, (change, lower, upper) in changes.items():
         if key in checks:
-            checks[key].change = change
+            checks[key].change, checks[key].change_lower, checks[key].change_upper = change, lower, upper
     order = {name: i for i, name in enumerate(bars.tasks)}
     return sorted(checks.values(), key=lambda m: (order[m.task], m.metric != "example_count", m.metric))
+
+
+def interval(item) -> tuple:
+    """(lower, upper) of a MetricKeyAndValue's confidence interval, (None, None) without one."""
+    if not item.HasField("confidence_interval"):
+        return None, None
+    found = item.confidence_interval
+    if found.lower_bound.WhichOneof("type") != "double_value":
+        return None, None
+    return found.lower_bound.double_value.value, found.upper_bound.double_value.value
+
+
+def fairness_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """TFMA's fairness indicators of the candidate model: task -> slice name -> 'false_positive_rate@0.5' -> value
+    (`evaluation.fairness`), slices in TFMA's order with Overall first."""
+    found: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for metrics in tfma_files.load_metrics(evaluation_uri):
+        name = tfma_files.slice_name(metrics.slice_key)
+        for item in metrics.metric_keys_and_values:
+            key = item.key
+            if (not key.name.startswith(FAIRNESS_PREFIX) or key.model_name == BASELINE or key.is_diff
+                    or item.value.WhichOneof("type") != "double_value"):
+                continue
+            found.setdefault(key.output_name, {}).setdefault(name, {})[key.name[len(FAIRNESS_PREFIX):]] = \
+                item.value.double_value.value
+    return {task: dict(sorted(slices.items(), key=lambda s: s[0] != tfma_files.OVERALL))
+            for task, slices in found.items()}
 
 
 def per_class_metrics(config, evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:

@@ -11,7 +11,7 @@ from pipeline.core.names import BASELINE, CLASS_COUNT_SUFFIX, HISTORY_FILE, is_c
 from pipeline.core.rundir import RunDir
 from pipeline.core.schedule import Schedule, shortfalls
 from pipeline.files import write_atomically
-from pipeline.metric_checks import MetricCheck, per_class_metrics, shown_value, task_metrics
+from pipeline.metric_checks import MetricCheck, fairness_metrics, per_class_metrics, shown_value, task_metrics
 from pipeline.records import ComponentRun, list_runs
 
 # Re-exported for the callers that know them by this module (the names live in the core, the metric reading
@@ -34,6 +34,7 @@ class RunSummary:
     resolvers: List[ComponentRun] = field(default_factory=list)  # input look-ups (Resolver nodes), not components
     reason: str = ""  # why NOT BLESSED when no metric failed (verdict_reason)
     inference: Dict[str, object] = field(default_factory=dict)  # `inference.data`: answers path and rows, or why not
+    fairness: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)  # task -> slice -> indicator
 
     @property
     def verdict(self) -> str:
@@ -48,12 +49,24 @@ class RunSummary:
         if self.resolvers:
             lines.append("inputs looked up: " + ", ".join(f"{r.name} ({looked_up(r.state)})" for r in self.resolvers))
         if self.metrics:
-            lines += ["", "task              metric          value   vs blessed  threshold         result"]
+            wide = any(m.interval for m in self.metrics)  # `evaluation.confidence_intervals`
+            lines += ["", "task              metric          value   " + ("95% interval        " if wide else "")
+                      + "vs blessed  threshold         result"]
             for m in self.metrics:
                 result = {True: "pass", False: "FAIL", None: ""}[m.passed]
+                if m.change_is_noise:
+                    result += " (change within the interval)"
                 change = "" if m.change is None else f"{m.change:+.0f}" if is_count(m.metric) else f"{m.change:+.4f}"
-                lines.append(f"{m.task:<17} {m.metric:<15} {shown_value(m.metric, m.value):>8}  {change:>9}  "
-                             f"{m.bound:<17} {result}".rstrip())
+                lines.append(f"{m.task:<17} {m.metric:<15} {shown_value(m.metric, m.value):>8}  "
+                             + (f"{m.interval:<18}  " if wide else "")
+                             + f"{change:>9}  {m.bound:<17} {result}".rstrip())
+        for task, slices in self.fairness.items():
+            lines += ["", f"fairness indicators of {task} (false positive / false negative rate at each threshold)"]
+            names = [m for m in next(iter(slices.values())) if m.startswith(("false_positive_rate@",
+                                                                              "false_negative_rate@"))]
+            lines.append(f"  {'slice':<30} " + " ".join(f"{_short_rate(n):>9}" for n in names))
+            lines += [f"  {name[:30]:<30} " + " ".join(f"{values.get(n, float('nan')):>9.4f}" for n in names)
+                      for name, values in slices.items()]
         if self.per_class:
             lines += ["", "per class (tasks that declare classes)"]
             for task, classes in self.per_class.items():
@@ -101,6 +114,12 @@ class RunSummary:
 NO_THRESHOLDS = ("no task has thresholds, so the Evaluator validated nothing and blessed nothing (TFX never blesses "
                  "a model without thresholds, so that a forgotten bar cannot push one); set tasks.<task>.thresholds, "
                  "e.g. auc: {min: 0.7}")
+
+
+def _short_rate(name: str) -> str:
+    """'false_positive_rate@0.5' -> 'FPR@0.5'."""
+    rate, _, threshold = name.partition("@")
+    return {"false_positive_rate": "FPR", "false_negative_rate": "FNR"}.get(rate, rate) + "@" + threshold
 
 
 def verdict_reason(config: cfg.Config, blessed: Optional[bool], metrics: List[MetricCheck]) -> str:
@@ -155,6 +174,7 @@ def summarize(config: cfg.Config, metadata_path: str) -> RunSummary:
     evaluation = record.outputs.get("Evaluator", {}).get("evaluation")
     if evaluation and os.path.isdir(evaluation[0]):
         summary.per_class = per_class_metrics(config, evaluation[0])
+        summary.fairness = fairness_metrics(evaluation[0])
     return summary
 
 

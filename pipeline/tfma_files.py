@@ -10,6 +10,8 @@ from typing import Iterator, List
 
 from pipeline.core import protos
 
+OVERALL = "Overall"  # the name of the unsliced slice
+
 METRICS = "tensorflow_model_analysis.proto.metrics_for_slice_pb2"
 VALIDATION = "tensorflow_model_analysis.proto.validation_result_pb2"
 
@@ -60,3 +62,14 @@ def load_validation_result(uri: str):
     if len(found) != 1:
         raise ValueError(f"{uri}: expected one TFMA validation result (validations*), found {len(found)}")
     return found[0]
+
+
+def slice_name(slice_key) -> str:
+    """'Overall' or 'sex = Female, race = White' from a TFMA SliceKey proto."""
+    parts = []
+    for single in slice_key.single_slice_keys:
+        which = single.WhichOneof("kind")
+        value = getattr(single, which) if which else ""
+        value = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        parts.append(f"{single.column} = {value:g}" if isinstance(value, float) else f"{single.column} = {value}")
+    return ", ".join(parts) or OVERALL

@@ -108,9 +108,32 @@ class Training(_WithOptions):
         "(MultiWorkerMirroredStrategy: workers from TF_CONFIG), none")
 
 
+class Fairness(_Strict):
+    """TFMA's fairness indicators for every binary task, on every configured slice."""
+
+    thresholds: List[float] = Field(default_factory=lambda: [0.3, 0.5, 0.7], min_length=1,
+                                    description="decision thresholds at which false positive / negative rates "
+                                    "and the positive rate are compared across slices")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _open_unit(cls, v):
+        odd = [t for t in v if not 0 < t < 1]
+        if odd:
+            raise ValueError(f"{odd[0]!r}: a threshold on a probability lies strictly between 0 and 1")
+        return sorted(set(v))
+
+
 class Evaluation(_Strict):
     slices: List[List[str]] = Field(default_factory=list, description="column lists to slice the metrics by, "
                                     "e.g. [[sex], [race]] (reported; thresholds apply to the overall slice only)")
+    fairness: Optional[Fairness] = Field(None, description="fairness indicators (false positive / negative rate, "
+                                         "positive rate per threshold) of binary tasks on each slice; "
+                                         "`fairness: {}` takes thresholds 0.3, 0.5, 0.7")
+    confidence_intervals: Optional[Literal["jackknife", "bootstrap"]] = Field(
+        None, description="95% confidence intervals of every metric (TFMA: jackknife, 20 delete-d samples, or "
+        "Poisson bootstrap); shown in the summary and report, which say when a change against the blessed model "
+        "lies inside its interval. Thresholds still judge the point value")
 
 
 class DistributionBounds(_Strict):

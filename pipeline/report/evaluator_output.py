@@ -5,20 +5,10 @@ from typing import Dict, List, Optional, Tuple
 
 from pipeline import config as cfg
 from pipeline import tfma_files
-from pipeline.core.names import BASELINE
-from pipeline.metric_checks import per_class_metrics
+from pipeline.tfma_files import slice_name  # noqa: F401 (evaluator_output.slice_name for its callers)
+from pipeline.core.names import BASELINE, FAIRNESS_PREFIX
+from pipeline.metric_checks import fairness_metrics, per_class_metrics
 from pipeline.report.parts import OVERALL, EvaluationPart, SliceMetrics
-
-
-def slice_name(slice_key) -> str:
-    """'Overall' or 'sex = Female, race = White' from a TFMA SliceKey proto."""
-    parts = []
-    for single in slice_key.single_slice_keys:
-        which = single.WhichOneof("kind")
-        value = getattr(single, which) if which else ""
-        value = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-        parts.append(f"{single.column} = {value:g}" if isinstance(value, float) else f"{single.column} = {value}")
-    return ", ".join(parts) or OVERALL
 
 
 def slicing_of(slice_key) -> Tuple[str, ...]:
@@ -36,7 +26,8 @@ def read(uri: str, config: Optional[cfg.Config], part: EvaluationPart) -> Evalua
         entry = slices.setdefault(name, SliceMetrics(name, slicing=slicing_of(metrics.slice_key)))
         for item in metrics.metric_keys_and_values:
             key = item.key
-            if key.HasField("sub_key") or key.is_diff or item.value.WhichOneof("type") != "double_value":
+            if (key.HasField("sub_key") or key.is_diff or item.value.WhichOneof("type") != "double_value"
+                    or key.name.startswith(FAIRNESS_PREFIX)):  # fairness indicators: a table of their own
                 continue
             value = item.value.double_value.value
             if key.model_name == BASELINE:
@@ -72,6 +63,7 @@ def read(uri: str, config: Optional[cfg.Config], part: EvaluationPart) -> Evalua
                     part.confusion[key.output_name] = _confusion(matrices[0], tasks.get(key.output_name))
     if config is not None:
         part.per_class = per_class_metrics(config, uri)
+    part.fairness = fairness_metrics(uri)
     return part
 
 

@@ -12,7 +12,7 @@ from pipeline.core.names import CLASS_COUNT_SUFFIX, is_count
 from pipeline.core.schedule import shortfalls
 from pipeline import summary as summ
 from pipeline.config import safe_name
-from pipeline.report import plots
+from pipeline.report import fairness, plots
 from pipeline.report.parts import OVERALL, ReportData
 
 MAX_TABLE_SLICES = 100  # slices per task table (the largest by example count; Overall first)
@@ -107,9 +107,11 @@ def overview(report: ReportData) -> Section:
             if is_count(check.metric):
                 continue
             result = {True: "pass", False: "FAIL", None: ""}[check.passed]
-            rows.append([check.task, check.metric, number(check.value),
+            change = f"{check.change:+.4f}" if check.change is not None else ""
+            rows.append([check.task, check.metric, " ".join(filter(None, [number(check.value), check.interval])),
                          number(baseline.get(check.task, {}).get(check.metric)),
-                         f"{check.change:+.4f}" if check.change is not None else "", check.bound, result])
+                         change + (" (within the interval: noise)" if check.change_is_noise else ""), check.bound,
+                         result])
             marks.append([""] * 6 + ["bad" if check.passed is False else ""])
         section.blocks.append(Table(["task", "metric", "value", "blessed model", "change", "threshold", "result"],
                                     rows, marks))
@@ -294,6 +296,9 @@ def task_blocks(task: str, part) -> List[Block]:
                            + (", F1 of the predicted class" if "f1" in names else "")
                            + "; nan: the class is not in the evaluation data)"))
         blocks.append(Table(["class", *names], [[c, *(number(v.get(m)) for m in names)] for c, v in classes.items()]))
+    if part.fairness.get(task):
+        titles, values, names = fairness.rows(part.fairness[task], MAX_TABLE_SLICES)
+        blocks += [Text(fairness.NOTE), Table(["slice", *titles], [[n, *map(number, r)] for n, r in zip(names, values)])]
     if task in part.calibration:
         _figure(blocks, f"calibration-{task}", f"calibration of {task}", plots.calibration(task, part.calibration[task]))
     if task in part.curves:

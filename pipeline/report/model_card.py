@@ -91,6 +91,7 @@ class PerformanceMetric:
     metric: str = ""
     threshold: Optional[str] = None  # the bound, Overall slice only (thresholds apply there)
     passed: Optional[bool] = None
+    confidence_interval: Optional[Dict[str, float]] = None  # {lower_bound, upper_bound} (95%), Overall slice
 
 
 @dataclass
@@ -226,7 +227,9 @@ def performance_metrics(report: ReportData) -> List[PerformanceMetric]:
     """Every task's metrics on every slice the Evaluator wrote; Overall first, carrying the thresholds."""
     checks = report.evaluation.checks if report.evaluation is not None else report.run.metrics
     found = [PerformanceMetric(f"{c.task}/{c.metric}", _finite(c.value), OVERALL, c.task, c.metric,
-                               c.bound or None, c.passed) for c in checks]
+                               c.bound or None, c.passed,
+                               {"lower_bound": c.lower, "upper_bound": c.upper} if c.interval else None)
+             for c in checks]
     seen = {(m.task, m.metric) for m in found}
     for entry in report.evaluation.slices if report.evaluation is not None else []:
         for task, values in entry.values.items():

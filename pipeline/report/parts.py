@@ -8,8 +8,7 @@ from pipeline import config as cfg
 from pipeline.core.drift_record import DriftRecord
 from pipeline.metric_checks import MetricCheck
 from pipeline.records import RunRecord
-
-OVERALL = "Overall"
+from pipeline.tfma_files import OVERALL  # noqa: F401 (one spelling of the unsliced slice)
 
 
 @dataclass
@@ -62,6 +61,8 @@ class EvaluationPart:
     # binary task -> (threshold, tp, fp, tn, fn) per threshold, overall slice: ROC and precision-recall
     regression: Dict[str, List[Tuple[float, float]]] = field(default_factory=dict)
     # regression task -> (actual, predicted) of a sample of labelled eval rows, scored by the exported model
+    fairness: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)
+    # binary task -> slice -> fairness indicator (false_positive_rate@0.5, ...) -> value (`evaluation.fairness`)
     tagging: Dict[str, dict] = field(default_factory=dict)
     # tagging task -> {"rows", "per_type": {type: {precision, recall, f1, gold}}, "confusions": [(gold, predicted,
     # tokens)]} over a sample of labelled eval rows (pipeline/report/examples.py tagging_sample)

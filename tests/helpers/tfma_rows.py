@@ -7,9 +7,10 @@ import tensorflow_model_analysis as tfma
 from components.evaluation import eval_config
 
 
-def evaluate(config, columns: dict, out: str) -> str:
+def evaluate(config, columns: dict, out: str, batch_rows: int = 0) -> str:
     """Run TFMA over `columns` ({name: list of values}; each task reads '<task>_label', '<task>_scores' and
-    '<task>_weight', slices read their raw columns). Returns `out`, TFMA's output folder."""
+    '<task>_weight', slices read their raw columns), as one Arrow batch or batches of `batch_rows` (confidence
+    intervals resample whole input elements). Returns `out`, TFMA's output folder."""
     evaluation = eval_config(config)
     spec = evaluation.model_specs[0]
     for name in ("signature_name", "preprocessing_function_names", "label_keys", "example_weight_keys"):
@@ -23,7 +24,9 @@ def evaluate(config, columns: dict, out: str) -> str:
         cells = [value if isinstance(value, list) else [value] for value in values]
         arrays[name] = pa.array(cells, type=pa.list_(kind) if kind else None)
     batch = pa.RecordBatch.from_arrays(list(arrays.values()), list(arrays))
+    size = batch_rows or batch.num_rows
+    batches = [batch.slice(start, size) for start in range(0, batch.num_rows, size)]
     with beam.Pipeline() as pipeline:
-        _ = pipeline | beam.Create([batch]) | tfma.ExtractEvaluateAndWriteResults(eval_config=evaluation,
+        _ = pipeline | beam.Create(batches) | tfma.ExtractEvaluateAndWriteResults(eval_config=evaluation,
                                                                                    output_path=out)
     return out
