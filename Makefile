@@ -14,7 +14,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
-.PHONY: install install-test run test test-fast data data-support data-atis lock clean-runs bench-synthetic bench-census bench-tabular bench-support bench-atis bench-serving bench-scale
+.PHONY: install install-test run test test-fast data data-support data-atis lock clean-runs bench-synthetic bench-census bench-tabular bench-support bench-atis bench-serving bench-scale bench-pipeline
 
 install: $(VENV)/.installed
 
@@ -77,6 +77,10 @@ bench-serving: install
 
 bench-scale: data
 	$(PY) -m bench.scale
+
+# The census pipeline (mtl run --no-cache) next to a bare pandas + Keras script doing the same job (bench/pipeline.py).
+bench-pipeline: data
+	$(PY) -m bench.pipeline
 
 # Re-resolve the locks (Python 3.10, Linux x86_64, glibc 2.31+): the test set first, then the run set within it.
 LOCK_TARGET := --python-version 3.10 --python-platform x86_64-manylinux_2_31

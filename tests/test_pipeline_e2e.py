@@ -57,6 +57,10 @@ def test_bulk_inferrer_scores_the_inference_file_with_the_blessed_model(census_r
     path = summary.inference["answers"]
     assert path == os.path.join(config.output, "inference", f"{summary.run_id}.jsonl")
     assert f"inference: {len(rows)} rows answered -> {path}" in summary.render()
+    from pipeline.report import collect, layout
+
+    facts = layout.overview(collect.collect(config.output, summary.run_id)).blocks[1].rows
+    assert ["inference", f"{len(rows)} rows answered: {path}"] in facts  # the run report says so too
     answers = [json.loads(line) for line in open(path, encoding="utf-8")]
     assert [a.pop("marital_stat") for a in answers] == [r["marital_stat"] for r in rows]
     expected = LocalModel(summary.pushed_to).predict(rows, ignore_unknown=True)

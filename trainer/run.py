@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -103,11 +104,15 @@ class EpochLog(tf_keras.callbacks.Callback):
         self.task_names, self.path, self.history = list(task_names), path, []
         self.gate_usage = gate_usage
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.monotonic()
+
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         self._check_finite(epoch, logs)
         entry = {"epoch": epoch + 1, **logs,
-                 "learning_rate": float(tf_keras.backend.get_value(self.model.optimizer.learning_rate))}
+                 "learning_rate": float(tf_keras.backend.get_value(self.model.optimizer.learning_rate)),
+                 "seconds": round(time.monotonic() - getattr(self, "_started", time.monotonic()), 3)}  # + validation
         PROGRESS.info("epoch %d/%s: loss %.4f val_loss %.4f | %s", epoch + 1, self.params.get("epochs", "?"),
                       logs.get("loss", float("nan")), logs.get("val_loss", float("nan")),
                       " | ".join(self._task_part(n, logs, self.task_names) for n in self.task_names))

@@ -378,6 +378,11 @@ def collect(output_dir: str, which: str = "latest") -> ReportData:
             tasks = {n: t.model_copy(update={"classes": learnt[n]}) if n in learnt else t
                      for n, t in report.config.tasks.items()}
             report.config = report.config.model_copy(update={"tasks": tasks})
+    if "BulkInferrer" in record.outputs:
+        answers = RunDir(output_dir).inference_for(record.run_id)
+        report.inference = (f"{sum(1 for _ in open(answers, encoding='utf-8'))} rows answered: {answers}"
+                            if os.path.isfile(answers) else "nothing scored (the model is not blessed)"
+                            if record.blessed is False else "no answers written")
     for name, build in (("data", lambda: data_part(record, store)),
                         ("evaluation", lambda: evaluation_part(record, store, report.config)),
                         ("training", lambda: training_part(record, report.config, output_dir))):

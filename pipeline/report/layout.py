@@ -94,6 +94,8 @@ def overview(report: ReportData) -> Section:
              ["duration", f"{run.seconds:.0f} s"],
              ["pushed", run.pushed_to if run.pushed_to and run.pushed_now else
               (f"{run.pushed_to} (cached: an earlier run's push)" if run.pushed_to else "nothing")]]
+    if report.inference:
+        facts.append(["inference", report.inference])
     if report.evaluation is not None:
         facts.append(["compared with", f"run {report.evaluation.baseline_run} (latest blessed model)"
                       if report.evaluation.baseline_run else "no earlier blessed model (first evaluation: "

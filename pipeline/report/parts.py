@@ -89,3 +89,4 @@ class ReportData:
     training: Optional[TrainingPart] = None
     missing: Dict[str, str] = field(default_factory=dict)  # part -> why it is not in the report
     config: Optional[cfg.Config] = None  # the Trainer's view of the config, when the run got that far
+    inference: str = ""  # what the BulkInferrer answered (`inference.data`), when the pipeline has one
