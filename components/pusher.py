@@ -6,24 +6,41 @@ polls <base> can see a half-copied version. This executor lets TFX push into a h
 one rename on a local or POSIX file system, so a watcher sees no version or a whole one. A failed push (a full
 disk, a read-only file system) removes its staging directory and raises PushError naming the directory and the
 cause; a crashed one leaves only a hidden staging directory, which the next push removes once an hour old.
+
+`AtomicPusher` is TFX's Pusher with this executor and one more input, the raw `examples` (ExampleGen's): before
+the rename, the staged version gets TF Serving's warm-up file (`assets.extra/tf_serving_warmup_requests`,
+serving/warmup.py) built from the first `warmup_rows` eval rows, raw features only (the model contract's
+features: no label columns), so the warm-up file is published with the version or not at all.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
 import uuid
+from pathlib import Path
+from typing import Optional
 
 import tensorflow as tf
+from tfx import types as tfx_types
+from tfx.components.pusher import component as tfx_pusher_component
 from tfx.components.pusher import executor as tfx_pusher
-from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import proto_utils
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2, pusher_pb2
+from tfx.types import artifact_utils, component_spec, standard_artifacts, standard_component_specs
+from tfx.utils import json_utils, proto_utils
 
 from pipeline.os_errors import os_failure
+from serving import warmup
+from serving.contract import CONTRACT_FILE, ModelContract
 
 STAGING_PREFIX = ".staging-"
 STALE_SECONDS = 3600
+EXAMPLES_KEY = "examples"
+WARMUP_ROWS_KEY = "warmup_rows"  # in the Pusher's custom_config; 0: no warm-up file
+WARMUP_SPLIT = "eval"
 
 
 class PushError(RuntimeError):
@@ -62,8 +79,33 @@ class AtomicPusherExecutor(tfx_pusher.Executor):
         final = os.path.join(base, version)
         if os.path.exists(final):  # the same version pushed before (TFX skips it too)
             return
+        add_warmup(os.path.join(staging, version), input_dict.get(EXAMPLES_KEY), exec_properties)
         os.rename(os.path.join(staging, version), final)
         pushed.set_string_custom_property("pushed_destination", final)
+
+
+def add_warmup(version_dir: str, examples, exec_properties) -> Optional[Path]:
+    """Write the warm-up file into the staged version from the first eval rows of the raw `examples` (nothing
+    without them, without warm-up rows, or for a model without a contract)."""
+    config = json_utils.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
+    rows = int(config.get(WARMUP_ROWS_KEY, warmup.DEFAULT_ROWS))
+    contract = os.path.join(version_dir, CONTRACT_FILE)
+    if not examples or rows <= 0 or not os.path.isfile(contract):
+        return None
+    artifact = artifact_utils.get_single_instance(examples)
+    if examples_utils.get_payload_format(artifact) != example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE:
+        logging.warning("no warm-up file: the examples are not tf.Examples")
+        return None
+    splits = artifact_utils.decode_split_names(artifact.split_names)
+    split = WARMUP_SPLIT if WARMUP_SPLIT in splits else splits[0]
+    [pattern] = examples_utils.get_split_file_patterns([artifact], split)
+    files = sorted(tf.io.gfile.glob(pattern))
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP" if files and files[0].endswith(".gz") else "")
+    contract = ModelContract.read(contract)
+    chosen = warmup.raw_examples((r.numpy() for r in records.take(rows)), set(contract.features), rows)
+    path = warmup.write(version_dir, chosen, warmup.signature_defs(version_dir), contract.name)
+    logging.info("warm-up file: %d rows of split %s in %s", len(chosen), split, path)
+    return path
 
 
 def remove_stale_staging(base: str, older_than: float = STALE_SECONDS) -> None:
@@ -73,3 +115,26 @@ def remove_stale_staging(base: str, older_than: float = STALE_SECONDS) -> None:
         path = os.path.join(base, name)
         if name.startswith(STAGING_PREFIX) and now - os.path.getmtime(path) > older_than:
             shutil.rmtree(path, ignore_errors=True)
+
+
+class AtomicPusherSpec(standard_component_specs.PusherSpec):
+    INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
+              EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True)}
+
+
+class AtomicPusher(tfx_pusher_component.Pusher):
+    """TFX's Pusher (component id `Pusher`), publishing atomically; given the raw `examples`, the pushed version
+    carries a warm-up file of `warmup_rows` eval rows."""
+
+    SPEC_CLASS = AtomicPusherSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(AtomicPusherExecutor)
+
+    def __init__(self, model: tfx_types.BaseChannel, model_blessing: tfx_types.BaseChannel,
+                 push_destination: pusher_pb2.PushDestination, examples: Optional[tfx_types.BaseChannel] = None,
+                 warmup_rows: int = warmup.DEFAULT_ROWS):
+        spec = AtomicPusherSpec(model=model, model_blessing=model_blessing, examples=examples,
+                                push_destination=push_destination,
+                                custom_config=json_utils.dumps({WARMUP_ROWS_KEY: int(warmup_rows)}),
+                                pushed_model=tfx_types.Channel(type=standard_artifacts.PushedModel))
+        super(tfx_pusher_component.Pusher, self).__init__(spec=spec)
+        self.with_id("Pusher")  # the id TFX's Pusher has: run records and tests look for it

@@ -13,12 +13,10 @@ from typing import List, Optional
 
 from tfx import v1 as tfx
 
-from tfx.dsl.components.base import executor_spec
-
 from components import example_gen as streaming
 from components.evaluation import eval_config
 from components.gates import AcceptedStatistics, DataGate, DriftGate
-from components.pusher import AtomicPusherExecutor
+from components.pusher import AtomicPusher
 from pipeline import beam
 from pipeline import config as cfg
 from pipeline.core.model_contract import BULK_SIGNATURE
@@ -147,12 +145,12 @@ def model_components(config: cfg.Config, examples, transform, push_to: str) -> L
         eval_config=eval_config(config),
         example_splits=["eval"],
     )
-    pusher = tfx.components.Pusher(
+    pusher = AtomicPusher(  # no half-copied versions; eval rows as TF Serving's warm-up requests
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_to)),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPusherExecutor),  # no half-copied versions
+        examples=examples.outputs["examples"],
     )
     return [trainer, baseline, evaluator, pusher]
 

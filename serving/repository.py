@@ -3,8 +3,10 @@ pushed version is picked up by polling, and a version directory is loaded only o
 changing and the load succeeds (a half-copied directory is retried later, never served; a version that keeps
 failing with the same files is retried with exponential back-off, and at once when its files change). A serving
 version whose directory disappears is unloaded and the newest remaining version takes over (none left: nothing
-serves), noticed on the next scan or at once when a request fails. Errors kept for clients never carry the
-server's paths (`redact`)."""
+serves), noticed on the next scan or at once when a request fails. A version carrying TF Serving's warm-up file
+(`assets.extra/tf_serving_warmup_requests`, serving/warmup.py) replays it while LOADING, as TF Serving does: a
+request that fails fails the load (the error names the file and the record). Errors kept for clients never carry
+the server's paths (`redact`)."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from serving import warmup
 from serving.contract import CONTRACT_FILE, ModelContract
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ class LoadedVersion:
     signature_defs: Any = None            # the SignatureDefMap of saved_model.pb (metadata, method names)
     model: Any = None                     # the loaded trackable: signatures reference its variables
     state: str = "AVAILABLE"
+    warmup_seconds: Optional[float] = None  # replaying the warm-up file took this long (None: no file)
 
 
 @dataclass
@@ -57,15 +61,11 @@ def _fingerprint(path: Path) -> Tuple:
 
 def signature_def_map(path: Path):
     """The SavedModel's SignatureDefMap (read from saved_model.pb, as TF Serving reports it)."""
-    from tensorflow.core.protobuf import saved_model_pb2
     from tensorflow_serving.apis import get_model_metadata_pb2
 
-    saved = saved_model_pb2.SavedModel()
-    saved.ParseFromString((path / "saved_model.pb").read_bytes())
     result = get_model_metadata_pb2.SignatureDefMap()
-    for key, signature in saved.meta_graphs[0].signature_def.items():
-        if not key.startswith("__"):
-            result.signature_def[key].CopyFrom(signature)
+    for key, signature in warmup.signature_defs(path).items():
+        result.signature_def[key].CopyFrom(signature)
     return result
 
 
@@ -198,9 +198,17 @@ class ModelRepository:
 
         with self._lock:
             self._status[version] = VersionStatus(version, "LOADING")
+        requests = warmup.warmup_path(path)
+        logs = warmup.read(requests) if requests.is_file() else None  # a corrupt file fails before the load
         model = tf.saved_model.load(str(path))
         contract = ModelContract.load(path) if (path / CONTRACT_FILE).is_file() else None
-        return LoadedVersion(version, path, dict(model.signatures), contract, signature_def_map(path), model)
+        loaded = LoadedVersion(version, path, dict(model.signatures), contract, signature_def_map(path), model)
+        if logs is not None:  # TF Serving replays it before the version serves; a failed request fails the load
+            loaded.warmup_seconds = warmup.replay(loaded.signatures, logs, dict(loaded.signature_defs.signature_def),
+                                                  str(requests))
+            log.info("version %s of %s: replayed %d warm-up requests in %.0f ms", version, self.name, len(logs),
+                     loaded.warmup_seconds * 1000)
+        return loaded
 
     def watch(self) -> threading.Thread:
         def loop():

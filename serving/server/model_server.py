@@ -35,8 +35,10 @@ class ModelServer:
 
     def start(self) -> "ModelServer":
         if self.repository.refresh(require_settled=False) is None:
+            failed = [s for s in reversed(self.repository.statuses()) if s.error]
+            why = f"; version {failed[0].version}: {failed[0].error}" if failed else ""
             raise FileNotFoundError(f"{self.repository.base_dir}: no loadable model version (a numbered directory "
-                                    "holding saved_model.pb)")
+                                    f"holding saved_model.pb){why}")
         options = self.options
         self._grpc, self.grpc_port = make_grpc_server(self.servable, f"{self.host}:{self.grpc_port}",
                                                       options.workers, options.max_concurrent_rpcs)
