@@ -51,13 +51,14 @@ def load(path, **overrides):
 
 @pytest.fixture(scope="session")
 def census_run(tmp_path_factory):
-    """The census sample (real census rows, every 100th) through the whole pipeline, its BulkInferrer scoring the
-    eval file: (config, summary)."""
+    """The census sample (real census rows, every 100th) through the whole pipeline, with fairness indicators and
+    its BulkInferrer scoring the eval file: (config, summary)."""
     from pipeline.runners import local
 
     os.chdir(REPO)
     config = load("census_sample/config.yaml", output=str(tmp_path_factory.mktemp("census")),
-                  inference={"data": "tests/data/census_sample/eval.csv", "keep": ["marital_stat"]})
+                  inference={"data": "tests/data/census_sample/eval.csv", "keep": ["marital_stat"]},
+                  evaluation={"slices": [["sex"]], "fairness": {}})
     return config, local.run(config)
 
 

@@ -44,6 +44,22 @@ def test_census_sample_ends_blessed_and_pushed(census_run):
     assert json.load(open(os.path.join(config.output, "summary.json")))["verdict"] == "BLESSED"
 
 
+def test_fairness_indicators_per_slice_in_a_real_run(census_run):
+    """`evaluation.fairness: {}` on the census sample: both binary tasks get the rates at 0.3, 0.5 and 0.7 on
+    Overall and each `sex` slice, in the summary (and its JSON); they are not mixed into the judged metrics."""
+    config, summary = census_run
+    for task in ("income", "never_married"):
+        slices = summary.fairness[task]
+        assert list(slices) == ["Overall", "sex = Female", "sex = Male"], slices
+        assert {f"{rate}@{t}" for rate in ("false_positive_rate", "false_negative_rate", "positive_rate")
+                for t in ("0.3", "0.5", "0.7")} == set(slices["Overall"])
+        assert all(0 <= v <= 1 for values in slices.values() for v in values.values())
+        assert slices["Overall"]["positive_rate@0.3"] >= slices["Overall"]["positive_rate@0.7"]
+    assert not any(m.metric.startswith("fairness") for m in summary.metrics)
+    assert "fairness indicators of income" in summary.render()
+    assert json.load(open(os.path.join(config.output, "summary.json")))["fairness"] == summary.fairness
+
+
 def test_bulk_inferrer_scores_the_inference_file_with_the_blessed_model(census_run):
     """`inference.data`: the BulkInferrer's answers, one per row of the file in its order, are what the pushed
     model answers for the same rows in-process (`mtl predict`), with the `keep` column read back."""
