@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 from typing import List
@@ -24,7 +23,7 @@ from typing import List
 import yaml
 
 from bench.common import table, write_results
-from bench.scale import REPO, TreeSampler, component_windows, scaled_data
+from bench.scale import REPO, measured_run, scaled_data
 
 OUT = os.path.join(REPO, "bench", "results", "pipeline.json")
 
@@ -39,27 +38,7 @@ def run_pipeline(raw: dict, output: str) -> dict:
     config_path = os.path.join(output, "config.yaml")
     with open(config_path, "w") as f:
         yaml.safe_dump(raw, f, sort_keys=False)
-    mtl = os.path.join(os.path.dirname(sys.executable), "mtl")
-    start = time.time()
-    with open(os.path.join(output, "bench.log"), "w") as log:
-        child = subprocess.Popen([mtl, "run", "--config", config_path, "--no-cache", "--allow-unblessed"], cwd=REPO,
-                                 stdout=log, stderr=subprocess.STDOUT)
-        sampler = TreeSampler(child.pid)
-        sampler.start()
-        code = child.wait()
-        sampler.done.set()
-        sampler.join()
-    wall = time.time() - start
-    if code != 0:
-        raise RuntimeError(f"mtl run failed (exit {code}); see {output}/bench.log")
-    samples, components = sampler.samples, []
-    for window in component_windows(os.path.join(output, "metadata.sqlite")):
-        inside = [s for s in samples if window["start"] <= s[0] <= window["end"]]
-        before = [s for s in samples if s[0] < window["start"]]
-        cpu = (inside[-1][2] - (before[-1][2] if before else 0.0)) if inside else 0.0
-        components.append({"component": window["component"], "wall_s": round(window["end"] - window["start"], 1),
-                           "cpu_s": round(cpu, 1),
-                           "peak_mb": round(max((s[1] for s in inside), default=0) / 2 ** 20)})
+    wall, samples, components = measured_run(config_path, output, ["--no-cache"])
     summary = json.load(open(os.path.join(output, "summary.json")))
     history = _history(output)
     aucs = {m["task"]: m["value"] for m in summary["metrics"] if m["metric"] == "auc"}

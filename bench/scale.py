@@ -116,6 +116,33 @@ def component_windows(metadata: str) -> List[dict]:
     return windows
 
 
+def measured_run(config_path: str, output: str, flags: List[str]):
+    """`mtl run --config <config_path> <flags> --allow-unblessed` in a child process, sampled: (wall seconds,
+    samples, per component {component, wall_s, cpu_s, peak_mb}); the log goes to <output>/bench.log."""
+    mtl = os.path.join(os.path.dirname(sys.executable), "mtl")
+    start = time.time()
+    with open(os.path.join(output, "bench.log"), "w") as log:
+        child = subprocess.Popen([mtl, "run", "--config", config_path, *flags, "--allow-unblessed"], cwd=REPO,
+                                 stdout=log, stderr=subprocess.STDOUT)
+        sampler = TreeSampler(child.pid)
+        sampler.start()
+        code = child.wait()
+        sampler.done.set()
+        sampler.join()
+    wall = time.time() - start
+    if code != 0:
+        raise RuntimeError(f"{config_path}: mtl run failed (exit {code}); see {output}/bench.log")
+    samples, components = sampler.samples, []
+    for window in component_windows(os.path.join(output, "metadata.sqlite")):
+        inside = [s for s in samples if window["start"] <= s[0] <= window["end"]]
+        before = [s for s in samples if s[0] < window["start"]]
+        cpu = (inside[-1][2] - (before[-1][2] if before else 0.0)) if inside else 0.0
+        components.append({"component": window["component"], "wall_s": round(window["end"] - window["start"], 1),
+                           "cpu_s": round(cpu, 1), "peak_mb": round(max((s[1] for s in inside), default=0)
+                                                                        / 2 ** 20)})
+    return wall, samples, components
+
+
 def measure(rows: int, mode: str, epochs: int, until: str) -> dict:
     """One `mtl run --no-cache` of the census config on `rows` rows; totals and per-component figures."""
     paths = scaled_data(rows)
@@ -132,28 +159,7 @@ def measure(rows: int, mode: str, epochs: int, until: str) -> dict:
     config_path = os.path.join(output, "config.yaml")
     with open(config_path, "w") as f:
         yaml.safe_dump(raw, f)
-    mtl = os.path.join(os.path.dirname(sys.executable), "mtl")
-    start = time.time()
-    with open(os.path.join(output, "bench.log"), "w") as log:
-        child = subprocess.Popen([mtl, "run", "--config", config_path, "--no-cache", "--until", until,
-                                  "--allow-unblessed"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        sampler = TreeSampler(child.pid)
-        sampler.start()
-        code = child.wait()
-        sampler.done.set()
-        sampler.join()
-    wall = time.time() - start
-    if code != 0:
-        raise RuntimeError(f"{rows} rows, {mode}: mtl run failed (exit {code}); see {output}/bench.log")
-    samples = sampler.samples
-    components = []
-    for window in component_windows(os.path.join(output, "metadata.sqlite")):
-        inside = [s for s in samples if window["start"] <= s[0] <= window["end"]]
-        before = [s for s in samples if s[0] < window["start"]]
-        cpu = (inside[-1][2] - (before[-1][2] if before else 0.0)) if inside else 0.0
-        components.append({"component": window["component"], "wall_s": round(window["end"] - window["start"], 1),
-                           "cpu_s": round(cpu, 1), "peak_mb": round(max((s[1] for s in inside), default=0)
-                                                                        / 2 ** 20)})
+    wall, samples, components = measured_run(config_path, output, ["--no-cache", "--until", until])
     sizes = {split: os.path.getsize(p) for split, p in paths.items()}
     return {"rows": rows, "mode": mode, "input_mb": round(sum(sizes.values()) / 2 ** 20, 1), "wall_s": round(wall, 1),
             "cpu_s": round(samples[-1][2], 1) if samples else 0.0,
