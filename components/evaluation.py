@@ -17,7 +17,7 @@ import tensorflow_model_analysis as tfma
 
 from pipeline import config as cfg
 from pipeline.core import kinds
-from pipeline.core.names import FAIRNESS_PREFIX
+from pipeline.core.keys import FAIRNESS_PREFIX
 
 SIGNATURE = "scores"
 PREPROCESSING = "transform_features"

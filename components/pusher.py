@@ -33,8 +33,15 @@ from tfx.types import artifact_utils, component_spec, standard_artifacts, standa
 from tfx.utils import json_utils, proto_utils
 
 from pipeline.os_errors import os_failure
-from serving import warmup
-from serving.contract import CONTRACT_FILE, ModelContract
+
+
+def _serving():
+    """serving.warmup and serving.contract, imported by name when a push runs: the warm-up writer is the Pusher's
+    alone and must stay out of the data components' code fingerprint (pipeline/version.py follows import
+    statements, and pipeline/pipeline.py, which builds every component, is one of its roots)."""
+    import importlib
+
+    return importlib.import_module("serving.warmup"), importlib.import_module("serving.contract")
 
 STAGING_PREFIX = ".staging-"
 STALE_SECONDS = 3600
@@ -88,8 +95,10 @@ def add_warmup(version_dir: str, examples, exec_properties) -> Optional[Path]:
     """Write the warm-up file into the staged version from the first eval rows of the raw `examples` (nothing
     without them, without warm-up rows, or for a model without a contract)."""
     config = json_utils.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {}
-    rows = int(config.get(WARMUP_ROWS_KEY, warmup.DEFAULT_ROWS))
-    contract = os.path.join(version_dir, CONTRACT_FILE)
+    warmup, serving_contract = _serving()
+    rows = config.get(WARMUP_ROWS_KEY)
+    rows = warmup.DEFAULT_ROWS if rows is None else int(rows)
+    contract = os.path.join(version_dir, serving_contract.CONTRACT_FILE)
     if not examples or rows <= 0 or not os.path.isfile(contract):
         return None
     artifact = artifact_utils.get_single_instance(examples)
@@ -101,7 +110,7 @@ def add_warmup(version_dir: str, examples, exec_properties) -> Optional[Path]:
     [pattern] = examples_utils.get_split_file_patterns([artifact], split)
     files = sorted(tf.io.gfile.glob(pattern))
     records = tf.data.TFRecordDataset(files, compression_type="GZIP" if files and files[0].endswith(".gz") else "")
-    contract = ModelContract.read(contract)
+    contract = serving_contract.ModelContract.read(contract)
     chosen = warmup.raw_examples((r.numpy() for r in records.take(rows)), set(contract.features), rows)
     path = warmup.write(version_dir, chosen, warmup.signature_defs(version_dir), contract.name)
     logging.info("warm-up file: %d rows of split %s in %s", len(chosen), split, path)
@@ -124,17 +133,18 @@ class AtomicPusherSpec(standard_component_specs.PusherSpec):
 
 class AtomicPusher(tfx_pusher_component.Pusher):
     """TFX's Pusher (component id `Pusher`), publishing atomically; given the raw `examples`, the pushed version
-    carries a warm-up file of `warmup_rows` eval rows."""
+    carries a warm-up file of `warmup_rows` eval rows (None: serving/warmup.py's DEFAULT_ROWS; 0: none)."""
 
     SPEC_CLASS = AtomicPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(AtomicPusherExecutor)
 
     def __init__(self, model: tfx_types.BaseChannel, model_blessing: tfx_types.BaseChannel,
                  push_destination: pusher_pb2.PushDestination, examples: Optional[tfx_types.BaseChannel] = None,
-                 warmup_rows: int = warmup.DEFAULT_ROWS):
+                 warmup_rows: Optional[int] = None):
         spec = AtomicPusherSpec(model=model, model_blessing=model_blessing, examples=examples,
                                 push_destination=push_destination,
-                                custom_config=json_utils.dumps({WARMUP_ROWS_KEY: int(warmup_rows)}),
+                                custom_config=json_utils.dumps(
+                                    {WARMUP_ROWS_KEY: None if warmup_rows is None else int(warmup_rows)}),
                                 pushed_model=tfx_types.Channel(type=standard_artifacts.PushedModel))
         super(tfx_pusher_component.Pusher, self).__init__(spec=spec)
         self.with_id("Pusher")  # the id TFX's Pusher has: run records and tests look for it

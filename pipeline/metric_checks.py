@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
 from pipeline import tfma_files
-from pipeline.core.names import BASELINE, FAIRNESS_PREFIX, is_count
+from pipeline.core.keys import FAIRNESS_PREFIX
+from pipeline.core.names import BASELINE, is_count
 
 
 def shown_value(metric: str, value: float) -> str:
@@ -138,7 +139,7 @@ def interval(item) -> tuple:
 
 def fairness_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
     """TFMA's fairness indicators of the candidate model: task -> slice name -> 'false_positive_rate@0.5' -> value
-    (`evaluation.fairness`), slices in TFMA's order with Overall first."""
+    (`evaluation.fairness`), Overall first, then the slices by name."""
     found: Dict[str, Dict[str, Dict[str, float]]] = {}
     for metrics in tfma_files.load_metrics(evaluation_uri):
         name = tfma_files.slice_name(metrics.slice_key)
@@ -149,7 +150,7 @@ def fairness_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float
                 continue
             found.setdefault(key.output_name, {}).setdefault(name, {})[key.name[len(FAIRNESS_PREFIX):]] = \
                 item.value.double_value.value
-    return {task: dict(sorted(slices.items(), key=lambda s: s[0] != tfma_files.OVERALL))
+    return {task: dict(sorted(slices.items(), key=lambda s: (s[0] != tfma_files.OVERALL, s[0])))
             for task, slices in found.items()}
 
 

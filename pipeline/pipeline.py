@@ -19,7 +19,7 @@ from components.gates import AcceptedStatistics, DataGate, DriftGate
 from components.pusher import AtomicPusher
 from pipeline import beam
 from pipeline import config as cfg
-from pipeline.core.model_contract import BULK_SIGNATURE
+from pipeline.core.keys import BULK_SIGNATURE
 from pipeline.version import DATA_CODE, MODEL_CODE, code_version
 
 PREPROCESSING_FN = "components.transform.preprocessing_fn"

@@ -28,7 +28,8 @@ import tensorflow as tf
 
 from pipeline import config as cfg
 from pipeline.core import kinds
-from pipeline.core.model_contract import BULK_SIGNATURE, CONTRACT_FILE, ContractRecord, FeatureSpec, TaskSpec
+from pipeline.core.keys import BULK_SIGNATURE
+from pipeline.core.model_contract import CONTRACT_FILE, ContractRecord, FeatureSpec, TaskSpec
 from components.tokens import text_cells, tokenize
 from trainer import heads, parsing, tagging
 from trainer.inputs import input_keys

@@ -6,6 +6,10 @@ import hashlib
 import re
 
 
+FAIRNESS_PREFIX = "fairness_indicators_metrics/"  # the Evaluator's fairness indicators: <prefix>false_positive_rate@0.5
+BULK_SIGNATURE = "bulk_inference"  # serving_default with per-row strings as [B, 1] columns, for the BulkInferrer
+
+
 def label_key(task: str) -> str:
     """Transformed-feature key holding a task's target."""
     return f"{task}__target"

@@ -23,7 +23,6 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 from pipeline.core import kinds
 
 CONTRACT_FILE = os.path.join("assets.extra", "mtl_model.json")  # relative to a SavedModel version directory
-BULK_SIGNATURE = "bulk_inference"  # serving_default with per-row strings as [B, 1] columns (trainer/export.py)
 FORMAT = 1  # the layout version written; a file with a higher one was written by newer code
 FEATURE_KINDS = ("bytes", "int", "float")  # the tf.Example value list a feature is sent in
 

@@ -7,7 +7,6 @@ from typing import Optional, Sequence
 HISTORY_FILE = "history.json"  # written by the trainer under the Trainer's model_run: one dict per epoch
 PROGRESS_LOGGER = "mtl.progress"  # the trainer's epoch lines; pipeline/progress.py shows them during `mtl run`
 BASELINE = "baseline"  # TFMA's model name for the latest blessed model
-FAIRNESS_PREFIX = "fairness_indicators_metrics/"  # TFMA's FairnessIndicators: <prefix>false_positive_rate@0.5
 CLASS_COUNT_SUFFIX = "_classes"  # components.metrics: <macro metric>_classes, the classes a macro value averages
 
 

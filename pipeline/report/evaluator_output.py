@@ -6,7 +6,8 @@ from typing import Dict, List, Optional, Tuple
 from pipeline import config as cfg
 from pipeline import tfma_files
 from pipeline.tfma_files import slice_name  # noqa: F401 (evaluator_output.slice_name for its callers)
-from pipeline.core.names import BASELINE, FAIRNESS_PREFIX
+from pipeline.core.keys import FAIRNESS_PREFIX
+from pipeline.core.names import BASELINE
 from pipeline.metric_checks import fairness_metrics, per_class_metrics
 from pipeline.report.parts import OVERALL, EvaluationPart, SliceMetrics
 
