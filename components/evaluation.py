@@ -17,7 +17,7 @@ import tensorflow_model_analysis as tfma
 
 from pipeline import config as cfg
 from pipeline.core import kinds
-from pipeline.core.keys import FAIRNESS_PREFIX
+from pipeline.core.keys import FAIRNESS_PREFIX, FAIRNESS_RATES
 
 SIGNATURE = "scores"
 PREPROCESSING = "transform_features"
@@ -60,17 +60,17 @@ def _metric_configs(task: cfg.Task, table: Sequence[Union[kinds.Metric, kinds.Pl
     return configs
 
 
-FAIRNESS_RATES = {"false_positive_rate": "FallOut", "false_negative_rate": "MissRate",
-                  "positive_rate": "PredictedPositiveRate"}  # name -> TFMA's stock confusion-matrix metric
+TFMA_RATES = {"false_positive_rate": "FallOut", "false_negative_rate": "MissRate",
+              "positive_rate": "PredictedPositiveRate"}  # keys.FAIRNESS_RATES -> TFMA's stock confusion-matrix metric
 
 
 def fairness_configs(thresholds: Sequence[float]) -> List[tfma.MetricConfig]:
     """The fairness indicators (the rates that differ between groups) at each decision threshold, named as the
     fairness-indicators add-on names them (`fairness_indicators_metrics/false_positive_rate@0.5`) but computed by
     TFMA's own metrics: the add-on's package would move this stack's pinned tensorflow-hub."""
-    return [tfma.MetricConfig(class_name=tfma_class, config=json.dumps(
+    return [tfma.MetricConfig(class_name=TFMA_RATES[rate], config=json.dumps(
         {"name": f"{FAIRNESS_PREFIX}{rate}@{threshold:g}", "thresholds": [threshold]}))
-        for rate, tfma_class in FAIRNESS_RATES.items() for threshold in thresholds]
+        for rate in FAIRNESS_RATES for threshold in thresholds]
 
 
 def task_metrics_specs(name: str, task: cfg.Task, fairness: Optional[Sequence[float]] = None

@@ -70,18 +70,16 @@ def runs_locally(beam_args: Optional[Sequence[str]]) -> bool:
 # ------------------------------------------------------------------------------------------------ shuffling
 class ShuffledSplitWriter:
     """Appends serialized records to random temporary buckets, then writes each bucket shuffled to gzipped
-    TFRecord shards named as TFX names them (data_tfrecord-SSSSS-of-NNNNN.gz). rng None: one bucket, one shard,
-    the records in the order they came (rows to score keep their file's order)."""
+    TFRecord shards named as TFX names them (data_tfrecord-SSSSS-of-NNNNN.gz)."""
 
-    def __init__(self, output_dir: str, scratch_dir: str, buckets: int, rng: Optional[random.Random]):
+    def __init__(self, output_dir: str, scratch_dir: str, buckets: int, rng: random.Random):
         self.output_dir, self.rng, self.records, self.bytes = output_dir, rng, 0, 0
         os.makedirs(scratch_dir, exist_ok=True)
-        buckets = 1 if rng is None else max(1, buckets)
-        self._paths = [os.path.join(scratch_dir, f"bucket-{i:05d}") for i in range(buckets)]
+        self._paths = [os.path.join(scratch_dir, f"bucket-{i:05d}") for i in range(max(1, buckets))]
         self._files = [open(path, "wb") for path in self._paths]
 
     def add(self, record: bytes) -> None:
-        f = self._files[self.rng.randrange(len(self._files))] if self.rng else self._files[0]
+        f = self._files[self.rng.randrange(len(self._files))]
         f.write(struct.pack("<I", len(record)))
         f.write(record)
         self.records += 1
@@ -94,16 +92,10 @@ class ShuffledSplitWriter:
         shards = 1 if self.bytes < SHARD_BYTES else min(len(self._paths),
                                                          max(cores, math.ceil(self.bytes / SHARD_BYTES)))
         fileio.makedirs(self.output_dir)
-        names = [os.path.join(self.output_dir, f"{write_split.DEFAULT_FILE_NAME}-{s:05d}-of-{shards:05d}.gz")
-                 for s in range(shards)]
+        names = [_shard_name(self.output_dir, s, shards) for s in range(shards)]
         writers = [tf.io.TFRecordWriter(name, options="GZIP") for name in names]
         try:
             for i, path in enumerate(self._paths):
-                if self.rng is None:
-                    for record in _read_bucket(path):
-                        writers[0].write(record)
-                    os.remove(path)
-                    continue
                 records = list(_read_bucket(path))
                 os.remove(path)
                 self.rng.shuffle(records)
@@ -114,6 +106,29 @@ class ShuffledSplitWriter:
             for writer in writers:
                 writer.close()
         return names
+
+
+class OrderedSplitWriter:
+    """The records in the order they came, straight into one gzipped TFRecord shard (rows to score keep their
+    file's order: ORDERED_SPLITS); the same interface as ShuffledSplitWriter, without scratch files."""
+
+    def __init__(self, output_dir: str):
+        self.output_dir, self.records = output_dir, 0
+        fileio.makedirs(output_dir)
+        self._name = _shard_name(output_dir, 0, 1)
+        self._writer = tf.io.TFRecordWriter(self._name, options="GZIP")
+
+    def add(self, record: bytes) -> None:
+        self._writer.write(record)
+        self.records += 1
+
+    def close(self, cores: int) -> List[str]:
+        self._writer.close()
+        return [self._name]
+
+
+def _shard_name(output_dir: str, shard: int, shards: int) -> str:
+    return os.path.join(output_dir, f"{write_split.DEFAULT_FILE_NAME}-{shard:05d}-of-{shards:05d}.gz")
 
 
 def _read_bucket(path: str) -> Iterator[bytes]:
@@ -175,9 +190,9 @@ class _StreamingMixin:
                 outputs = split_names if hash_buckets else [split_names[index]]
                 size = sum(fileio.stat(f).length for f in files)
                 buckets = max(1, math.ceil(size * self.growth / BUCKET_BYTES))
-                writers = [ShuffledSplitWriter(artifact_utils.get_split_uri([examples], name),
-                                               os.path.join(scratch, name), buckets,
-                                               None if name in ORDERED_SPLITS else rng) for name in outputs]
+                writers = [OrderedSplitWriter(artifact_utils.get_split_uri([examples], name)) if name in ORDERED_SPLITS
+                           else ShuffledSplitWriter(artifact_utils.get_split_uri([examples], name),
+                                                    os.path.join(scratch, name), buckets, rng) for name in outputs]
                 started, count = time.time(), 0
                 for record in self.split_records(files, pattern):
                     if hash_buckets:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
 from pipeline import tfma_files
-from pipeline.core.keys import FAIRNESS_PREFIX
+from pipeline.core.keys import FAIRNESS_PREFIX, FAIRNESS_RATES
 from pipeline.core.names import BASELINE, is_count
 
 
@@ -152,6 +152,19 @@ def fairness_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float
                 item.value.double_value.value
     return {task: dict(sorted(slices.items(), key=lambda s: (s[0] != tfma_files.OVERALL, s[0])))
             for task, slices in found.items()}
+
+
+def fairness_columns(values: Dict[str, float], rates=tuple(FAIRNESS_RATES)) -> List[str]:
+    """The indicators among `values` of `rates`, rate by rate then threshold: false_positive_rate@0.3, ..."""
+    names = [n for n in values if n.partition("@")[0] in rates]
+    return sorted(names, key=lambda n: (list(FAIRNESS_RATES).index(n.partition("@")[0]),
+                                        float(n.partition("@")[2] or 0)))
+
+
+def fairness_title(name: str, space: str = "") -> str:
+    """'false_positive_rate@0.5' -> 'FPR@0.5' (space=' ': 'FPR @0.5')."""
+    rate, _, threshold = name.partition("@")
+    return f"{FAIRNESS_RATES[rate]}{space}@{threshold}"
 
 
 def per_class_metrics(config, evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:

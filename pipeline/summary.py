@@ -11,7 +11,8 @@ from pipeline.core.names import BASELINE, CLASS_COUNT_SUFFIX, HISTORY_FILE, is_c
 from pipeline.core.rundir import RunDir
 from pipeline.core.schedule import Schedule, shortfalls
 from pipeline.files import write_atomically
-from pipeline.metric_checks import MetricCheck, fairness_metrics, per_class_metrics, shown_value, task_metrics
+from pipeline.metric_checks import (MetricCheck, fairness_columns, fairness_metrics, fairness_title, per_class_metrics,
+                                    shown_value, task_metrics)
 from pipeline.records import ComponentRun, list_runs
 
 # Re-exported for the callers that know them by this module (the names live in the core, the metric reading
@@ -62,9 +63,8 @@ class RunSummary:
                              + f"{change:>9}  {m.bound:<17} {result}".rstrip())
         for task, slices in self.fairness.items():
             lines += ["", f"fairness indicators of {task} (false positive / false negative rate at each threshold)"]
-            names = [m for m in next(iter(slices.values())) if m.startswith(("false_positive_rate@",
-                                                                              "false_negative_rate@"))]
-            lines.append(f"  {'slice':<30} " + " ".join(f"{_short_rate(n):>9}" for n in names))
+            names = fairness_columns(next(iter(slices.values())), ("false_positive_rate", "false_negative_rate"))
+            lines.append(f"  {'slice':<30} " + " ".join(f"{fairness_title(n):>9}" for n in names))
             lines += [f"  {name[:30]:<30} " + " ".join(f"{values.get(n, float('nan')):>9.4f}" for n in names)
                       for name, values in slices.items()]
         if self.per_class:
@@ -114,12 +114,6 @@ class RunSummary:
 NO_THRESHOLDS = ("no task has thresholds, so the Evaluator validated nothing and blessed nothing (TFX never blesses "
                  "a model without thresholds, so that a forgotten bar cannot push one); set tasks.<task>.thresholds, "
                  "e.g. auc: {min: 0.7}")
-
-
-def _short_rate(name: str) -> str:
-    """'false_positive_rate@0.5' -> 'FPR@0.5'."""
-    rate, _, threshold = name.partition("@")
-    return {"false_positive_rate": "FPR", "false_negative_rate": "FNR"}.get(rate, rate) + "@" + threshold
 
 
 def verdict_reason(config: cfg.Config, blessed: Optional[bool], metrics: List[MetricCheck]) -> str:

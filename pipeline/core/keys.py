@@ -7,6 +7,8 @@ import re
 
 
 FAIRNESS_PREFIX = "fairness_indicators_metrics/"  # the Evaluator's fairness indicators: <prefix>false_positive_rate@0.5
+FAIRNESS_RATES = {"false_positive_rate": "FPR", "false_negative_rate": "FNR",  # indicator -> its short title
+                  "positive_rate": "positive rate"}
 BULK_SIGNATURE = "bulk_inference"  # serving_default with per-row strings as [B, 1] columns, for the BulkInferrer
 
 
