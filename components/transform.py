@@ -41,9 +41,47 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -
             raise ValueError(f"tasks.{task_name}.label: column '{task.label}' is not in the data schema")
         tokens = {"text": inputs[task.tokens_of], "feature": config.features[task.tokens_of]} if task.tokens_of else {}
         target, mask = LABEL_TRANSFORMS[task.type](task_name, inputs[task.label], task, **tokens)
+        for key, column in (("where", task.where.column if task.where else None), ("weight_column", task.weight_column)):
+            if column is not None and column not in inputs:
+                raise ValueError(f"tasks.{task_name}.{key}: column '{column}' is not in the data schema")
+        if task.where is not None:
+            mask = mask * tf.cast(task_space(task_name, inputs[task.where.column], task.where), tf.float32)
+        if task.weight_column is not None:
+            mask = mask * sample_weights(task_name, inputs[task.weight_column])
         outputs[cfg.label_key(task_name)] = target
         outputs[cfg.mask_key(task_name)] = mask
     return outputs
+
+
+def task_space(task_name: str, x, space: cfg.TaskSpace) -> tf.Tensor:
+    """[batch] bool: the row is in the task's space (`tasks.X.where`); an empty cell is outside. Text is compared
+    after stripping surrounding whitespace, numbers numerically."""
+    where = f"tasks.{task_name}.where"
+    present = _present(x)
+    if x.dtype == tf.string:
+        if space.values is None:
+            raise ValueError(f"{where}: column '{space.column}' holds text in the data; a range (gt/ge/lt/le) "
+                             "needs numbers, or use equals / in")
+        values = tf.strings.strip(_to_dense(x, ""))
+        return present & tf.not_equal(values, "") & _isin(values, [cfg.space_text(v) for v in space.values])
+    values = tf.cast(_to_dense(x, 0), tf.float64)
+    present &= tf.math.is_finite(values)
+    if space.values is not None:
+        return present & _isin(values, [_number(task_name, str(v), f"{where}.equals/in") for v in space.values])
+    inside = present
+    for bound, compare in ((space.gt, tf.greater), (space.ge, tf.greater_equal), (space.lt, tf.less),
+                           (space.le, tf.less_equal)):
+        if bound is not None:
+            inside &= compare(values, tf.constant(bound, tf.float64))
+    return inside
+
+
+def sample_weights(task_name: str, x) -> tf.Tensor:
+    """[batch] float32 of `tasks.X.weight_column`; an empty or non-finite cell weighs 0 (the DataGate stops a run
+    on negative weights or all-zero ones)."""
+    _require_number(task_name, x, f"tasks.{task_name}.weight_column")
+    values = tf.cast(_to_dense(x, 0), tf.float32)
+    return tf.where(_present(x) & tf.math.is_finite(values), values, 0.0)
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -274,12 +312,12 @@ def _binary(task_name: str, x, task: cfg.Task):
     return tf.cast(positive & known, tf.int64), tf.cast(known, tf.float32)
 
 
-def _number(task_name: str, text: str) -> float:
+def _number(task_name: str, text: str, key: str = "") -> float:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"tasks.{task_name}.positive/negative: {text!r} is not a number, but the label column "
-                         "holds numbers") from None
+        raise ValueError(f"{key or f'tasks.{task_name}.positive/negative'}: {text!r} is not a number, but the "
+                         "column holds numbers") from None
 
 
 def _isin(values, choices) -> tf.Tensor:

@@ -23,6 +23,6 @@ from pipeline.core.kinds import (KINDS, LOWER_IS_BETTER, METRIC_RANGES, NO_DIREC
 from pipeline.core.loading import load_config, parse_config
 from pipeline.core.sections import (Data, DistributionBounds, Evaluation, Fairness, Inference, Model, Orchestration,
                                     Training, Validation, data_format, eval_hash_buckets, is_uri)
-from pipeline.core.tasks import FALSE_STRINGS, TRUE_STRINGS, BinaryRoles, Task, Threshold
+from pipeline.core.tasks import FALSE_STRINGS, TRUE_STRINGS, BinaryRoles, Task, TaskSpace, Threshold, space_text
 
 __all__ = [name for name in dir() if not name.startswith("__")]

@@ -121,7 +121,7 @@ BAD = [
                                      "fixed)"),
     ("training", {"loss_weighting": "gradnorm", "dwa_temperature": 2}, "training.dwa_temperature: only dwa uses"),
     ("tasks.income.learning_rate", 0, "tasks.income.learning_rate: must be greater than 0, got 0"),
-    ("tasks.income.after", ["income"], "tasks.income.after: only the hierarchical architecture reads `after`"),
+    ("tasks.income.after", ["income"], "tasks.income.after: only the hierarchical and aitm architectures read `after`"),
     ("evaluation.slices", [[]], "evaluation.slices.0: a slice needs at least one column"),
     ("tasks.income.classes", ["a", "b"], "tasks.income.classes: only multiclass and multilabel tasks have classes"),
     ("tasks.m", {"type": "multiclass", "label": "sex", "thresholds": {"macro_f1": {"min": 0.5}}},

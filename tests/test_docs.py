@@ -97,7 +97,7 @@ def test_reference_lists_every_choice_and_metric():
     for choices in (cfg.TASK_TYPES, cfg.ARCHITECTURES, cfg.LOSS_WEIGHTINGS, cfg.DISTRIBUTIONS):
         assert "one of: " + " \\| ".join(choices) in text
     assert "- `experts`: mmoe" in section(text, "Model")
-    assert "| `binary` | `positive`, `negative`, `unknown_labels` |" in task_part and "| `multilabel` | `separator`, `classes` |" in task_part
+    assert "| `binary` | `positive`, `negative`, `unknown_labels`, `product_of` |" in task_part and "| `multilabel` | `separator`, `classes` |" in task_part
 
 
 def test_type_text_is_readable():

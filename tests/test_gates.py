@@ -294,3 +294,38 @@ def test_numeric_binary_labels_with_positive(stats):
     assert "the value 3 is neither the positive '2' nor a negative ['1']" in error
     _, error = _binary(stats, {"positive": "1"}, _rows(0, 1, "nan", 1))
     assert "[train] churned: 1 NaN value(s); leave a cell empty" in error  # NaN would be neither 0 nor 1
+
+
+# ------------------------------------------------------------------ task spaces and weight columns (issue 23)
+def _spaced(where=None, weight_column=None):
+    task = {"type": "binary", "label": "churned", "positive": "yes"}
+    task.update({k: v for k, v in (("where", where), ("weight_column", weight_column)) if v is not None})
+    return cfg.DataContract.model_validate({**CONTRACT.model_dump(exclude_none=True), "tasks": {"churn": task}})
+
+
+@pytest.mark.parametrize("where, weight, rows, expected", [
+    ({"column": "city", "equals": "oslo"}, None, GOOD,
+     "city: task 'churn': no row is in its space (city = oslo): the column holds 'paris', 'rome'"),
+    ({"column": "age", ">": 60}, None, GOOD, "age: task 'churn': no row is in its space (age > 60): values range "
+                                             "30..50"),
+    ({"column": "city", "gt": 1}, None, GOOD, "a range (gt/ge/lt/le) needs numbers"),
+    ({"column": "zone", "equals": "a"}, None, GOOD, "zone: tasks.churn.where reads this column, which is not in"),
+    (None, "age", [[-1, "paris", "yes", "x"], [2, "rome", "no", "y"]] * 3,
+     "age: weight column of task 'churn': negative weights (smallest -1)"),
+    (None, "age", [[0, "paris", "yes", "x"], [0, "rome", "no", "y"]] * 3,
+     "age: weight column of task 'churn': every weight is 0"),
+    (None, "city", GOOD, "city: weight column of task 'churn': holds text"),
+])
+def test_task_space_and_weight_problems_are_named(stats, where, weight, rows, expected):
+    from components.gates import space_findings
+
+    found = [str(f) for f in space_findings(_spaced(where, weight), "train", stats(rows)) if f.blocking]
+    assert any(expected in f for f in found), found
+
+
+def test_task_spaces_and_weights_the_data_meets_pass(stats):
+    from components.gates import space_findings
+
+    for where in ({"column": "city", "in": ["rome", "oslo"]}, {"column": "age", ">=": 50}, {"column": "age",
+                                                                                           "equals": 40}):
+        assert space_findings(_spaced(where, "age"), "train", stats(GOOD)) == [], where

@@ -73,7 +73,9 @@ class MultiTaskModel(tf_keras.Model):
     def configure(self, config: cfg.Config, vocabularies: Vocabularies, architecture):
         self.mtl_config = config
         self.vocabularies = vocabularies
-        self.weighting = build_weighting(config.tasks, config.training)
+        untrained = architecture.untrained_tasks()
+        self.trained_tasks = [n for n in config.tasks if n not in untrained]
+        self.weighting = build_weighting({n: config.tasks[n] for n in self.trained_tasks}, config.training)
         names = list(config.tasks)
         self.task_layer_names = {n: [layer.name for layer in layers]
                                  for n, layers in architecture.task_layers.items()}
@@ -123,13 +125,17 @@ class MultiTaskModel(tf_keras.Model):
         return losses
 
     def _record(self, weighted_total, losses, weights):
+        """`loss` sums the trained tasks' losses (an untrained task's loss is logged, with weight 0)."""
         prior = {n: t.weight for n, t in self.mtl_config.tasks.items()}
-        self.total_loss_tracker.update_state(tf.add_n([prior[n] * losses[n] for n in losses]))
+        self.total_loss_tracker.update_state(tf.add_n([prior[n] * losses[n] for n in self.trained_tasks]))
         self.weighted_loss_tracker.update_state(weighted_total)
         for name in losses:
             self.task_loss_trackers[name].update_state(losses[name])
-            self.task_weight_trackers[name].update_state(weights[name])
+            self.task_weight_trackers[name].update_state(weights.get(name, 0.0))
         return {m.name: m.result() for m in self.metrics}
+
+    def _trained(self, losses):
+        return {n: losses[n] for n in self.trained_tasks}
 
     @_TRACED_AS_WRITTEN
     def train_step(self, data):
@@ -137,10 +143,11 @@ class MultiTaskModel(tf_keras.Model):
         per_task = surgery is not None or self.weighting.needs_gradient_norms
         with tf.GradientTape(persistent=per_task) as tape:
             losses = self._task_losses(data, training=True)
-            total, weights = self.weighting.combine(losses)
+            trained = self._trained(losses)
+            total, weights = self.weighting.combine(trained)
             if self.losses:
                 total += tf.add_n(self.losses)
-            weighted = {n: weights[n] * losses[n] for n in losses}  # on the tape: surgery differentiates these
+            weighted = {n: weights[n] * trained[n] for n in trained}  # on the tape: surgery differentiates these
         variables = self.trainable_variables
         if surgery is None:
             gradients = mean_over_replicas(tape.gradient(total, variables))
@@ -148,9 +155,9 @@ class MultiTaskModel(tf_keras.Model):
             gradients = self._surgery_gradients(tape, surgery, total, weighted, variables)
         if self.weighting.needs_gradient_norms:
             last_shared = self.last_shared_variables()
-            norms = {n: tf.linalg.global_norm([g for g in mean_over_replicas(tape.gradient(losses[n], last_shared))
-                                               if g is not None]) for n in losses}
-            self.weighting.update(losses, norms)
+            norms = {n: tf.linalg.global_norm([g for g in mean_over_replicas(tape.gradient(trained[n], last_shared))
+                                               if g is not None]) for n in trained}
+            self.weighting.update(trained, norms)
         del tape
         self._apply(gradients, variables)
         return self._record(total, losses, weights)
@@ -191,7 +198,7 @@ class MultiTaskModel(tf_keras.Model):
     @_TRACED_AS_WRITTEN
     def test_step(self, data):
         losses = self._task_losses(data, training=False)
-        total, weights = self.weighting.combine(losses)
+        total, weights = self.weighting.combine(self._trained(losses))
         return self._record(total, losses, weights)
 
     def fit(self, *args, callbacks=None, **kwargs):
@@ -202,7 +209,7 @@ class MultiTaskModel(tf_keras.Model):
 class _WeightingEpochEnd(tf_keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.model.weighting.end_epoch({n: logs[f"{n}_loss"] for n in self.model.mtl_config.tasks
+        self.model.weighting.end_epoch({n: logs[f"{n}_loss"] for n in self.model.trained_tasks
                                         if f"{n}_loss" in logs})
 
 
@@ -211,9 +218,14 @@ def build_model(config: cfg.Config, vocabularies: Vocabularies) -> MultiTaskMode
     token_states = {}
     encoded = encode(config, inputs, vocabularies.feature_sizes, token_states)
     architecture = build_architecture(config.model, config.tasks)
-    towers = architecture.towers(encoded, list(config.tasks))
+    towers = architecture.towers(encoded, [n for n, t in config.tasks.items() if not t.product_of])
     outputs = {}
-    for name, task in config.tasks.items():
+    for name, task in sorted(config.tasks.items(), key=lambda item: bool(item[1].product_of)):
+        if task.product_of:  # ESMM's pCTCVR: the product of its factors' probabilities, no tower or head
+            product = tf_keras.layers.Multiply(name=name)
+            architecture.task_layers[name].append(product)
+            outputs[name] = product([outputs[factor] for factor in task.product_of])
+            continue
         layers = heads.output_layers(name, task, vocabularies.num_classes(name), vocabularies.stats(name))
         tower = towers[name]
         if task.type == "sequence_tagging":  # per token: the text's encoder state and the task's tower output
@@ -222,7 +234,10 @@ def build_model(config: cfg.Config, vocabularies: Vocabularies) -> MultiTaskMode
             tower = features([token_states[task.tokens_of], tower])
         architecture.task_layers[name].extend(layers)
         outputs[name] = apply(layers, tower)
+    outputs = {name: outputs[name] for name in config.tasks}  # the config's order
     model = MultiTaskModel(inputs=inputs, outputs=outputs, name=config.name.replace("-", "_"))
+    for extra in architecture.extra_losses(outputs):
+        model.add_loss(extra)
     model.configure(config, vocabularies, architecture)
     optimizer = tf_keras.optimizers.Adam(learning_rate=config.training.learning_rate)
     # Batches are (features, targets, masks): Keras reads the masks as sample weights and warns on every

@@ -13,5 +13,5 @@ from components.gates.data_gate import DataGate, DataGate_Executor, check  # noq
 from components.gates.drift_gate import (DriftGate, DriftGate_Executor, check_distributions,  # noqa: F401
                                          compare, distribution_report, measure_distributions)
 from components.gates.findings import DataValidationError, Finding, feature_stats  # noqa: F401
-from components.gates.label_checks import label_findings, number_findings  # noqa: F401
+from components.gates.label_checks import label_findings, number_findings, space_findings  # noqa: F401
 from components.gates.schema_checks import anomaly_findings, schema_findings  # noqa: F401

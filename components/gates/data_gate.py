@@ -14,7 +14,7 @@ from tfx import v1 as tfx
 from components.csv_examples import NOTES_PROPERTY
 from components.gates import artifacts
 from components.gates.findings import DataValidationError, Finding
-from components.gates.label_checks import label_findings, number_findings
+from components.gates.label_checks import label_findings, number_findings, space_findings
 from components.gates.schema_checks import anomaly_findings, schema_findings
 from components.gates.row_checks import row_findings
 from pipeline import config as cfg
@@ -32,6 +32,7 @@ def check(config: cfg.DataContract, schema: schema_pb2.Schema, anomalies_by_spli
     negatives = {}
     for split, stats in sorted((statistics_by_split or {}).items(), key=lambda item: item[0] != "train"):
         findings += label_findings(config, split, stats, negatives) + number_findings(config, split, stats)
+        findings += space_findings(config, split, stats)
     for finding in findings:
         if not finding.blocking:
             logging.warning("data gate (tolerated): %s", finding)

@@ -6,7 +6,7 @@ from typing import Dict, List, Optional
 
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from components.gates.findings import Finding, all_values, common_stats, feature_stats, shown
+from components.gates.findings import Finding, all_values, common_stats, feature_stats, is_number, shown
 from pipeline import config as cfg
 
 
@@ -126,6 +126,7 @@ def number_findings(config: cfg.DataContract, split: str,
     'missing'; NaN would turn the z-score and the loss into NaN)."""
     columns = [n for n, f in config.features.items() if f.type == "numeric"]
     columns += [t.label for t in config.tasks.values() if t.type in ("regression", "binary")]
+    columns += [t.weight_column for t in config.tasks.values() if t.weight_column]
     findings = []
     for column in dict.fromkeys(columns):
         feature = feature_stats(stats, column)
@@ -139,3 +140,61 @@ def number_findings(config: cfg.DataContract, split: str,
             findings.append(Finding(split, column, f"infinite values (range {feature.num_stats.min:g}.."
                                                    f"{feature.num_stats.max:g})", True))
     return findings
+
+
+def space_findings(config: cfg.DataContract, split: str,
+                   stats: statistics_pb2.DatasetFeatureStatistics) -> List[Finding]:
+    """Task spaces no row meets (`tasks.X.where`: its values never occur, its range misses every value) and
+    weight columns no model can train with (text, a negative weight, every weight 0)."""
+    findings = []
+    for name, task in config.tasks.items():
+        space = task.where
+        feature = feature_stats(stats, space.column) if space else None
+        if space and feature is None:
+            findings.append(Finding(split, space.column, f"tasks.{name}.where reads this column, which is not in "
+                                                         "the data", True))
+        elif space:
+            problem = _space_problem(space, feature)
+            if problem:
+                findings.append(Finding(split, space.column, f"task '{name}': no row is in its space "
+                                                             f"({space.describe()}): {problem}", True))
+        if task.weight_column:
+            findings += _weight_findings(name, task.weight_column, split, feature_stats(stats, task.weight_column))
+    return findings
+
+
+def _space_problem(space: cfg.TaskSpace, feature) -> Optional[str]:
+    kind = feature.WhichOneof("stats")
+    if kind == "string_stats":
+        values = all_values(feature)
+        if space.values is None:
+            return "the column holds text; a range (gt/ge/lt/le) needs numbers"
+        wanted = {cfg.space_text(v) for v in space.values}
+        if values is not None and not wanted & {v.strip() for v in values}:
+            return f"the column holds {shown(values)}"
+    elif kind == "num_stats":
+        low, high = feature.num_stats.min, feature.num_stats.max
+        if space.values is not None:
+            numbers = [float(v) for v in space.values if is_number(str(v))]
+            if len(numbers) < len(space.values):
+                return "the column holds numbers, but the condition names text"
+            if not any(low <= v <= high for v in numbers):
+                return f"values range {low:g}..{high:g}"
+        elif (space.gt is not None and high <= space.gt) or (space.ge is not None and high < space.ge) or \
+                (space.lt is not None and low >= space.lt) or (space.le is not None and low > space.le):
+            return f"values range {low:g}..{high:g}"
+    return None
+
+
+def _weight_findings(name: str, column: str, split: str, feature) -> List[Finding]:
+    where = f"weight column of task '{name}'"
+    if feature is None:
+        return [Finding(split, column, f"{where}: not in the data", True)]
+    if feature.WhichOneof("stats") != "num_stats":
+        return [Finding(split, column, f"{where}: holds text; expected a number per row (empty = weight 0)", True)]
+    low, high = feature.num_stats.min, feature.num_stats.max
+    if low < 0:
+        return [Finding(split, column, f"{where}: negative weights (smallest {low:g}); weights must be >= 0", True)]
+    if high == 0 and common_stats(feature).num_non_missing:
+        return [Finding(split, column, f"{where}: every weight is 0, so the task would learn nothing", True)]
+    return []

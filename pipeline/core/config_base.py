@@ -6,14 +6,15 @@ from typing import ClassVar, Dict, List, Optional, Tuple, Union
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-ARCHITECTURES = ("shared_bottom", "mmoe", "ple", "cgc", "cross_stitch", "hierarchical")
+ARCHITECTURES = ("shared_bottom", "mmoe", "ple", "cgc", "cross_stitch", "hierarchical", "esmm", "aitm")
 LOSS_WEIGHTINGS = ("fixed", "uncertainty", "gradnorm", "dwa")
 GRADIENT_SURGERIES = ("pcgrad",)
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 # Options that only some architectures / weightings read (setting one for another is an error), with the
 # default each takes when left out.
 ARCHITECTURE_OPTIONS = {"experts": ("mmoe",), "expert_units": ("mmoe", "ple", "cgc"),
-                        "shared_experts": ("ple", "cgc"), "task_experts": ("ple", "cgc"), "levels": ("ple",)}
+                        "shared_experts": ("ple", "cgc"), "task_experts": ("ple", "cgc"), "levels": ("ple",),
+                        "calibrator_weight": ("aitm",)}
 WEIGHTING_OPTIONS = {"gradnorm_alpha": ("gradnorm",), "dwa_temperature": ("dwa",)}
 # Text encoders (trainer/encoders.py): bag = mean of the token embeddings; the others give contextual states.
 TEXT_ENCODERS = ("bag", "cnn", "bilstm", "bigru", "transformer")
@@ -22,7 +23,8 @@ ENCODER_OPTIONS = {"encoder_units": CONTEXTUAL_ENCODERS, "encoder_layers": CONTE
                    "encoder_heads": ("transformer",)}
 ENCODER_LAYERS = {"cnn": 2, "bilstm": 1, "bigru": 1, "transformer": 2}  # default depth of each encoder
 OPTION_DEFAULTS = {"experts": 8, "shared_experts": 2, "task_experts": 1, "levels": 2, "gradnorm_alpha": 1.5,
-                   "dwa_temperature": 2.0, "encoder_units": 64, "encoder_heads": 2}
+                   "dwa_temperature": 2.0, "encoder_units": 64, "encoder_heads": 2,
+                   "calibrator_weight": 0.6}
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 

@@ -130,24 +130,57 @@ class Config(_Strict):
         return problems
 
     def _hierarchy_problems(self) -> List[str]:
-        hierarchical = self.model.architecture == "hierarchical"
+        architecture = self.model.architecture
+        reads_after = architecture in ("hierarchical", "aitm")
         problems = []
         for name, task in self.tasks.items():
-            if task.after and not hierarchical:
-                problems.append(f"tasks.{name}.after: only the hierarchical architecture reads `after` "
-                                f"(architecture is {self.model.architecture})")
+            if task.after and not reads_after:
+                problems.append(f"tasks.{name}.after: only the hierarchical and aitm architectures read `after` "
+                                f"(architecture is {architecture})")
             for parent in task.after:
                 if parent == name:
                     problems.append(f"tasks.{name}.after: a task cannot come after itself")
                 elif parent not in self.tasks:
                     problems.append(f"tasks.{name}.after: unknown task '{parent}'; expected one of "
                                     + ", ".join(n for n in self.tasks if n != name))
-        if hierarchical and not problems:
+            if architecture == "aitm" and len(task.after) > 1:
+                problems.append(f"tasks.{name}.after: aitm transfers from one task before this one in the funnel "
+                                f"(found {len(task.after)}: {', '.join(task.after)})")
+        if reads_after and not problems:
             if not any(t.after for t in self.tasks.values()):
-                problems.append("model.architecture: hierarchical needs at least one task with `after` "
+                problems.append(f"model.architecture: {architecture} needs at least one task with `after` "
                                 "(e.g. tasks.cvr.after: [ctr])")
             elif self.task_order is None:
                 problems.append("tasks: `after` forms a cycle (" + " -> ".join(self._cycle()) + ")")
+        return problems + self._product_problems()
+
+    def _product_problems(self) -> List[str]:
+        """`product_of` names other binary tasks that are not products themselves; esmm needs a product task;
+        aitm's calibrator and towers need every funnel task to have one."""
+        problems = []
+        products = {n: t.product_of for n, t in self.tasks.items() if t.product_of}
+        for name, factors in products.items():
+            if len(set(factors)) != len(factors):
+                problems.append(f"tasks.{name}.product_of: a task is named twice")
+            for factor in factors:
+                found = self.tasks.get(factor)
+                if factor == name:
+                    problems.append(f"tasks.{name}.product_of: a task cannot be a factor of itself")
+                elif found is None:
+                    problems.append(f"tasks.{name}.product_of: unknown task '{factor}'; expected one of "
+                                    + ", ".join(n for n, t in self.tasks.items() if n != name and t.type == "binary"))
+                elif found.type != "binary":
+                    problems.append(f"tasks.{name}.product_of: '{factor}' is a {found.type} task; a product "
+                                    "multiplies probabilities of binary tasks")
+                elif found.product_of:
+                    problems.append(f"tasks.{name}.product_of: '{factor}' is itself a product; name its factors")
+            if self.tasks[name].after:
+                problems.append(f"tasks.{name}: a product task has no tower, so it cannot come `after` a task")
+        if self.model.architecture == "esmm" and not products:
+            problems.append("model.architecture: esmm needs a task that is the product of others (e.g. "
+                            "tasks.ctcvr: {type: binary, label: conversion, product_of: [ctr, cvr]})")
+        if products and len(products) == len(self.tasks):
+            problems.append("tasks: every task is a product; at least one needs a tower of its own")
         return problems
 
     @property
@@ -173,7 +206,7 @@ class Config(_Strict):
     def columns(self) -> List[str]:
         """Every data column the pipeline reads: features, task labels, slice columns (in order, once)."""
         slices = [c for columns in self.evaluation.slices for c in columns]
-        return list(dict.fromkeys([*self.column_features, *(t.label for t in self.tasks.values()), *slices]))
+        return list(dict.fromkeys([*self.column_features, *task_columns(self.tasks), *slices]))
 
     @property
     def column_features(self) -> Dict[str, Feature]:
@@ -209,10 +242,20 @@ def column_features(features: Dict[str, Feature]) -> Dict[str, Feature]:
     return {name: feature for name, feature in features.items() if feature.type != "cross"}
 
 
+def task_columns(tasks: Dict[str, Task]) -> List[str]:
+    """The columns the tasks read besides features: labels, then task-space and weight columns (in order, once)."""
+    return list(dict.fromkeys([*(t.label for t in tasks.values()),
+                               *(t.where.column for t in tasks.values() if t.where),
+                               *(t.weight_column for t in tasks.values() if t.weight_column)]))
+
+
 def numeric_columns(features: Dict[str, Feature], tasks: Dict[str, Task]) -> List[str]:
-    """Columns read as numbers: numeric features and the labels of tasks whose kind has a float label."""
+    """Columns read as numbers: numeric features, the labels of tasks whose kind has a float label, weight
+    columns and the columns of numeric task spaces (gt/ge/lt/le)."""
     return list(dict.fromkeys([*(n for n, f in features.items() if f.type == "numeric"),
-                               *(t.label for t in tasks.values() if kind(t.type).label_encoding == "float")]))
+                               *(t.label for t in tasks.values() if kind(t.type).label_encoding == "float"),
+                               *(t.weight_column for t in tasks.values() if t.weight_column),
+                               *(t.where.column for t in tasks.values() if t.where and t.where.bounds)]))
 
 
 def dependency_order(tasks: Dict[str, Task]) -> Tuple[List[str], List[str]]:
@@ -237,7 +280,7 @@ class DataContract(_Strict):
 
     @property
     def columns(self) -> List[str]:
-        return list(dict.fromkeys([*self.column_features, *(t.label for t in self.tasks.values())]))
+        return list(dict.fromkeys([*self.column_features, *task_columns(self.tasks)]))
 
     @property
     def column_features(self) -> Dict[str, Feature]:
@@ -254,7 +297,8 @@ MODEL_ONLY_KEYS = {"text": {"encoder", "encoder_units", "encoder_layers", "encod
 
 def data_contract(config: Config, code_version: str = "") -> dict:
     """JSON-ready DataContract of a config (passed to DataGate and Transform as custom config)."""
-    label_part = {"type", "label", "positive", "negative", "unknown_labels", "separator", "classes", "tokens_of"}
+    label_part = {"type", "label", "positive", "negative", "unknown_labels", "separator", "classes", "tokens_of",
+                  "where", "weight_column"}
     return {
         "features": {n: f.model_dump(mode="json", exclude=MODEL_ONLY_KEYS.get(f.type, set()))
                      for n, f in config.resolved_features.items()},

@@ -82,7 +82,7 @@ KINDS: Dict[str, TaskKind] = {kind.name: kind for kind in (
         Metric("calibration", "Calibration", direction="none", range=(0.0, math.inf, False))),
         plots=(Plot("calibration_plot", "CalibrationPlot", {"num_buckets": 10}),
                Plot("confusion_plot", "ConfusionMatrixPlot", {"num_thresholds": 1000})),
-        keys=("positive", "negative", "unknown_labels"),
+        keys=("positive", "negative", "unknown_labels", "product_of"),
         answer="probability of the positive value [B, 1]; label: the decoded value"),
     TaskKind("multiclass", "classes", "class_id", (
         Metric("accuracy", "SparseCategoricalAccuracy"),

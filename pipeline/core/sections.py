@@ -61,6 +61,9 @@ class Model(_WithOptions):
                                         "(default 1)")
     levels: Optional[int] = Field(None, gt=0, description="ple: stacked extraction levels (default 2; cgc is "
                                   "one level)")
+    calibrator_weight: Optional[float] = Field(None, ge=0, description="aitm: weight of the behavioural "
+                                               "expectation calibrator (a later funnel step's probability above "
+                                               "the earlier one's is penalized; Xi et al. 2021; default 0.6)")
     numeric_encoding: Literal[NUMERIC_ENCODINGS] = Field(
         "zscore", description="encoding of numeric features that set none (docs/tabular.md)")
     numeric_bins: int = Field(48, ge=2, le=1024, description="bins of quantile / piecewise_linear encodings that "

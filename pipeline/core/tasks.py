@@ -5,7 +5,8 @@ What a task type allows (keys, metrics, their direction and range) comes from th
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Dict, List, Literal, Optional
+import math
+from typing import Annotated, Dict, List, Literal, Optional, Tuple, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,7 +18,7 @@ from pipeline.core.kinds import (LOWER_IS_BETTER, METRIC_RANGES, NO_DIRECTION, P
 _KIND_KEYS = {"positive": "have a positive value", "negative": "have this key", "unknown_labels": "have this key",
               "separator": "have a separator", "classes": "have classes", "loss": "choose a loss",
               "huber_delta": "have this key", "quantile": "have this key", "tokens_of": "tag tokens",
-              "crf": "have a CRF output"}
+              "crf": "have a CRF output", "product_of": "can be a product of other tasks"}
 
 
 class Threshold(_Strict):
@@ -37,6 +38,83 @@ class Threshold(_Strict):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         return self
+
+
+class TaskSpace(_Strict):
+    """`tasks.X.where`: the rows a task is defined on (its task space, e.g. CVR on clicked impressions). A row
+    outside it, or with an empty cell in `column`, is unlabelled for the task in training and evaluation."""
+
+    column: str = Field(min_length=1, description="data column the condition reads (a feature, a label or any "
+                        "other column of the data)")
+    equals: Optional[Union[str, float]] = Field(None, description="the row's value equals this (text: after "
+                                                "stripping surrounding whitespace; numbers: numerically)")
+    in_: Optional[List[Union[str, float]]] = Field(None, alias="in", min_length=1,
+                                                   description="the row's value is one of these")
+    gt: Optional[float] = Field(None, description="numeric column: value > gt (also written `>`)")
+    ge: Optional[float] = Field(None, description="numeric column: value >= ge (also `>=`)")
+    lt: Optional[float] = Field(None, description="numeric column: value < lt (also `<`)")
+    le: Optional[float] = Field(None, description="numeric column: value <= le (also `<=`)")
+
+    model_config = {**_Strict.model_config, "populate_by_name": True}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _operators(cls, data):
+        """`>`, `>=`, `<`, `<=` as spelled in YAML keys are gt, ge, lt, le."""
+        if isinstance(data, dict):
+            data = {SPACE_OPERATORS.get(k, k): v for k, v in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _one_condition(self):
+        set_ = [k for k in ("equals", "in_", "gt", "ge", "lt", "le") if getattr(self, k) is not None]
+        if not set_:
+            raise ValueError("where: give one condition: equals, in, gt (>), ge (>=), lt (<) or le (<=)")
+        if ("equals" in set_ or "in_" in set_) and len(set_) > 1:
+            raise ValueError("where: equals / in cannot be combined with another condition")
+        for key in ("equals", "in_"):
+            values = getattr(self, key)
+            for value in ([values] if key == "equals" else values or []):
+                if isinstance(value, str) and value != value.strip():
+                    raise ValueError(f"where.{key.rstrip('_')}: {value!r}: surrounding whitespace is ignored in "
+                                     f"the data; write {value.strip()!r}")
+        if self.bounds and self.bounds[0] > self.bounds[1]:
+            raise ValueError(f"where: the range is empty ({self.describe()})")
+        return self
+
+    @property
+    def values(self) -> Optional[List[Union[str, float]]]:
+        """equals / in as a list (None for a numeric range)."""
+        if self.equals is not None:
+            return [self.equals]
+        return list(self.in_) if self.in_ is not None else None
+
+    @property
+    def bounds(self) -> Optional[Tuple[float, float]]:
+        """(low, high) of a numeric range, open ends at -inf / inf (None for equals / in)."""
+        if self.values is not None:
+            return None
+        low = max([v for v in (self.gt, self.ge) if v is not None], default=-math.inf)
+        high = min([v for v in (self.lt, self.le) if v is not None], default=math.inf)
+        return low, high
+
+    def describe(self) -> str:
+        """The condition in words, e.g. `click = 1`, `device in (app, web)`, `price > 10 and <= 100`."""
+        if self.equals is not None:
+            return f"{self.column} = {space_text(self.equals)}"
+        if self.in_ is not None:
+            return f"{self.column} in (" + ", ".join(space_text(v) for v in self.in_) + ")"
+        parts = [f"{op} {space_text(getattr(self, key))}" for key, op in (("gt", ">"), ("ge", ">="), ("lt", "<"),
+                                                                      ("le", "<=")) if getattr(self, key) is not None]
+        return f"{self.column} " + " and ".join(parts)
+
+
+SPACE_OPERATORS = {">": "gt", ">=": "ge", "<": "lt", "<=": "le"}
+
+
+def space_text(value) -> str:
+    """A task-space value as the data spells it: numbers without a trailing .0 (1.0 -> "1")."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 DEFAULT_REGRESSION_LOSS = "huber"  # robust to heavy-tailed targets (docs/tabular.md: measured against mse and mae)
@@ -79,7 +157,17 @@ class Task(_Strict):
     learning_rate: Optional[float] = Field(None, gt=0, description="learning rate of this task's own layers "
                                            "(tower, head, gates); default: training.learning_rate")
     after: List[str] = Field(default_factory=list, description="hierarchical: tasks whose tower output this "
-                             "task's tower also reads (e.g. cvr after ctr)")
+                             "task's tower also reads (e.g. cvr after ctr); aitm: the one task before this one "
+                             "in the funnel")
+    where: Optional[TaskSpace] = Field(None, description="the task space: only rows meeting this condition are "
+                                       "labelled for the task (e.g. CVR on clicked rows: {column: click, equals: "
+                                       "1})")
+    weight_column: Optional[str] = Field(None, min_length=1, description="numeric column of per-row sample "
+                                         "weights: multiplies the row's loss and is its TFMA example weight "
+                                         "(no negatives; not all zero); an empty cell weighs 0")
+    product_of: Optional[List[str]] = Field(None, min_length=2, description="binary: this task's probability is "
+                                            "the product of these binary tasks' probabilities (ESMM's pCTCVR = "
+                                            "pCTR x pCVR); it has no tower or head of its own")
     thresholds: Dict[str, Threshold] = Field(default_factory=dict, description="metric name -> bar the model "
                                              "must clear to be pushed; the metric names depend on the type")
 

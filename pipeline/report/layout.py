@@ -14,6 +14,7 @@ from pipeline import summary as summ
 from pipeline.config import safe_name
 from pipeline.report import fairness, plots
 from pipeline.report.parts import OVERALL, ReportData
+from pipeline.report.task_notes import task_space_note
 
 MAX_TABLE_SLICES = 100  # slices per task table (the largest by example count; Overall first)
 MAX_PLOT_SLICES = 30  # bars per metric-by-slice chart
@@ -219,6 +220,10 @@ def evaluation(report: ReportData) -> Optional[Section]:
         section.blocks.append(Text(f"{task}", "heading"))
         slices = _largest([s for s in part.slices if s.values.get(task)], task)
         overall = [s for s in slices if s.slice == OVERALL]
+        if report.config is not None and task in report.config.tasks:
+            described = task_space_note(report.config.tasks[task], overall[0].values[task] if overall else {})
+            if described:
+                section.blocks.append(Text(described))
         for slicing in _slicings(slices, report.config.evaluation.slices if report.config is not None else ()):
             cut = [s for s in slices if s.slice != OVERALL and _slicing(s) == slicing]
             section.blocks += slice_blocks(task, slicing, overall + cut[:MAX_TABLE_SLICES], bounds, small)

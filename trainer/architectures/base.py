@@ -5,12 +5,14 @@ An architecture builds Keras layers and records three things the trainer needs b
   learning rates and gradient surgery know which variables are shared and which are not;
 - `gate_layers`: layers whose output is a softmax over experts (logged per epoch: expert collapse is visible);
 - `last_shared_layers`: where GradNorm measures each task's gradient norm (empty: all shared variables).
+Two optional hooks: `untrained_tasks()` (tasks trained only through others: ESMM) and `extra_losses(outputs)`
+(loss terms on the task outputs: AITM's calibrator).
 A new architecture is one file: subclass, implement `towers`, add it to the registry.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Set
 
 import tensorflow as tf
 import tf_keras
@@ -36,6 +38,14 @@ class Architecture:
 
     def towers(self, shared_input: tf.Tensor, task_names: List[str]) -> Dict[str, tf.Tensor]:
         raise NotImplementedError
+
+    def untrained_tasks(self) -> Set[str]:
+        """Tasks whose own loss the training leaves out (still computed, logged and evaluated): ESMM's CVR."""
+        return set()
+
+    def extra_losses(self, outputs: Dict[str, tf.Tensor]) -> List[tf.Tensor]:
+        """Loss terms on the task outputs (symbolic), added to the model's losses: AITM's calibrator."""
+        return []
 
     # ------------------------------------------------------------------------------------ building blocks
     def dense_stack(self, units: Sequence[int], name: str, task: Optional[str] = None) -> List[tf_keras.layers.Layer]:
