@@ -80,7 +80,9 @@ def prepare_data(rows: int, eval_fraction: float = 0.5, seed: int = 7) -> dict:
     from components.datasets import funnel
 
     marker = os.path.join(DATA, "generated.json")
-    wanted = {"rows": rows, "seed": seed, "eval_fraction": eval_fraction}
+    with open(funnel.__file__, "rb") as f:  # a changed generator writes other data
+        generator = hashlib.sha256(f.read()).hexdigest()[:10]
+    wanted = {"rows": rows, "seed": seed, "eval_fraction": eval_fraction, "generator": generator}
     if os.path.isfile(marker):
         with open(marker) as f:
             info = json.load(f)
@@ -99,8 +101,8 @@ def data_config(raw: dict, info: dict) -> cfg.Config:
     for cvr in (True, False):
         tasks = {"ctr": CTR, **({"cvr": CVR} if cvr else {}), "ctcvr": CTCVR,
                  "would_convert": {"type": "binary", "label": "would_convert"}}
-        key = hashlib.sha256(json.dumps([info["rows"], info["seed"], info["eval_fraction"], raw["features"], tasks],
-                                        sort_keys=True).encode()).hexdigest()[:10]
+        part = [info[k] for k in ("generator", "rows", "seed", "eval_fraction")] + [raw["features"], tasks]
+        key = hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:10]
         candidate = {**raw, "tasks": tasks, "model": SHARED, "output": os.path.join(ROOT, key)}
         try:
             return cfg.parse_config(candidate)
@@ -205,7 +207,8 @@ def report(saved: dict) -> str:
     lines = [f"{data['train_rows']} train / {data['eval_rows']} eval impressions (CTR {100 * data['ctr']:.2f} %, "
              f"CVR {100 * data['cvr']:.2f} % of clicks; {data['eval_conversions']} eval conversions)", "",
              table(["variant", "seeds", *HEADERS, "train s"], summarize(saved["runs"]))]
-    lines += [f"skipped {s['variant']}: {s['error'].splitlines()[-1].strip()}" for s in saved["skipped"]]
+    lines += [f"skipped {s['variant']}: " + "; ".join(p.strip(" -") for p in s["error"].splitlines()[1:])
+              for s in saved["skipped"]]
     return "\n".join(lines)
 
 
