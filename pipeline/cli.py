@@ -77,13 +77,24 @@ def census(out, sdist, force):
                f"{result['test']} ({result.get('test_rows', '?')} rows)")
 
 
+def _generator_options(rows: int, least: int, what: str, out: str):
+    """The options every data generator takes: --rows, --seed, --eval-fraction, --out."""
+    def decorate(command):
+        for option in reversed([
+                click.option("--rows", default=rows, show_default=True, type=click.IntRange(min=least),
+                             help=f"{what} in total (train + eval)."),
+                click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same files."),
+                click.option("--eval-fraction", default=0.2, show_default=True,
+                             type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                             help="Share of the rows written to eval.csv."),
+                click.option("--out", default=out, show_default=True, type=click.Path(file_okay=False))]):
+            command = option(command)
+        return command
+    return decorate
+
+
 @data.command()
-@click.option("--rows", default=20000, show_default=True, type=click.IntRange(min=10),
-              help="Tickets in total (train + eval).")
-@click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same files.")
-@click.option("--eval-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True,
-              max_open=True), help="Share of the rows written to eval.csv.")
-@click.option("--out", default="data/support", show_default=True, type=click.Path(file_okay=False))
+@_generator_options(20000, 10, "Tickets", "data/support")
 def support(rows, seed, eval_fraction, out):
     """Synthetic support tickets: message + structure -> intent, keywords, sentiment, escalate, minutes."""
     from components.datasets.support import SupportDataError, generate
@@ -98,12 +109,7 @@ def support(rows, seed, eval_fraction, out):
 
 
 @data.command()
-@click.option("--rows", default=1_000_000, show_default=True, type=click.IntRange(min=100),
-              help="Impressions in total (train + eval).")
-@click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same files.")
-@click.option("--eval-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True,
-              max_open=True), help="Share of the rows written to eval.csv.")
-@click.option("--out", default="data/funnel", show_default=True, type=click.Path(file_okay=False))
+@_generator_options(1_000_000, 100, "Impressions", "data/funnel")
 def funnel(rows, seed, eval_fraction, out):
     """Synthetic e-commerce impressions: user, item, context -> click, then conversion (CTR / CVR / CTCVR)."""
     from components.datasets.funnel import FunnelDataError, generate

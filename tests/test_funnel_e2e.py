@@ -33,7 +33,7 @@ def funnel_run(tmp_path_factory):
     raw["training"] = {**raw["training"], "epochs": 3}
     for task in raw["tasks"].values():  # 10,000 eval rows (~15 conversions): bars only where the data allows
         task.pop("thresholds", None)
-    raw["tasks"]["ctr"]["thresholds"] = {"auc": {"min": 0.6}}
+    raw["tasks"]["ctr"]["thresholds"] = {"auc": {"min": 0.55}}  # measured 0.609 (seed 5): the plumbing, not quality
     config = cfg.parse_config(raw)
     return config, local.run(config)
 
