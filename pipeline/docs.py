@@ -172,7 +172,8 @@ def type_text(annotation, metadata=()) -> str:
         tags = [_tag(m) for m in members]
         if all(tags):
             return "by `type`: " + " \\| ".join(f"[{t}](#{m.__name__.lower()})" for t, m in zip(tags, members))
-        return " or ".join(type_text(m) for m in members)
+        # sorted: typing caches List[Union[a, b]] by equality, so the order of b, a depends on import order
+        return " or ".join(sorted(type_text(m) for m in members))
     if origin is typing.Literal:
         if len(args) == 1:
             return f"`{args[0]}`"
