@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= configs/census.yaml
 PYTEST_ARGS ?=
-# The suite runs on TEST_WORKERS pytest-xdist workers; tests/conftest.py keeps files that share a run together.
+# The suite runs on TEST_WORKERS pytest-xdist workers; tests/conftest.py keeps each file's tests on one worker.
 TEST_WORKERS ?= 2
 # Python 3.10 (TFX 1.16): python3.10 on PATH, else the pyenv-installed one.
 ifndef PYTHON310

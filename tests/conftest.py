@@ -91,32 +91,14 @@ def _seeded(request):
     yield
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
-    """Group the tests for pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): one group per test file, and
-    files that read the same session run above share one, so each run is made once, on one worker, and a file's
-    tests keep their order (some build on the previous test's cached pipeline run)."""
-    parent = {}
-
-    def root(key):
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
-
-    def session_runs(item):
-        info = getattr(item, "_fixtureinfo", None)
-        return {name for name, defs in (info.name2fixturedefs.items() if info else ())
-                if defs and defs[-1].scope == "session" and getattr(defs[-1].func, "__module__", "") == __name__}
-
-    used = {item: session_runs(item) for item in items}
-    runs = set().union(*used.values())
-    for item, names in used.items():
-        params = getattr(item, "callspec", None)
-        named = {v for v in (params.params.values() if params else ()) if isinstance(v, str) and v in runs}
-        for name in names | named:  # also `request.getfixturevalue(<parameter>)`
-            parent[root(_file(item))] = root(f"run:{name}")
+    """Group the tests for pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): one group per test file, so
+    a file's module fixtures (most build a pipeline run) are made once, on one worker, and its tests keep their
+    order (some build on the previous test's cached pipeline run). The session runs above are made once per
+    worker that needs them: one group for all the files reading them would put most of the end-to-end work on
+    one worker. Until 2026-12-07 the groups were silently ignored (tests of one file ran on both workers, each
+    building its fixtures): this hook ran after xdist's, which reads the markers, and pytest 9 no longer reads
+    the `item._nodeid` xdist 3.8 writes them into (requirements-test.in pins pytest < 9)."""
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(root(_file(item)).replace("/", "_")))
-
-
-def _file(item) -> str:
-    return item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0].replace("/", "_")))
