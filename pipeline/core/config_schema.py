@@ -155,8 +155,8 @@ class Config(_Strict):
         return problems + self._product_problems()
 
     def _product_problems(self) -> List[str]:
-        """`product_of` names other binary tasks that are not products themselves; esmm needs a product task;
-        aitm's calibrator and towers need every funnel task to have one."""
+        """`product_of` names other binary tasks that are not products themselves (so a product always has at
+        least two towered factors); esmm needs a product task."""
         problems = []
         products = {n: t.product_of for n, t in self.tasks.items() if t.product_of}
         for name, factors in products.items():
@@ -179,8 +179,6 @@ class Config(_Strict):
         if self.model.architecture == "esmm" and not products:
             problems.append("model.architecture: esmm needs a task that is the product of others (e.g. "
                             "tasks.ctcvr: {type: binary, label: conversion, product_of: [ctr, cvr]})")
-        if products and len(products) == len(self.tasks):
-            problems.append("tasks: every task is a product; at least one needs a tower of its own")
         return problems
 
     @property
