@@ -60,15 +60,15 @@ def _metric_configs(task: cfg.Task, table: Sequence[Union[kinds.Metric, kinds.Pl
     return configs
 
 
-TFMA_RATES = {"false_positive_rate": "FallOut", "false_negative_rate": "MissRate",
-              "positive_rate": "PredictedPositiveRate"}  # keys.FAIRNESS_RATES -> TFMA's stock confusion-matrix metric
+TFMA_RATES = {"false_positive_rate": "LeanFallOut", "false_negative_rate": "LeanMissRate",
+              "positive_rate": "LeanPredictedPositiveRate"}  # keys.FAIRNESS_RATES -> TFMA's metric (lean inputs)
 
 
-def fairness_configs(thresholds: Sequence[float]) -> List[tfma.MetricConfig]:
+def fairness_configs(thresholds: Sequence[float], module: str = "") -> List[tfma.MetricConfig]:
     """The fairness indicators (the rates that differ between groups) at each decision threshold, named as the
     fairness-indicators add-on names them (`fairness_indicators_metrics/false_positive_rate@0.5`) but computed by
     TFMA's own metrics: the add-on's package would move this stack's pinned tensorflow-hub."""
-    return [tfma.MetricConfig(class_name=TFMA_RATES[rate], config=json.dumps(
+    return [tfma.MetricConfig(class_name=TFMA_RATES[rate], module=module, config=json.dumps(
         {"name": f"{FAIRNESS_PREFIX}{rate}@{threshold:g}", "thresholds": [threshold]}))
         for rate in FAIRNESS_RATES for threshold in thresholds]
 
@@ -82,8 +82,9 @@ def task_metrics_specs(name: str, task: cfg.Task, fairness: Optional[Sequence[fl
     spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
                                      *_metric_configs(task, [m for m in kind.metrics if not m.per_class],
                                                       module=kind.metrics_module),
-                                     *_metric_configs(task, kind.plots, thresholds=False),
-                                     *(fairness_configs(fairness) if fairness and task.type == "binary" else [])],
+                                     *_metric_configs(task, kind.plots, thresholds=False, module=kind.metrics_module),
+                                     *(fairness_configs(fairness, kind.metrics_module)
+                                       if fairness and task.type == "binary" else [])],
                             output_names=[name])
     if kind.micro_average:
         spec.aggregate.micro_average = True

@@ -100,7 +100,7 @@ def test_both_options_are_off_by_default_and_checked():
 
     plain = eval_config(_config())
     assert not plain.options.compute_confidence_intervals.value
-    assert not any(m.class_name == "FallOut" for s in plain.metrics_specs for m in s.metrics)
+    assert not any(m.class_name == "LeanFallOut" for s in plain.metrics_specs for m in s.metrics)
     with pytest.raises(cfg.ConfigError, match="strictly between 0 and 1"):
         _config(fairness={"thresholds": [0.5, 1.0]})
     with pytest.raises(cfg.ConfigError, match="confidence_intervals"):

@@ -73,16 +73,17 @@ _ERRORS = (Metric("mae", "MeanAbsoluteError", direction="lower", range=NON_NEGAT
 
 KINDS: Dict[str, TaskKind] = {kind.name: kind for kind in (
     TaskKind("binary", "classes", "binary", (
-        Metric("auc", "AUC", {"num_thresholds": 10000}),
-        Metric("auc_pr", "AUC", {"curve": "PR", "num_thresholds": 10000}),
-        Metric("accuracy", "BinaryAccuracy"),
-        Metric("precision", "Precision"),
-        Metric("recall", "Recall"),
+        Metric("auc", "LeanAUC", {"num_thresholds": 10000}),
+        Metric("auc_pr", "LeanAUC", {"curve": "PR", "num_thresholds": 10000}),
+        Metric("accuracy", "LeanBinaryAccuracy"),
+        Metric("precision", "LeanPrecision"),
+        Metric("recall", "LeanRecall"),
         # mean prediction / mean label: positive, best at 1.0
-        Metric("calibration", "Calibration", direction="none", range=(0.0, math.inf, False))),
-        plots=(Plot("calibration_plot", "CalibrationPlot", {"num_buckets": 10}),
-               Plot("confusion_plot", "ConfusionMatrixPlot", {"num_thresholds": 1000})),
+        Metric("calibration", "LeanCalibration", direction="none", range=(0.0, math.inf, False))),
+        plots=(Plot("calibration_plot", "LeanCalibrationPlot", {"num_buckets": 10}),
+               Plot("confusion_plot", "LeanConfusionMatrixPlot", {"num_thresholds": 1000})),
         keys=("positive", "negative", "unknown_labels", "product_of"),
+        metrics_module="components.lean_metrics",  # TFMA's own metrics on a lean input path (same values)
         answer="probability of the positive value [B, 1]; label: the decoded value"),
     TaskKind("multiclass", "classes", "class_id", (
         Metric("accuracy", "SparseCategoricalAccuracy"),

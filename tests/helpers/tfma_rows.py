@@ -7,11 +7,14 @@ import tensorflow_model_analysis as tfma
 from components.evaluation import eval_config
 
 
-def evaluate(config, columns: dict, out: str, batch_rows: int = 0) -> str:
+def evaluate(config, columns: dict, out: str, batch_rows: int = 0, rewrite=None) -> str:
     """Run TFMA over `columns` ({name: list of values}; each task reads '<task>_label', '<task>_scores' and
     '<task>_weight', slices read their raw columns), as one Arrow batch or batches of `batch_rows` (confidence
-    intervals resample whole input elements). Returns `out`, TFMA's output folder."""
+    intervals resample whole input elements); `rewrite(eval_config)` may edit the EvalConfig first. Returns
+    `out`, TFMA's output folder."""
     evaluation = eval_config(config)
+    if rewrite is not None:
+        rewrite(evaluation)
     spec = evaluation.model_specs[0]
     for name in ("signature_name", "preprocessing_function_names", "label_keys", "example_weight_keys"):
         spec.ClearField(name)
