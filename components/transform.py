@@ -18,6 +18,7 @@ from typing import Any, Dict, Mapping
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components import vocabulary
 from components.tokens import tokenize
 from pipeline import config as cfg
 
@@ -29,12 +30,17 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Dict[str, Any]) -
     config = cfg.DataContract.model_validate(custom_config)
     outputs = {}
     for name, feature in config.features.items():
+        if feature.type != "cross" and name not in inputs:
+            raise ValueError(f"features.{name}: column '{name}' is not in the data schema")
+    vocabularies = feature_vocabularies(config, inputs)
+    for name, feature in config.features.items():
         if feature.type == "cross":
             outputs[name] = cross(name, [inputs[source] for source in feature.of], feature)
             continue
-        if name not in inputs:
-            raise ValueError(f"features.{name}: column '{name}' is not in the data schema")
-        encoded = _FEATURE_TRANSFORMS[feature.type](name, inputs[name], feature)
+        if name in vocabularies:  # categorical and text: their values and vocabulary
+            encoded = _FEATURE_TRANSFORMS[feature.type](name, *vocabularies[name], feature)
+        else:
+            encoded = _FEATURE_TRANSFORMS[feature.type](name, inputs[name], feature)
         outputs.update(encoded if isinstance(encoded, dict) else {name: encoded})
     for task_name, task in config.tasks.items():
         if task.label not in inputs:
@@ -197,11 +203,23 @@ def _frequency_threshold(feature) -> Any:
     return feature.min_frequency if (feature.min_frequency or 1) > 1 else None
 
 
-def _categorical(name: str, x, feature: cfg.CategoricalFeature) -> tf.Tensor:
-    return tft.compute_and_apply_vocabulary(
-        _category_values(x), top_k=feature.vocab_size, frequency_threshold=_frequency_threshold(feature),
-        num_oov_buckets=feature.oov_buckets, vocab_filename=cfg.feature_vocab_name(name),
-        name=f"{cfg.safe_name(name)}_vocab")
+def feature_vocabularies(config: cfg.DataContract, inputs: Mapping[str, Any]) -> Dict[str, tuple]:
+    """Feature name -> (values, deferred vocabulary file) of every categorical and text feature: the values
+    are the category strings / word tokens, the vocabularies all computed in one analyzer pass
+    (components/vocabulary.py), each as `tft.vocabulary(values, top_k=vocab_size,
+    frequency_threshold=min_frequency, vocab_filename=cfg.feature_vocab_name(name))` would write it."""
+    values = {name: _VOCABULARY_VALUES[feature.type](name, inputs[name], feature)
+              for name, feature in config.features.items() if feature.type in _VOCABULARY_VALUES}
+    files = vocabulary.vocabularies({cfg.feature_vocab_name(name): (
+        values[name], config.features[name].vocab_size, _frequency_threshold(config.features[name]))
+        for name in values}, name="feature_vocabularies")
+    return {name: (values[name], files[cfg.feature_vocab_name(name)]) for name in values}
+
+
+def _categorical(name: str, values, vocab: tf.Tensor, feature: cfg.CategoricalFeature) -> tf.Tensor:
+    """int64 [batch] vocabulary id of `_category_values`, OOV buckets after the vocabulary."""
+    return tft.apply_vocabulary(values, vocab, num_oov_buckets=feature.oov_buckets,
+                                name=f"{cfg.safe_name(name)}_vocab")
 
 
 CROSS_SEPARATOR = "_X_"  # between the crossed values (tf.feature_column's crossed-column convention)
@@ -238,13 +256,15 @@ def sequence_tags(task_name: str, x, task: cfg.Task, text, feature: cfg.TextFeat
     return ids, tf.cast(known, tf.float32)
 
 
-def _text(name: str, x, feature: cfg.TextFeature) -> tf.Tensor:
+def _text_tokens(name: str, x, feature: cfg.TextFeature) -> tf.RaggedTensor:
+    """[batch, (<= max_tokens)] word tokens of a text column."""
     _require_text(name, x)
-    tokens = tokenize(_to_dense(x, ""))[:, : feature.max_tokens]
-    ids = tft.compute_and_apply_vocabulary(
-        tokens, top_k=feature.vocab_size, frequency_threshold=_frequency_threshold(feature),
-        num_oov_buckets=feature.oov_buckets, vocab_filename=cfg.feature_vocab_name(name),
-        name=f"{cfg.safe_name(name)}_vocab")
+    return tokenize(_to_dense(x, ""))[:, : feature.max_tokens]
+
+
+def _text(name: str, tokens, vocab: tf.Tensor, feature: cfg.TextFeature) -> tf.Tensor:
+    ids = tft.apply_vocabulary(tokens, vocab, num_oov_buckets=feature.oov_buckets,
+                               name=f"{cfg.safe_name(name)}_vocab")
     padded = ids.to_tensor(default_value=-1, shape=[None, feature.max_tokens])
     return padded + 1  # 0 is padding; vocabulary ids and OOV buckets start at 1
 
@@ -267,6 +287,7 @@ def _vector(name: str, x, feature: cfg.VectorFeature) -> tf.Tensor:
 
 
 _FEATURE_TRANSFORMS = {"numeric": _numeric, "categorical": _categorical, "text": _text, "vector": _vector}
+_VOCABULARY_VALUES = {"categorical": lambda name, x, feature: _category_values(x), "text": _text_tokens}
 
 
 # --------------------------------------------------------------------------------------------- labels
