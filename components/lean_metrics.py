@@ -53,13 +53,14 @@ def _size_one(value: Any) -> Optional[np.ndarray]:
     return value.reshape((1,)) if value.ndim == 0 else value
 
 
-def _simple(inputs, model_name: str, output_name: str, example_weighted: bool) -> Optional[Triple]:
+def _simple(inputs, eval_config, model_name: str, output_name: str, example_weighted: bool) -> Optional[Triple]:
     """(label, prediction, weight) as TFMA's conversion yields them for one size-1 example, or None. Kept on
     the example for the other combiners reading the same model and output (no consumer changes the arrays)."""
     cache = inputs.__dict__.setdefault("_lean_inputs", {})
     key = (model_name, output_name, example_weighted)
     if key not in cache:
-        cache[key] = _look_up(inputs, model_name, output_name, example_weighted)
+        cache[key] = None if _named_keys(eval_config, model_name) else \
+            _look_up(inputs, model_name, output_name, example_weighted)
     return cache[key]
 
 
@@ -92,9 +93,8 @@ def lean_label_prediction_weight(inputs: metric_types.StandardMetricInputs, eval
     """``metric_util.to_label_prediction_example_weight`` (same signature, same values) with a short path for
     one-label, one-prediction, one-weight examples; everything else goes to TFMA's function."""
     simple = None
-    if sub_key is None and aggregation_type is None and not class_weights and flatten and squeeze \
-            and not _named_keys(eval_config, model_name):
-        simple = _simple(inputs, model_name, output_name, example_weighted)
+    if sub_key is None and aggregation_type is None and not class_weights and flatten and squeeze:
+        simple = _simple(inputs, eval_config, model_name, output_name, example_weighted)
         if simple is not None and fractional_labels and not 0.0 <= float(simple[0][0]) <= 1.0:
             simple = None  # TFMA raises its own error naming the label
     if simple is None:
