@@ -19,6 +19,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components import vocabulary
+from components.numeric_scaling import filled_z_score, piecewise_linear
 from components.tokens import tokenize
 from pipeline import config as cfg
 
@@ -174,23 +175,11 @@ def _numeric(name: str, x, feature: cfg.NumericFeature) -> Dict[str, tf.Tensor]:
             encoded = piecewise_linear(filled, edges, tft.min(observed, name=f"{safe}_min"),
                                        tft.max(observed, name=f"{safe}_max"), bins)
     else:
-        encoded = tft.scale_to_z_score(filled, name=f"{safe}_zscore")
+        encoded = filled_z_score(observed, present, filled, fill, feature.fill is None, safe)
     outputs = {name: encoded}
     if feature.missing_indicator:
         outputs[cfg.missing_key(name)] = 1.0 - tf.cast(present, tf.float32)
     return outputs
-
-
-def piecewise_linear(x, edges, low, high, bins: int) -> tf.Tensor:
-    """PLE (Gorishniy et al. 2022, eq. 1): bin t = [b_t, b_t+1) of the bounds low, edges..., high gives
-    clip((x - b_t) / (b_t+1 - b_t), 0, 1), so bins below x read 1, bins above 0, x's own bin its fraction. A bin
-    of width 0 (repeated edges from tied values) reads 1 from its bound on. [batch] -> [batch, bins]."""
-    bounds = tf.reshape(tf.concat([tf.reshape(low, [1]), edges, tf.reshape(high, [1])], axis=0), [bins + 1])
-    lower, upper = bounds[:-1], bounds[1:]
-    width = upper - lower
-    column = tf.reshape(x, [-1, 1])
-    fraction = tf.clip_by_value(tf.math.divide_no_nan(column - lower, width), 0.0, 1.0)
-    return tf.where(width > 0, fraction, tf.cast(column >= upper, tf.float32))
 
 
 def _category_values(x) -> tf.Tensor:

@@ -21,8 +21,8 @@ TABLE = np.random.default_rng(0).normal(size=[VOCAB, D]).astype(np.float32)
 
 
 def layer_for(encoder, **options):
-    """The encoder as build_encoder makes it from the config (bag takes no options)."""
-    options = {} if encoder == "bag" else {"encoder_units": UNITS, **options}
+    """The encoder as build_encoder makes it from the config (bag takes no width)."""
+    options = {**({} if encoder == "bag" else {"encoder_units": UNITS}), **options}
     return encoders.build_encoder(cfg.TextFeature(type="text", encoder=encoder, **options), name=f"{encoder}_enc")
 
 
@@ -58,6 +58,7 @@ def test_config_keys_reach_the_layer_and_defaults_apply():
     ({"encoder": "cnn", "encoder_heads": 2}, "encoder_heads: only transformer uses this option"),
     ({"encoder": "bigru", "encoder_units": 15}, "give an even number, not 15"),
     ({"encoder": "rnn"}, "encoder"),
+    ({"encoder": "bigru", "encoder_dropout": 1.0}, "encoder_dropout"),
 ])
 def test_keys_that_do_not_fit_the_encoder_are_refused(options, message):
     with pytest.raises(ValidationError, match=message):
@@ -89,6 +90,31 @@ def test_appended_padding_changes_no_real_state_nor_the_pooled_vector(encoder):
     assert longer_states.shape[1] == 9
     np.testing.assert_allclose(longer_states[:, :5][real], states[real], atol=1e-5)
     np.testing.assert_allclose(longer_pooled, pooled, atol=1e-5)
+
+
+@pytest.mark.parametrize("encoder", ALL)
+def test_dropout_drops_in_training_only_and_keeps_padding_out(encoder):
+    """encoder_dropout: inference is the undropped layer's (same weights) on every call; a training call drops
+    elements (zeros appear, the rest is rescaled) yet padding states stay zero and pooled stays the mean over
+    real tokens."""
+    layer, plain = layer_for(encoder, encoder_dropout=0.5), layer_for(encoder)
+    assert layer.get_config()["dropout"] == 0.5 and plain.get_config()["dropout"] == 0.0
+    ids = np.asarray(IDS, np.int64)
+    inputs = [tf.constant(TABLE[ids]), tf.constant(ids)]
+    plain(inputs)
+    layer(inputs)
+    plain.set_weights(layer.get_weights())
+    expected = plain(inputs, training=True)[0].numpy()  # no dropout configured: training changes nothing
+    for _ in range(2):
+        np.testing.assert_allclose(layer(inputs, training=False)[0].numpy(), expected, atol=1e-6)
+    tf_keras.utils.set_random_seed(1)
+    states, pooled = (t.numpy() for t in layer(inputs, training=True))
+    real = ids > 0
+    assert np.mean(states[real] == 0) > 0.2, "training must drop elements"
+    assert not np.allclose(states[real], expected[real], atol=1e-3)
+    assert np.all(states[~real] == 0) or encoder == "bag"
+    present = real[..., None]
+    np.testing.assert_allclose(pooled, (states * present).sum(1) / np.maximum(present.sum(1), 1), atol=1e-5)
 
 
 def test_rnn_mask_keeps_batches_with_empty_texts_on_the_cudnn_kernel():
@@ -140,7 +166,7 @@ def order_task(rows, seed, length=6):
 def test_word_order_task_is_learnt_by_contextual_encoders_only(encoder):
     ids, labels = order_task(256, seed=0)
     test_ids, test_labels = order_task(512, seed=1)
-    embed, encoder_layer, head = (tf_keras.layers.Embedding(9, 8), layer_for(encoder, encoder_units=16),
+    embed, encoder_layer, head = (tf_keras.layers.Embedding(9, 8), layer_for(encoder, **({} if encoder == "bag" else {"encoder_units": 16})),
                                   tf_keras.layers.Dense(1))
 
     def logits(x):

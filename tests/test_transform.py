@@ -72,6 +72,66 @@ def test_numeric_zscore_log_fill_and_clip(transformed):
     np.testing.assert_allclose(scores, (clipped - clipped.mean()) / clipped.std(), rtol=1e-5)
 
 
+class _Phases:
+    """A tensorflow_transform.nodes visitor collecting the analysis phases (passes over the data) of a graph."""
+
+    def __init__(self):
+        self.phases = set()
+
+    def visit(self, operation_def, input_values):
+        from tensorflow_transform import nodes
+        from tensorflow_transform.beam import beam_nodes
+
+        if isinstance(operation_def, beam_nodes.ApplySavedModel):
+            self.phases.add(operation_def.phase)
+        return nodes.OperationNode(operation_def, input_values).outputs
+
+    def validate_value(self, value):
+        pass
+
+
+def analysis_phases(config: dict, spec=SPEC) -> int:
+    """How many passes over the data TFT's analysis plan of the config's preprocessing_fn makes."""
+    from tensorflow_transform import impl_helper, nodes
+    from tensorflow_transform.beam import analysis_graph_builder
+
+    contract = cfg.data_contract(cfg.parse_config(config))
+    graph, inputs, outputs = impl_helper.trace_preprocessing_function(
+        lambda i: preprocessing_fn(i, contract), {k: tf.io.VarLenFeature(d) for k, d in spec.items()},
+        use_tf_compat_v1=True)
+    future, _, _ = analysis_graph_builder.build(graph, inputs, outputs)
+    visitor = _Phases()
+    nodes.Traverser(visitor).visit_value_node(future)
+    return len(visitor.phases)
+
+
+def test_analysis_is_one_pass_over_the_data():
+    """Every analyzer (vocabularies, label classes, fill means, z-score moments of filled numerics, quantiles)
+    reads the raw data directly: one analysis pass, not a second one after the fill means."""
+    binned = {**CONFIG, "features": {**CONFIG["features"],
+                                     "q": {"type": "numeric", "encoding": "quantile"},
+                                     "ple": {"type": "numeric", "encoding": "piecewise_linear", "fill": 2}}}
+    assert analysis_phases(CONFIG) == 1
+    assert analysis_phases(binned, {**SPEC, "q": tf.float32, "ple": tf.float32}) == 1
+
+
+def test_filled_z_scores_equal_scale_to_z_score_of_the_filled_column():
+    """Many rows, a third missing, a skewed column: the one-pass moments give tft.scale_to_z_score's values."""
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(2.0, 1.5, size=300)
+    present = rng.random(300) > 0.33
+    rows = [{"age": [float(v)] if p else [], "score": [float(v)] if p else []} for v, p in zip(values, present)]
+    config = {"name": "t", "data": {"train": "x.csv"},
+              "features": {"age": {"type": "numeric"}, "score": {"type": "numeric", "fill": 100.0}},
+              "tasks": {"y": {"type": "regression", "label": "y"}}}
+    rows = [{**r, "y": [1.0]} for r in rows]
+    out, _ = run_transform(config, rows, {"age": tf.float32, "score": tf.float32, "y": tf.float32})
+    for name, fill in (("age", values[present].astype(np.float32).mean()), ("score", 100.0)):
+        filled = np.where(present, values, fill)
+        np.testing.assert_allclose([r[name] for r in out], (filled - filled.mean()) / filled.std(),
+                                   rtol=1e-4, atol=1e-5, err_msg=name)
+
+
 def test_categorical_vocabulary_with_missing_token(transformed):
     cities = [r["city"] for r in transformed]
     assert cities[2] == cities[3] != cities[0]  # 'b' twice, 'a' once: same id for the same value

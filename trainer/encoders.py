@@ -38,30 +38,49 @@ def _zero_padding(states: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
 
 
 class BagEncoder(tf_keras.layers.Layer):
-    """No context: states are the token embeddings, pooled is their mean over real tokens."""
+    """No context: states are the token embeddings (after `dropout` in training), pooled is their mean over real
+    tokens."""
 
-    def call(self, inputs):
+    def __init__(self, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.dropout = float(dropout)
+        self.drop = tf_keras.layers.Dropout(self.dropout, name="dropout")
+
+    def call(self, inputs, training=None):
         embedded, ids = inputs
+        embedded = self.drop(embedded, training=training) if self.dropout else embedded
         return embedded, masked_mean(embedded, ids)
+
+    def get_config(self):
+        return {**super().get_config(), "dropout": self.dropout}
 
 
 class _Contextual(tf_keras.layers.Layer):
-    """Base of the contextual encoders: `units` (H) and `layers` set by the config, kept in get_config."""
+    """Base of the contextual encoders: `units` (H), `layers` and `dropout` set by the config, kept in
+    get_config. In training, dropout (if any) drops elements of the token embeddings going in and of the states
+    coming out (Srivastava et al. 2014, as the published RNN taggers use it); serving never drops."""
 
-    def __init__(self, units: int = 64, layers: int = 1, **kwargs):
+    def __init__(self, units: int = 64, layers: int = 1, dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
-        self.units, self.layers_count = int(units), int(layers)
+        self.units, self.layers_count, self.dropout = int(units), int(layers), float(dropout)
+        self.drop_in = tf_keras.layers.Dropout(self.dropout, name="dropout_in")
+        self.drop_out = tf_keras.layers.Dropout(self.dropout, name="dropout_out")
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         embedded, ids = inputs
-        states = _zero_padding(self.contextualize(embedded, ids), ids)
+        if self.dropout:
+            embedded = self.drop_in(embedded, training=training)
+        states = self.contextualize(embedded, ids)
+        if self.dropout:
+            states = self.drop_out(states, training=training)
+        states = _zero_padding(states, ids)
         return states, masked_mean(states, ids)
 
     def contextualize(self, embedded, ids):
         raise NotImplementedError
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "layers": self.layers_count}
+        return {**super().get_config(), "units": self.units, "layers": self.layers_count, "dropout": self.dropout}
 
 
 class CNNEncoder(_Contextual):
@@ -174,9 +193,11 @@ ENCODERS = {"bag": BagEncoder, "cnn": CNNEncoder, "bilstm": BiRNNEncoder, "bigru
 def build_encoder(feature: "cfg.TextFeature", name: str) -> tf_keras.layers.Layer:
     """The feature's encoder layer: called on [embedded, ids], returns (states, pooled)."""
     kind = getattr(feature, "encoder", None) or "bag"
+    dropout = feature.setting("encoder_dropout")
     if kind == "bag":
-        return BagEncoder(name=name)
-    options = {"units": feature.setting("encoder_units"), "layers": feature.setting("encoder_layers")}
+        return BagEncoder(dropout=dropout, name=name)
+    options = {"units": feature.setting("encoder_units"), "layers": feature.setting("encoder_layers"),
+               "dropout": dropout}
     if kind in ("bilstm", "bigru"):
         options["cell"] = kind[2:]
     if kind == "transformer":

@@ -20,10 +20,10 @@ WEIGHTING_OPTIONS = {"gradnorm_alpha": ("gradnorm",), "dwa_temperature": ("dwa",
 TEXT_ENCODERS = ("bag", "cnn", "bilstm", "bigru", "transformer")
 CONTEXTUAL_ENCODERS = TEXT_ENCODERS[1:]
 ENCODER_OPTIONS = {"encoder_units": CONTEXTUAL_ENCODERS, "encoder_layers": CONTEXTUAL_ENCODERS,
-                   "encoder_heads": ("transformer",)}
+                   "encoder_heads": ("transformer",), "encoder_dropout": TEXT_ENCODERS}
 ENCODER_LAYERS = {"cnn": 2, "bilstm": 1, "bigru": 1, "transformer": 2}  # default depth of each encoder
 OPTION_DEFAULTS = {"experts": 8, "shared_experts": 2, "task_experts": 1, "levels": 2, "gradnorm_alpha": 1.5,
-                   "dwa_temperature": 2.0, "encoder_units": 64, "encoder_heads": 2,
+                   "dwa_temperature": 2.0, "encoder_units": 64, "encoder_heads": 2, "encoder_dropout": 0.0,
                    "calibrator_weight": 0.6}
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"

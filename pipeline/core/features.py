@@ -88,6 +88,9 @@ class TextFeature(_WithOptions):
                                           "for cnn and transformer, 1 for bilstm and bigru")
     encoder_heads: Optional[int] = Field(None, gt=0, le=64, description="transformer: attention heads (each "
                                          "of width encoder_units / heads)")
+    encoder_dropout: Optional[float] = Field(None, ge=0, lt=1, description="in training, dropout on the token "
+                                             "embeddings going into the encoder and on the states coming out "
+                                             "(0 = off)")
 
     @model_validator(mode="after")
     def _even_rnn_units(self):
