@@ -20,9 +20,9 @@ VOCAB, D, UNITS = 20, 6, 8
 TABLE = np.random.default_rng(0).normal(size=[VOCAB, D]).astype(np.float32)
 
 
-def layer_for(encoder, units=UNITS, **options):
+def layer_for(encoder, **options):
     """The encoder as build_encoder makes it from the config (bag takes no width)."""
-    options = {**({} if encoder == "bag" else {"encoder_units": units}), **options}
+    options = {**({} if encoder == "bag" else {"encoder_units": UNITS}), **options}
     return encoders.build_encoder(cfg.TextFeature(type="text", encoder=encoder, **options), name=f"{encoder}_enc")
 
 
@@ -166,7 +166,7 @@ def order_task(rows, seed, length=6):
 def test_word_order_task_is_learnt_by_contextual_encoders_only(encoder):
     ids, labels = order_task(256, seed=0)
     test_ids, test_labels = order_task(512, seed=1)
-    embed, encoder_layer, head = (tf_keras.layers.Embedding(9, 8), layer_for(encoder, units=16),
+    embed, encoder_layer, head = (tf_keras.layers.Embedding(9, 8), layer_for(encoder, **({} if encoder == "bag" else {"encoder_units": 16})),
                                   tf_keras.layers.Dense(1))
 
     def logits(x):

@@ -37,43 +37,42 @@ def _zero_padding(states: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
     return states * tf.cast(token_mask(ids), states.dtype)[..., None]
 
 
-class _Encoder(tf_keras.layers.Layer):
-    """Base of every encoder: the config's `dropout`, kept in get_config. In training, `dropped` drops elements
-    (Srivastava et al. 2014, as the published RNN taggers use it); serving never drops."""
+class BagEncoder(tf_keras.layers.Layer):
+    """No context: states are the token embeddings (after `dropout` in training), pooled is their mean over real
+    tokens."""
 
     def __init__(self, dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.dropout = float(dropout)
         self.drop = tf_keras.layers.Dropout(self.dropout, name="dropout")
 
-    def dropped(self, x, training):
-        return self.drop(x, training=training) if self.dropout else x
+    def call(self, inputs, training=None):
+        embedded, ids = inputs
+        embedded = self.drop(embedded, training=training) if self.dropout else embedded
+        return embedded, masked_mean(embedded, ids)
 
     def get_config(self):
         return {**super().get_config(), "dropout": self.dropout}
 
 
-class BagEncoder(_Encoder):
-    """No context: states are the token embeddings (dropped in training), pooled is their mean over real
-    tokens."""
-
-    def call(self, inputs, training=None):
-        embedded, ids = inputs
-        embedded = self.dropped(embedded, training)
-        return embedded, masked_mean(embedded, ids)
-
-
-class _Contextual(_Encoder):
-    """Base of the contextual encoders: `units` (H) and `layers` set by the config, kept in get_config; dropout
-    (if any) on the token embeddings going in and on the states coming out."""
+class _Contextual(tf_keras.layers.Layer):
+    """Base of the contextual encoders: `units` (H), `layers` and `dropout` set by the config, kept in
+    get_config. In training, dropout (if any) drops elements of the token embeddings going in and of the states
+    coming out (Srivastava et al. 2014, as the published RNN taggers use it); serving never drops."""
 
     def __init__(self, units: int = 64, layers: int = 1, dropout: float = 0.0, **kwargs):
-        super().__init__(dropout, **kwargs)
-        self.units, self.layers_count = int(units), int(layers)
+        super().__init__(**kwargs)
+        self.units, self.layers_count, self.dropout = int(units), int(layers), float(dropout)
+        self.drop_in = tf_keras.layers.Dropout(self.dropout, name="dropout_in")
+        self.drop_out = tf_keras.layers.Dropout(self.dropout, name="dropout_out")
 
     def call(self, inputs, training=None):
         embedded, ids = inputs
-        states = self.dropped(self.contextualize(self.dropped(embedded, training), ids), training)
+        if self.dropout:
+            embedded = self.drop_in(embedded, training=training)
+        states = self.contextualize(embedded, ids)
+        if self.dropout:
+            states = self.drop_out(states, training=training)
         states = _zero_padding(states, ids)
         return states, masked_mean(states, ids)
 
@@ -81,7 +80,7 @@ class _Contextual(_Encoder):
         raise NotImplementedError
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "layers": self.layers_count}
+        return {**super().get_config(), "units": self.units, "layers": self.layers_count, "dropout": self.dropout}
 
 
 class CNNEncoder(_Contextual):
