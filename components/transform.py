@@ -4,8 +4,8 @@ Outputs (names owned by `pipeline.config`):
 - every feature under its own name: numeric -> its encoding (float32 z-score; int64 quantile-bin id; float32
   [bins] piecewise-linear), plus `<feature>__missing` (1.0 where the cell was filled); categorical -> int64
   vocabulary id (OOV buckets after the vocabulary; values rarer than min_frequency are OOV); text -> int64
-  [max_tokens] token ids, 0 = padding; cross -> int64 hash bucket of the crossed categorical values; vector ->
-  float32 [size];
+  [max_tokens] token ids, 0 = padding, plus with `subwords` `<feature>__subwords` int64 [max_tokens, 16];
+  cross -> int64 hash bucket of the crossed categorical values; vector -> float32 [size];
 - per task `<task>__target` (binary 0/1 int64, multiclass label-vocabulary index int64, multilabel sparse
   label-vocabulary ids, regression float32, sequence_tagging int64 [max_tokens] tag ids aligned with the text
   feature's token ids, -1 at padding: pipeline/core/tags.py) and `<task>__mask` (1.0 where the row has a label, else 0.0).
@@ -20,7 +20,7 @@ import tensorflow_transform as tft
 
 from components import vocabulary
 from components.numeric_scaling import filled_z_score, piecewise_linear
-from components.tokens import tokenize
+from components.tokens import subwords, tokenize
 from pipeline import config as cfg
 
 MISSING_TOKEN = "__missing__"
@@ -251,11 +251,17 @@ def _text_tokens(name: str, x, feature: cfg.TextFeature) -> tf.RaggedTensor:
     return tokenize(_to_dense(x, ""))[:, : feature.max_tokens]
 
 
-def _text(name: str, tokens, vocab: tf.Tensor, feature: cfg.TextFeature) -> tf.Tensor:
+def _text(name: str, tokens, vocab: tf.Tensor, feature: cfg.TextFeature):
+    """int64 [batch, max_tokens] token ids (0 is padding; vocabulary ids and OOV buckets start at 1), and with
+    `subwords` int64 [batch, max_tokens, MAX_SUBWORDS] subword ids under `<name>__subwords` (0 = padding)."""
     ids = tft.apply_vocabulary(tokens, vocab, num_oov_buckets=feature.oov_buckets,
                                name=f"{cfg.safe_name(name)}_vocab")
-    padded = ids.to_tensor(default_value=-1, shape=[None, feature.max_tokens])
-    return padded + 1  # 0 is padding; vocabulary ids and OOV buckets start at 1
+    padded = ids.to_tensor(default_value=-1, shape=[None, feature.max_tokens]) + 1
+    if not feature.subwords:
+        return padded
+    pieces = subwords(tokens, feature.subwords, cfg.MAX_SUBWORDS)
+    return {name: padded, cfg.subword_key(name): pieces.to_tensor(
+        default_value=0, shape=[None, feature.max_tokens, cfg.MAX_SUBWORDS])}
 
 
 def _require_text(name: str, x):

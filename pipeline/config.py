@@ -13,11 +13,11 @@ from pipeline.core.config_base import (ARCHITECTURE_OPTIONS, ARCHITECTURES, DIST
                                         TEXT_ENCODERS, WEIGHTING_OPTIONS, ConfigError)
 from pipeline.core.config_schema import (CardOwner, CardRisk, Config, DataContract, ModelCardInfo, data_contract,
                                         dependency_order, serving_dir)
-from pipeline.core.features import (BINNED_ENCODINGS, FEATURE_TYPES, NUMERIC_ENCODINGS, VOCABULARY_TYPES,
-                                    CategoricalFeature, CrossFeature, Feature, NumericFeature, TextFeature,
-                                    VectorFeature)
+from pipeline.core.features import (BINNED_ENCODINGS, DEFAULT_SUBWORDS, FEATURE_TYPES, MAX_SUBWORDS,
+                                    NUMERIC_ENCODINGS, VOCABULARY_TYPES, CategoricalFeature, CrossFeature, Feature,
+                                    NumericFeature, TextFeature, VectorFeature)
 from pipeline.core.keys import (feature_vocab_name, label_key, label_vocab_name, mask_key, missing_key,
-                                safe_name)
+                                safe_name, subword_key)
 from pipeline.core.kinds import (KINDS, LOWER_IS_BETTER, METRIC_RANGES, NO_DIRECTION, PER_CLASS_METRICS, TASK_METRICS,
                                  TASK_TYPES, TaskKind, kind)
 from pipeline.core.loading import load_config, parse_config

@@ -223,3 +223,67 @@ def test_get_config_rebuilds_the_same_layer(encoder):
     assert [w.shape for w in clone.get_weights()] == [w.shape for w in layer.get_weights()]
     clone.set_weights(layer.get_weights())
     np.testing.assert_allclose(encode(clone, IDS)[0], states, atol=1e-6)
+
+
+# -------------------------------------------------------------------------------------- subwords
+def test_subword_sum_adds_the_mean_of_each_tokens_subword_embeddings():
+    """features.X.subwords: word embedding + mean of its present subword embeddings; a token without subwords
+    (padding) keeps its word embedding, and two words sharing the OOV id differ by their subwords."""
+    from trainer.inputs import SubwordSum
+
+    layer = SubwordSum(10, D, name="subwords")
+    words = tf.constant(np.stack([TABLE[[1, 1, 0]]]))  # tokens 0 and 1 share a word id (the OOV bucket)
+    pieces = np.zeros([1, 3, cfg.MAX_SUBWORDS], np.int64)
+    pieces[0, 0, :3], pieces[0, 1, :2] = [3, 5, 7], [3, 9]
+    out = layer([words, tf.constant(pieces)]).numpy()
+    table = layer.embedding.get_weights()[0]
+    np.testing.assert_allclose(out[0, 0], TABLE[1] + table[[3, 5, 7]].mean(0), atol=1e-6)
+    np.testing.assert_allclose(out[0, 1], TABLE[1] + table[[3, 9]].mean(0), atol=1e-6)
+    np.testing.assert_allclose(out[0, 2], TABLE[0], atol=1e-6)
+    assert not np.allclose(out[0, 0], out[0, 1])
+    clone = SubwordSum.from_config(layer.get_config())
+    clone([words, tf.constant(pieces)])
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(clone([words, tf.constant(pieces)]).numpy(), out, atol=1e-6)
+
+
+def test_word_dropout_reads_known_tokens_as_oov_in_training_only():
+    from trainer.inputs import WordDropout
+
+    layer = WordDropout(0.25, first_oov=18, oov_buckets=2, name="word_dropout")
+    ids = np.tile(np.array([[0, 1, 5, 17, 18, 19]], np.int64), [4000, 1])
+    np.testing.assert_array_equal(layer(tf.constant(ids)).numpy(), ids)  # serving: unchanged
+    dropped = layer(tf.constant(ids), training=True).numpy()
+    np.testing.assert_array_equal(dropped[:, [0, 4, 5]], ids[:, [0, 4, 5]])  # padding and OOV ids stay
+    changed = dropped[:, 1:4] != ids[:, 1:4]
+    assert abs(changed.mean() - 0.25) < 0.02, changed.mean()
+    expected_bucket = 18 + ids[:, 1:4] % 2
+    np.testing.assert_array_equal(dropped[:, 1:4][changed], expected_bucket[changed])
+    assert WordDropout.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+def test_encoder_keys_are_model_settings_and_subwords_a_transform_setting():
+    """Changing an encoder key re-runs the Trainer only: the data contract Transform is keyed on stays the same;
+    `subwords` adds a Transform output, so it changes the contract."""
+    def contract(**text):
+        return cfg.data_contract(cfg.parse_config({
+            "name": "t", "data": {"train": "x.csv"}, "features": {"msg": {"type": "text", **text}},
+            "tasks": {"y": {"type": "binary", "label": "y"}}}))
+    plain = contract()
+    assert contract(encoder="bigru", encoder_units=32, encoder_layers=2, encoder_dropout=0.2,
+                    word_dropout=0.1) == plain
+    assert contract(subwords=100) != plain
+
+
+def test_subwords_default_on_for_a_text_a_tagging_task_reads():
+    def resolved(tagging: bool, **text):
+        tasks = {"y": {"type": "binary", "label": "y"}}
+        if tagging:
+            tasks["slots"] = {"type": "sequence_tagging", "label": "tags", "tokens_of": "msg"}
+        config = cfg.parse_config({"name": "t", "data": {"train": "x.csv"}, "tasks": tasks,
+                                   "features": {"msg": {"type": "text", **text}, "note": {"type": "text"}}})
+        return {n: f.subwords for n, f in config.resolved_features.items()}
+    assert resolved(False) == {"msg": 0, "note": 0}
+    assert resolved(True) == {"msg": cfg.DEFAULT_SUBWORDS, "note": 0}
+    assert resolved(True, subwords=0) == {"msg": 0, "note": 0}
+    assert resolved(False, subwords=64) == {"msg": 64, "note": 0}

@@ -40,10 +40,10 @@ def _sentence(rng):
     return " ".join(words), intent, " ".join(tags)
 
 
-def _raw_config(**slots):
+def _raw_config(subwords=0, **slots):
     return {"name": "nlu", "data": {"train": "x.csv"},
             "model": {"shared_units": [16], "tower_units": [16], "embedding_dim": 16, "min_frequency": 1},
-            "features": {"text": {"type": "text", "max_tokens": 16}},
+            "features": {"text": {"type": "text", "max_tokens": 16, "subwords": subwords}},
             "tasks": {"intent": {"type": "multiclass", "label": "intent"},
                       "slots": {"type": "sequence_tagging", "label": "slots", "tokens_of": "text", **slots}},
             "training": {"learning_rate": 0.02}}
@@ -100,17 +100,17 @@ def test_entities_follow_conll_rules_with_exclusive_ends():
 
 
 # ------------------------------------------------------------------------------------- trained and served
-@pytest.fixture(scope="module", params=[False, True], ids=["softmax", "crf"])
+@pytest.fixture(scope="module", params=[False, True], ids=["softmax", "crf_subwords"])
 def served(request, tmp_path_factory):
-    """A joint intent + slots model (softmax or CRF tags) trained on synthetic utterances and exported:
-    (model dir, CSV of held-out rows, the rows)."""
+    """A joint intent + slots model (softmax tags; CRF tags over word + subword embeddings) trained on synthetic
+    utterances and exported: (model dir, CSV of held-out rows, the rows)."""
     from helpers.four_tasks import serialize, write_transform
     from trainer import export
     from trainer.model import Vocabularies, build_model, split_example
 
     rng = np.random.default_rng(3)
     rows = [dict(zip(("text", "intent", "slots"), _sentence(rng))) for _ in range(500)]
-    config = cfg.parse_config(_raw_config(crf=request.param))
+    config = cfg.parse_config(_raw_config(crf=request.param, subwords=64 if request.param else 0))
     output = write_transform(cfg.data_contract(config), rows[:400], SPEC)
     model = build_model(config, Vocabularies.from_transform_output(config, output))
     transformed = output.transform_features_layer()(

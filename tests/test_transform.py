@@ -147,6 +147,25 @@ def test_text_tokens_padded_and_zero_for_empty(transformed):
     assert min(msg[0]) >= 1
 
 
+def test_text_subwords_are_each_tokens_shape_then_its_character_trigrams(transformed):
+    """`subwords`: per token its word shape then its character 3-grams with boundary marks (unicode characters,
+    not bytes), hashed into [1, buckets], cut at MAX_SUBWORDS, 0 at padding; the word ids are unchanged."""
+    config = {**CONFIG, "features": {"msg": {"type": "text", "max_tokens": 4, "subwords": 1000}}}
+    rows = [{**{k: [] for k in SPEC}, "msg": [m]} for m in ("DH8 café x", "", "a" * 40)]
+    out, _ = run_transform(config, rows)
+    plain, _ = run_transform({**CONFIG, "features": {"msg": CONFIG["features"]["msg"]}}, rows)
+
+    def ids(items):
+        hashed = (tf.strings.to_hash_bucket_fast(items, 1000) + 1).numpy().tolist() if items else []
+        return hashed + [0] * (cfg.MAX_SUBWORDS - len(hashed))
+    expected = [[ids(["\x01aa0", "<dh", "dh8", "h8>"]), ids(["\x01aaaa", "<ca", "caf", "afé", "fé>"]),
+                 ids(["\x01a", "<x>"]), ids([])], [ids([])] * 4,
+                [ids(["\x01" + "a" * 40, "<aa"] + ["aaa"] * 14), ids([]), ids([]), ids([])]]
+    assert [r[cfg.subword_key("msg")].tolist() for r in out] == expected
+    assert [r["msg"].tolist() for r in out] == [r["msg"].tolist() for r in plain]
+    assert cfg.subword_key("msg") not in transformed[0] and cfg.subword_key("msg") not in plain[0]
+
+
 def test_tokenize_handles_case_punctuation_and_unicode():
     tokens = tokenize(tf.constant(["Where's my REFUND?!", "café–ünïcode", "", "a" * 10_000]))
     assert tokens.to_list() == [[b"where's", b"my", b"refund"], ["café".encode(), "ünïcode".encode()], [],

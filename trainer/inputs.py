@@ -18,10 +18,12 @@ PERIODIC_UNITS = 16  # the Dense + ReLU after the sin/cos features (their "PLR" 
 
 
 def input_keys(config: cfg.Config) -> List[str]:
-    """Transformed-feature keys the model takes: every feature, then the missing indicators of numerics."""
+    """Transformed-feature keys the model takes: every feature, the missing indicators of numerics, then the
+    subword ids of text features."""
     features = config.resolved_features
     return [*features, *(cfg.missing_key(n) for n, f in features.items()
-                         if f.type == "numeric" and f.missing_indicator)]
+                         if f.type == "numeric" and f.missing_indicator),
+            *(cfg.subword_key(n) for n, f in features.items() if f.type == "text" and f.subwords)]
 
 
 def feature_inputs(config: cfg.Config) -> Dict[str, tf_keras.Input]:
@@ -43,6 +45,10 @@ def feature_inputs(config: cfg.Config) -> Dict[str, tf_keras.Input]:
             inputs[name] = tf_keras.Input(shape=(feature.size,), dtype=tf.float32, name=cfg.safe_name(name))
         else:
             inputs[name] = tf_keras.Input(shape=(feature.max_tokens,), dtype=tf.int64, name=cfg.safe_name(name))
+            if feature.subwords:
+                key = cfg.subword_key(name)
+                inputs[key] = tf_keras.Input(shape=(feature.max_tokens, cfg.MAX_SUBWORDS), dtype=tf.int64,
+                                             name=cfg.safe_name(key))
     return inputs
 
 
@@ -79,8 +85,15 @@ def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], feature_sizes: Dict
             parts.append(inputs[name])
             continue
         size = feature_sizes[name]
-        embedded = tf_keras.layers.Embedding(size, embedding_dim(config.model, size), name=f"{safe}_embedding")(
-            inputs[name])
+        dim = embedding_dim(config.model, size)
+        ids = inputs[name]
+        if feature.type == "text" and feature.word_dropout:
+            ids = WordDropout(feature.word_dropout, size - feature.oov_buckets, feature.oov_buckets,
+                              name=f"{safe}_word_dropout")(ids)
+        embedded = tf_keras.layers.Embedding(size, dim, name=f"{safe}_embedding")(ids)
+        if feature.type == "text" and feature.subwords:
+            embedded = SubwordSum(feature.subwords, dim, name=f"{safe}_subwords")(
+                [embedded, inputs[cfg.subword_key(name)]])
         if feature.type == "text":
             states, embedded = encoders.build_encoder(feature, name=f"{safe}_encoder")([embedded, inputs[name]])
             if token_states is not None:
@@ -91,6 +104,46 @@ def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], feature_sizes: Dict
     if config.model.cross_layers:
         encoded = CrossNetwork(config.model.cross_layers, config.model.cross_rank, name="cross")(encoded)
     return encoded
+
+
+class WordDropout(tf_keras.layers.Layer):
+    """In training only, each known token id (in [1, first_oov)) becomes an OOV bucket id with probability `rate`
+    (bucket = id mod oov_buckets); padding and OOV ids stay. [B, T] int64 -> [B, T] int64."""
+
+    def __init__(self, rate: float, first_oov: int, oov_buckets: int, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.first_oov, self.oov_buckets = float(rate), int(first_oov), int(oov_buckets)
+
+    def call(self, ids, training=None):
+        if not training:
+            return ids
+        known = (ids > 0) & (ids < self.first_oov)
+        dropped = known & (tf.random.uniform(tf.shape(ids)) < self.rate)
+        return tf.where(dropped, self.first_oov + ids % self.oov_buckets, ids)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "first_oov": self.first_oov,
+                "oov_buckets": self.oov_buckets}
+
+
+class SubwordSum(tf_keras.layers.Layer):
+    """Word embedding + the mean embedding of its subword ids (fastText's word vector, Bojanowski et al. 2017):
+    [B, T, D] and [B, T, S] ids (0 = padding) -> [B, T, D]. An out-of-vocabulary word shares the OOV bucket's
+    embedding, so its subwords are what set it apart; a padding token (no subwords) keeps its word embedding."""
+
+    def __init__(self, buckets: int, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.buckets, self.dim = int(buckets), int(dim)
+        self.embedding = tf_keras.layers.Embedding(self.buckets + 1, self.dim, name="embedding")
+
+    def call(self, inputs):
+        embedded, ids = inputs
+        present = tf.cast(ids > 0, embedded.dtype)[..., None]
+        pieces = tf.reduce_sum(self.embedding(ids) * present, axis=2)
+        return embedded + tf.math.divide_no_nan(pieces, tf.reduce_sum(present, axis=2))
+
+    def get_config(self):
+        return {**super().get_config(), "buckets": self.buckets, "dim": self.dim}
 
 
 class PeriodicEmbedding(tf_keras.layers.Layer):

@@ -9,8 +9,8 @@ from typing import Dict, List, Optional, Tuple
 from pydantic import ConfigDict, Field, model_validator
 
 from pipeline.core.config_base import NAME_PATTERN, _Strict
-from pipeline.core.features import VOCABULARY_TYPES, Feature
-from pipeline.core.keys import label_key, mask_key, missing_key
+from pipeline.core.features import DEFAULT_SUBWORDS, VOCABULARY_TYPES, Feature
+from pipeline.core.keys import label_key, mask_key, missing_key, subword_key
 from pipeline.core.kinds import kind
 from pipeline.core.rundir import RunDir
 from pipeline.core.sections import Data, Evaluation, Inference, Model, Orchestration, Training, Validation
@@ -88,6 +88,7 @@ class Config(_Strict):
                                 f"'{labels[feature]}' and cannot also be a feature")
             reserved = {key for n in self.tasks for key in (label_key(n), mask_key(n))}
             reserved |= {missing_key(n) for n, f in self.features.items() if f.type == "numeric"}
+            reserved |= {subword_key(n) for n, f in self.features.items() if f.type == "text"}
             if feature in reserved:
                 problems.append(f"features.{feature}: name clashes with a derived task key")
         problems += self._cross_problems()
@@ -222,8 +223,9 @@ class Config(_Strict):
 
     @property
     def resolved_features(self) -> Dict[str, Feature]:
-        """The features with the model section's defaults filled in (a numeric feature's encoding and bins, a
-        vocabulary's min_frequency), as Transform and the trainer apply them."""
+        """The features with the defaults filled in (a numeric feature's encoding and bins and a vocabulary's
+        min_frequency from the model section; a text's subwords from whether a tagging task reads it), as
+        Transform and the trainer apply them."""
         resolved = {}
         for name, feature in self.features.items():
             if feature.type == "numeric":
@@ -232,6 +234,9 @@ class Config(_Strict):
             elif feature.type in VOCABULARY_TYPES:
                 feature = feature.model_copy(update={"min_frequency": feature.min_frequency
                                                      or self.model.min_frequency})
+            if feature.type == "text" and feature.subwords is None:
+                tagged = any(t.tokens_of == name for t in self.tasks.values())
+                feature = feature.model_copy(update={"subwords": DEFAULT_SUBWORDS if tagged else 0})
             resolved[name] = feature
         return resolved
 
@@ -290,7 +295,9 @@ class DataContract(_Strict):
 
 
 # Feature keys that only the model reads: left out of the data contract, so changing them never re-runs Transform.
-MODEL_ONLY_KEYS = {"text": {"encoder", "encoder_units", "encoder_layers", "encoder_heads"}}
+# Keys only the Trainer reads: changing them re-runs the Trainer, never Transform (not in the data contract).
+MODEL_ONLY_KEYS = {"text": {"encoder", "encoder_units", "encoder_layers", "encoder_heads", "encoder_dropout",
+                            "word_dropout"}}
 
 
 def data_contract(config: Config, code_version: str = "") -> dict:

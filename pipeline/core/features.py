@@ -15,6 +15,8 @@ FEATURE_TYPES = ("numeric", "categorical", "text", "cross", "vector")
 # frequencies. The bins are computed by TFT, so they live in the serving graph.
 NUMERIC_ENCODINGS = ("zscore", "log", "quantile", "piecewise_linear", "periodic")
 BINNED_ENCODINGS = ("quantile", "piecewise_linear")
+MAX_SUBWORDS = 16  # subword ids kept per token (its shape, then its first 15 character 3-grams)
+DEFAULT_SUBWORDS = 4096  # subword buckets of a text that a tagging task reads (bench/atis.py, 2026-12-08)
 
 
 class NumericFeature(_Strict):
@@ -91,6 +93,15 @@ class TextFeature(_WithOptions):
     encoder_dropout: Optional[float] = Field(None, ge=0, lt=1, description="in training, dropout on the token "
                                              "embeddings going into the encoder and on the states coming out "
                                              "(0 = off)")
+    word_dropout: float = Field(0.0, ge=0, lt=1, description="in training, the share of known tokens read as "
+                                "out-of-vocabulary (their subwords and context kept), so the model learns what to do "
+                                "with the unseen words serving will meet (Lample et al. 2016); 0 = off")
+    subwords: Optional[int] = Field(None, ge=0, le=1 << 22, description="hash buckets for each token's "
+                                    "character 3-grams and word shape (`dh8` -> `<dh`, `dh8`, `h8>`, shape `aa0`), "
+                                    "whose mean embedding is added to the word's, so words outside the vocabulary "
+                                    "(codes, numbers, misspellings) still get a meaning (fastText's subword "
+                                    f"vectors); 0 = off; default {DEFAULT_SUBWORDS} for a text a sequence_tagging "
+                                    "task reads (tokens_of), else 0")
 
     @model_validator(mode="after")
     def _even_rnn_units(self):

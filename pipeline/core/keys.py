@@ -27,6 +27,11 @@ def missing_key(feature: str) -> str:
     return f"{feature}__missing"
 
 
+def subword_key(feature: str) -> str:
+    """Transformed-feature key holding a text feature's subword ids [max_tokens, MAX_SUBWORDS] (0 = padding)."""
+    return f"{feature}__subwords"
+
+
 def label_vocab_name(task: str) -> str:
     """TFT vocabulary file of a classification task's label values."""
     return f"label_{task}"
