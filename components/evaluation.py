@@ -77,35 +77,23 @@ def task_metrics_specs(name: str, task: cfg.Task, fairness: Optional[Sequence[fl
                        ) -> List[tfma.MetricsSpec]:
     """The task's metrics and plots; with declared classes also the per-class metrics, each reported per class
     and as its macro average over the classes present in the slice (the value thresholds apply to). A spec of
-    their own: a multilabel task's micro averaging must not apply to them.
-
-    Only the metrics with a threshold are computed for the blessed baseline too (what a change threshold
-    compares, and the report's "blessed model" column); every other metric, plot and fairness rate is the
-    candidate's alone (`model_names`), so a baseline does not double the Evaluator's work. Without a baseline
-    TFMA gives every spec the one model."""
+    their own: a multilabel task's micro averaging must not apply to them."""
     kind = kinds.kind(task.type)
-    gated = lambda metrics: [m for m in metrics if m.name in task.thresholds]  # noqa: E731
-    ungated = lambda metrics: [m for m in metrics if m.name not in task.thresholds]  # noqa: E731
-    scalar = [m for m in kind.metrics if not m.per_class]
-    groups = [([tfma.MetricConfig(class_name="ExampleCount"),
-                *_metric_configs(task, ungated(scalar), module=kind.metrics_module),
-                *_metric_configs(task, kind.plots, thresholds=False, module=kind.metrics_module),
-                *(fairness_configs(fairness, kind.metrics_module) if fairness and task.type == "binary" else [])],
-               [tfma.CANDIDATE_KEY], kind.micro_average),
-              (_metric_configs(task, gated(scalar), module=kind.metrics_module), [], kind.micro_average)]
+    spec = tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
+                                     *_metric_configs(task, [m for m in kind.metrics if not m.per_class],
+                                                      module=kind.metrics_module),
+                                     *_metric_configs(task, kind.plots, thresholds=False, module=kind.metrics_module),
+                                     *(fairness_configs(fairness, kind.metrics_module)
+                                       if fairness and task.type == "binary" else [])],
+                            output_names=[name])
+    if kind.micro_average:
+        spec.aggregate.micro_average = True
+    specs = [spec]
     per_class = [m for m in kind.metrics if m.per_class]
     if task.classes and per_class:
-        classes = {"class_ids": list(range(len(task.classes)))}
-        groups += [(_metric_configs(task, ungated(per_class), module=METRICS_MODULE, **classes), [tfma.CANDIDATE_KEY],
-                    False),
-                   (_metric_configs(task, gated(per_class), module=METRICS_MODULE, **classes), [], False)]
-    specs = []
-    for metrics, models, micro in groups:
-        if metrics:
-            spec = tfma.MetricsSpec(metrics=metrics, output_names=[name], model_names=models)
-            if micro:
-                spec.aggregate.micro_average = True
-            specs.append(spec)
+        specs.append(tfma.MetricsSpec(metrics=_metric_configs(task, per_class, module=METRICS_MODULE,
+                                                              class_ids=list(range(len(task.classes)))),
+                                      output_names=[name]))
     return specs
 
 
@@ -114,16 +102,14 @@ FRAME_MODULE = "components.frame_metric"
 
 def frame_metrics_specs(config: cfg.Config) -> List[tfma.MetricsSpec]:
     """Frame accuracy (intent and every tag right) of each tagging task with the config's first multiclass task:
-    a spec without output names, so the metric sees both outputs (components/frame_metric.py); the candidate's
-    only (it has no threshold)."""
+    a spec without output names, so the metric sees both outputs (components/frame_metric.py)."""
     intent = next((n for n, t in config.tasks.items() if t.type == "multiclass"), None)
     tagging = [n for n, t in config.tasks.items() if kinds.kind(t.type).predicts == "tags"]
     if intent is None:
         return []
     return [tfma.MetricsSpec(metrics=[tfma.MetricConfig(
         class_name="FrameAccuracy", module=FRAME_MODULE,
-        config=json.dumps({"name": "frame_accuracy", "intent": intent, "tags": name}))],
-        model_names=[tfma.CANDIDATE_KEY]) for name in tagging]
+        config=json.dumps({"name": "frame_accuracy", "intent": intent, "tags": name}))]) for name in tagging]
 
 
 def eval_config(config: cfg.Config) -> tfma.EvalConfig:

@@ -31,23 +31,18 @@ def test_model_spec_reads_labels_and_masks_of_every_task():
 
 
 def test_metrics_per_task_type():
-    """Each task's metrics (in one candidate-only spec and one spec of the thresholded ones, the baseline's too:
-    test_the_baseline_computes_only_the_metrics_with_a_threshold); per-class metrics in specs of their own."""
-    def names(task, per_class):
-        return set().union(*(metric_names(s) for s in specs_for(task)
-                             if any(m.module == "components.metrics" for m in s.metrics) == per_class))
-    assert names("escalate", False) == {"ExampleCount", "auc", "auc_pr", "accuracy", "precision", "recall",
-                                        "calibration", "calibration_plot", "confusion_plot"}
-    assert names("minutes", False) == {"ExampleCount", "mae", "rmse", "mse"}
-    assert names("keywords", False) == {"ExampleCount", "micro_auc"}
-    assert all(s.aggregate.micro_average for s in specs_for("keywords") if "micro_auc" in metric_names(s)
-               or "ExampleCount" in metric_names(s))
-    (per_label,) = [s for s in specs_for("keywords") if "macro_auc" in metric_names(s)]
+    (escalate,) = specs_for("escalate")
+    assert metric_names(escalate) == {"ExampleCount", "auc", "auc_pr", "accuracy", "precision", "recall",
+                                      "calibration", "calibration_plot", "confusion_plot"}
+    assert metric_names(specs_for("minutes")[0]) == {"ExampleCount", "mae", "rmse", "mse"}
+    (keywords, per_label) = specs_for("keywords")
+    assert keywords.aggregate.micro_average and metric_names(keywords) == {"ExampleCount", "micro_auc"}
     assert not per_label.HasField("aggregate") and not per_label.HasField("binarize")  # no micro average of them
     assert [(m.class_name, m.module, json.loads(m.config)) for m in per_label.metrics] == [
         ("MacroAUC", "components.metrics", {"name": "macro_auc", "num_thresholds": 1000, "class_ids": [0, 1, 2, 3]})]
-    assert names("intent", False) == {"ExampleCount", "accuracy", "top_k_accuracy", "confusion_matrix_plot"}
-    assert names("intent", True) == {"macro_auc", "macro_f1"}
+    intent = specs_for("intent")
+    assert metric_names(intent[0]) == {"ExampleCount", "accuracy", "top_k_accuracy", "confusion_matrix_plot"}
+    assert metric_names(intent[1]) == {"macro_auc", "macro_f1"}
 
 
 def test_a_threshold_keeps_both_bounds():
@@ -85,27 +80,3 @@ def test_change_thresholds_follow_metric_direction():
 
 def test_slices():
     assert [list(s.feature_keys) for s in EVAL.slicing_specs] == [[], ["tier"]]
-
-
-def _computed(evaluation):
-    """(model, task, metric) of every metric the EvalConfig computes (plots and counts included)."""
-    return {(model, spec.output_names[0] if spec.output_names else "", json.loads(m.config)["name"]
-             if m.config else m.class_name) for spec in evaluation.metrics_specs for model in spec.model_names
-            for m in spec.metrics}
-
-
-def test_the_baseline_computes_only_the_metrics_with_a_threshold():
-    """With a blessed baseline (as TFX's Evaluator prepares the config) the candidate computes every metric and
-    the baseline only the thresholded ones; without one, the one model computes every metric."""
-    raw = yaml.safe_load(open(os.path.join(DATA, "four_tasks", "config.yaml")))
-    raw["tasks"]["escalate"]["thresholds"] = {"auc": {"min": 0.6, "max_drop": 0.01}}
-    evaluation = eval_config(cfg.parse_config(raw))
-    alone = _computed(tfma.utils.update_eval_config_with_defaults(evaluation, has_baseline=False,
-                                                                 rubber_stamp=True))
-    both = _computed(tfma.utils.update_eval_config_with_defaults(evaluation, has_baseline=True,
-                                                                rubber_stamp=True))
-    assert {m for m, *_ in alone} == {""} and {m for m, *_ in both} == {"candidate", "baseline"}
-    assert {tuple(key) for m, *key in both if m == "candidate"} == {tuple(key) for _, *key in alone}
-    gated = {(n, metric) for n, t in cfg.parse_config(raw).tasks.items() for metric in t.thresholds}
-    assert {tuple(key) for m, *key in both if m == "baseline"} == gated
-    assert ("escalate", "auc") in gated and len({tuple(key) for _, *key in alone}) > 3 * len(gated)
