@@ -27,10 +27,11 @@ def token_mask(ids: tf.Tensor) -> tf.Tensor:
     return ids > 0
 
 
-def masked_mean(states: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
-    """Mean of states over real tokens; rows without any (empty text) give zeros."""
+def masked_mean(states: tf.Tensor, ids: tf.Tensor, axis: int = 1) -> tf.Tensor:
+    """Mean of states over the real ids (id > 0) along `axis` (tokens; a token's subwords with axis=2); where
+    there are none (empty text, padding) it gives zeros."""
     present = tf.cast(token_mask(ids), states.dtype)[..., None]
-    return tf.math.divide_no_nan(tf.reduce_sum(states * present, axis=1), tf.reduce_sum(present, axis=1))
+    return tf.math.divide_no_nan(tf.reduce_sum(states * present, axis=axis), tf.reduce_sum(present, axis=axis))
 
 
 def _zero_padding(states: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:

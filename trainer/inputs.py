@@ -91,10 +91,10 @@ def encode(config: cfg.Config, inputs: Dict[str, tf.Tensor], feature_sizes: Dict
             ids = WordDropout(feature.word_dropout, size - feature.oov_buckets, feature.oov_buckets,
                               name=f"{safe}_word_dropout")(ids)
         embedded = tf_keras.layers.Embedding(size, dim, name=f"{safe}_embedding")(ids)
-        if feature.type == "text" and feature.subwords:
-            embedded = SubwordSum(feature.subwords, dim, name=f"{safe}_subwords")(
-                [embedded, inputs[cfg.subword_key(name)]])
         if feature.type == "text":
+            if feature.subwords:
+                embedded = SubwordSum(feature.subwords, dim, name=f"{safe}_subwords")(
+                    [embedded, inputs[cfg.subword_key(name)]])
             states, embedded = encoders.build_encoder(feature, name=f"{safe}_encoder")([embedded, inputs[name]])
             if token_states is not None:
                 token_states[name] = states
@@ -138,9 +138,7 @@ class SubwordSum(tf_keras.layers.Layer):
 
     def call(self, inputs):
         embedded, ids = inputs
-        present = tf.cast(ids > 0, embedded.dtype)[..., None]
-        pieces = tf.reduce_sum(self.embedding(ids) * present, axis=2)
-        return embedded + tf.math.divide_no_nan(pieces, tf.reduce_sum(present, axis=2))
+        return embedded + encoders.masked_mean(self.embedding(ids), ids, axis=2)
 
     def get_config(self):
         return {**super().get_config(), "buckets": self.buckets, "dim": self.dim}

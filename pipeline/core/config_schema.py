@@ -295,7 +295,6 @@ class DataContract(_Strict):
 
 
 # Feature keys that only the model reads: left out of the data contract, so changing them never re-runs Transform.
-# Keys only the Trainer reads: changing them re-runs the Trainer, never Transform (not in the data contract).
 MODEL_ONLY_KEYS = {"text": {"encoder", "encoder_units", "encoder_layers", "encoder_heads", "encoder_dropout",
                             "word_dropout"}}
 
